@@ -1,0 +1,13 @@
+//! Shared vocabulary of memdx: where a fact came from ([`SourceRef`]), what went wrong while reading
+//! it ([`Diag`]), and what memdx concludes ([`Finding`] with its [`Evidence`]).
+//!
+//! Invariants: no I/O here, no dependencies beyond `serde` and `thiserror`. [`Finding`], [`Evidence`],
+//! [`SourceRef`] and [`Diag`] are part of the JSON output schema (`docs/json-schema.md`), so renaming a
+//! field is a schema change.
+
+mod finding;
+mod source;
+pub mod units;
+
+pub use finding::{Evidence, EvidenceValue, Finding, Severity};
+pub use source::{Diag, DiagLevel, SourceRef};

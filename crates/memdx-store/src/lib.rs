@@ -1,0 +1,1 @@
+//! memdx-store

@@ -1,0 +1,8 @@
+//! `memdx log` (being built in this session).
+
+#[derive(clap::Args, Default)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<u8> {
+    anyhow::bail!("memdx log is not built yet")
+}

@@ -1,0 +1,8 @@
+//! `memdx symbolize` (being built in this session).
+
+#[derive(clap::Args, Default)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<u8> {
+    anyhow::bail!("memdx symbolize is not built yet")
+}

@@ -1,0 +1,47 @@
+//! The `memdx` binary: command-line parsing and glue. The only place that uses `anyhow`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+/// memdx diagnoses Linux kernel memory incidents: slab leaks, memcg reclaim storms, OOM kills,
+/// fragmentation and crashes in the allocators.
+///
+/// With no command it diagnoses the machine it runs on. Give it the files attached to a bug report
+/// (meminfo, slabinfo, slabtop, buddyinfo, zoneinfo, vmstat, dmesg, sosreport tarballs, ...) and it
+/// recognises each by its content.
+#[derive(Parser)]
+#[command(name = "memdx", version, propagate_version = true, after_help = cmd::EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    Diagnose(cmd::diagnose::Args),
+    Snapshot(cmd::snapshot::Args),
+    Log(cmd::log::Args),
+    Symbolize(cmd::symbolize::Args),
+    Trace(cmd::trace::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        None => cmd::diagnose::run(cmd::diagnose::Args::default()),
+        Some(Cmd::Diagnose(a)) => cmd::diagnose::run(a),
+        Some(Cmd::Snapshot(a)) => cmd::snapshot::run(a),
+        Some(Cmd::Log(a)) => cmd::log::run(a),
+        Some(Cmd::Symbolize(a)) => cmd::symbolize::run(a),
+        Some(Cmd::Trace(a)) => cmd::trace::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("memdx: error: {e:#}");
+            ExitCode::from(cmd::EXIT_USAGE)
+        }
+    }
+}
