@@ -1,0 +1,1 @@
+//! Rendering of kernel log reports for `memdx log`.

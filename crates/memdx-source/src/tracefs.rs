@@ -1,0 +1,1 @@
+//! Private tracefs instances with a restore guard (owned by the tracing work).
