@@ -1,1 +1,83 @@
-//! memdx-parse
+//! memdx-parse: pure parsers from kernel text to typed evidence. One module per format.
+//!
+//! Invariants:
+//! - No I/O. Every parser takes `&str` (or `BufRead`) and a [`SourceRef`] naming where the text came from.
+//! - Never panics on any input. A damaged line is skipped and reported as a [`Diag`] with its line
+//!   number; only input that is not the format at all (or an unknown version) is a [`ParseError`].
+//! - Values keep their line number so findings can cite `file:line`.
+//! - Kernel-version differences are `Option<T>` fields documented with the version that added them.
+
+pub mod buddyinfo;
+pub mod cgroups;
+pub mod cmdline;
+pub mod crash_kmem;
+pub mod kv;
+pub mod memcg_stat;
+pub mod meminfo;
+pub mod pagetypeinfo;
+pub mod psi;
+pub mod slab_aliases;
+pub mod slabinfo;
+pub mod slabtop;
+pub mod sniff;
+pub mod sysctl;
+pub mod zoneinfo;
+
+use memdx_core::{Diag, SourceRef};
+
+/// Why a whole input could not be parsed as the format asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("{file}: empty input")]
+    Empty { file: SourceRef },
+    #[error("{file}: unsupported {format} version {version:?} (memdx reads {supported})")]
+    UnsupportedVersion { file: SourceRef, format: &'static str, version: String, supported: &'static str },
+    #[error("{file}: not {format}: {reason}")]
+    NotThisFormat { file: SourceRef, format: &'static str, reason: String },
+}
+
+/// A parsed value with the diagnostics for the parts that were damaged or skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed<T> {
+    pub value: T,
+    pub diags: Vec<Diag>,
+}
+
+pub type ParseResult<T> = Result<Parsed<T>, ParseError>;
+
+/// Lines of `text` with 1-based numbers; a trailing `\r` is dropped.
+pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+}
+
+/// Longest line memdx looks at in a /proc-style file. Longer lines are reported and skipped, so a
+/// 1 MB line of junk costs one diagnostic, not a pathological parse.
+pub(crate) const MAX_LINE: usize = 64 * 1024;
+
+pub(crate) fn too_long(src: &SourceRef, no: usize, line: &str, diags: &mut Vec<Diag>) -> bool {
+    if line.len() > MAX_LINE {
+        diags.push(Diag::warning(
+            src.at(no),
+            format!("line of {} bytes skipped (limit {MAX_LINE})", line.len()),
+        ));
+        true
+    } else {
+        false
+    }
+}
+
+/// Parses an unsigned decimal, tolerating nothing else.
+pub(crate) fn uint(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use memdx_core::SourceRef;
+    pub fn src() -> SourceRef {
+        SourceRef::new("test")
+    }
+}

@@ -1,0 +1,199 @@
+//! Recognising a /proc-style file by its content, never by its name.
+//!
+//! [`sniff`] looks at the first few KiB only. Kernel logs and tracepoint text are recognised by their
+//! own crates (`memdx_log::sniff`, `memdx_trace::sniff`); the caller tries those too.
+
+use crate::uint;
+
+/// The formats this crate parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    Meminfo,
+    Slabinfo,
+    Slabtop,
+    Buddyinfo,
+    Pagetypeinfo,
+    Zoneinfo,
+    Vmstat,
+    Sysctl,
+    Cmdline,
+    Cgroups,
+    Psi,
+    MemcgStat,
+    SlabAliases,
+    CrashKmem,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Meminfo => "meminfo",
+            Format::Slabinfo => "slabinfo",
+            Format::Slabtop => "slabtop",
+            Format::Buddyinfo => "buddyinfo",
+            Format::Pagetypeinfo => "pagetypeinfo",
+            Format::Zoneinfo => "zoneinfo",
+            Format::Vmstat => "vmstat",
+            Format::Sysctl => "sysctl",
+            Format::Cmdline => "cmdline",
+            Format::Cgroups => "cgroups",
+            Format::Psi => "psi",
+            Format::MemcgStat => "memory.stat",
+            Format::SlabAliases => "slab aliases",
+            Format::CrashKmem => "crash kmem -i",
+        }
+    }
+}
+
+/// How many bytes of a file [`sniff`] wants to see.
+pub const SNIFF_BYTES: usize = 8192;
+
+fn is_kv_line(l: &str) -> bool {
+    let mut it = l.split_whitespace();
+    matches!((it.next(), it.next().map(uint), it.next()), (Some(k), Some(Some(_)), None) if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+fn is_meminfo_line(l: &str) -> bool {
+    let Some((k, v)) = l.split_once(':') else { return false };
+    let mut it = v.split_whitespace();
+    !k.is_empty()
+        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_()".contains(&b))
+        && it.next().and_then(uint).is_some()
+        && matches!(it.next(), None | Some("kB"))
+        && it.next().is_none()
+}
+
+/// Recognises the format of `head` (the first [`SNIFF_BYTES`] of a file). Returns the reason when
+/// nothing matched, for the `skipped` list.
+pub fn sniff(head: &[u8]) -> Result<Format, String> {
+    if head.is_empty() {
+        return Err("empty file".into());
+    }
+    let bad = head.iter().filter(|&&b| b == 0 || (b < 0x20 && !b"\t\n\r\x1b".contains(&b))).count();
+    if bad * 20 > head.len().min(4096) {
+        return Err("binary content".into());
+    }
+    // Cut at the last newline so a truncated multibyte char or half line does not disturb us.
+    let cut = head.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(head.len());
+    let text = String::from_utf8_lossy(&head[..cut]);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(60).collect();
+    let Some(first) = lines.first().map(|l| l.trim()) else { return Err("only blank lines".into()) };
+    let n = lines.len();
+    let frac = |pred: &dyn Fn(&str) -> bool| lines.iter().filter(|l| pred(l)).count() * 10 >= n * 8;
+    let any = |pred: &dyn Fn(&str) -> bool| lines.iter().any(|l| pred(l));
+
+    if first.starts_with("slabinfo - version:") {
+        return Ok(Format::Slabinfo);
+    }
+    if first.starts_with("Page block order:") {
+        return Ok(Format::Pagetypeinfo);
+    }
+    if first.starts_with("#subsys_name") {
+        return Ok(Format::Cgroups);
+    }
+    if any(&|l| {
+        let t = l.trim();
+        t.starts_with("OBJS") && t.contains("OBJ SIZE") && t.ends_with("NAME")
+    }) {
+        return Ok(Format::Slabtop);
+    }
+    if any(&|l| l.trim_start().starts_with("TOTAL MEM"))
+        && any(&|l| l.contains("PAGES") && l.contains("PERCENTAGE"))
+    {
+        return Ok(Format::CrashKmem);
+    }
+    if first.starts_with("Node") && first.contains(", zone") {
+        if any(&|l| l.trim_start().starts_with("pages free") || l.trim() == "per-node stats") {
+            return Ok(Format::Zoneinfo);
+        }
+        if frac(&|l| crate::buddyinfo::node_zone(l).is_some()) {
+            return Ok(Format::Buddyinfo);
+        }
+    }
+    let psi = |l: &str| {
+        let t = l.trim_start();
+        (t.starts_with("some avg10=") || t.starts_with("full avg10=")) || t.starts_with("== /proc/pressure/")
+    };
+    if frac(&psi) && any(&|l| l.starts_with("some avg10=")) {
+        return Ok(Format::Psi);
+    }
+    if frac(&|l| l.contains(" -> :")) {
+        return Ok(Format::SlabAliases);
+    }
+    if frac(&is_meminfo_line)
+        && any(&|l| {
+            ["MemTotal:", "MemFree:", "Slab:", "SUnreclaim:", "Committed_AS:"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+    {
+        return Ok(Format::Meminfo);
+    }
+    if frac(&is_kv_line) {
+        let has = |k: &str| lines.iter().any(|l| l.split_whitespace().next() == Some(k));
+        if has("nr_free_pages") || has("pgscan_kswapd") || has("pgfault") && has("nr_dirty") {
+            return Ok(Format::Vmstat);
+        }
+        if (has("cache") && has("rss")) || (has("anon") && has("file")) {
+            return Ok(Format::MemcgStat);
+        }
+        return Err("`name value` counters, but neither vmstat nor memory.stat keys".into());
+    }
+    let sysctl_line = |l: &str| crate::sysctl::split_kv(l).is_some();
+    if frac(&sysctl_line)
+        && any(&|l| {
+            l.trim_start().starts_with("vm.") || l.contains("min_free_kbytes") || l.contains("overcommit_")
+        })
+    {
+        return Ok(Format::Sysctl);
+    }
+    if n == 1 && first.len() < 16384 {
+        const MARKERS: &[&str] = &[
+            "BOOT_IMAGE=",
+            "root=",
+            "console=",
+            "init=",
+            "rdinit=",
+            "cgroup.memory=",
+            "cgroup_",
+            "mitigations=",
+            "systemd.",
+            "crashkernel=",
+        ];
+        if first
+            .split_whitespace()
+            .any(|t| MARKERS.iter().any(|m| t.starts_with(m)) || t == "ro" || t == "quiet")
+        {
+            return Ok(Format::Cmdline);
+        }
+    }
+    Err(format!("content not recognised (first line: {:.60})", first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn each_format() {
+        let cases: &[(&str, Format)] = &[
+            ("MemTotal:       24684100 kB\nMemFree:        24430884 kB\n", Format::Meminfo),
+            ("slabinfo - version: 2.1\n", Format::Slabinfo),
+            ("Node 0, zone      DMA      0      0      1 \n", Format::Buddyinfo),
+            ("Node 0, zone      DMA\n  per-node stats\n  pages free 5\n", Format::Zoneinfo),
+            ("nr_free_pages 6107721\nnr_zone_inactive_anon 1394\n", Format::Vmstat),
+            ("cache 1\nrss 0\nmapped_file 0\n", Format::MemcgStat),
+            ("vm.min_free_kbytes = 67584\nvm.overcommit_memory = 0\n", Format::Sysctl),
+            ("BOOT_IMAGE=/vmlinuz-6.1 root=/dev/sda1 ro quiet\n", Format::Cmdline),
+            ("#subsys_name\thierarchy\tnum_cgroups\tenabled\n", Format::Cgroups),
+            ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", Format::Psi),
+            ("a -> :0000136\nb -> :0000136\n", Format::SlabAliases),
+            ("Page block order: 9\n", Format::Pagetypeinfo),
+        ];
+        for (t, f) in cases {
+            assert_eq!(sniff(t.as_bytes()), Ok(*f), "{t}");
+        }
+        assert!(sniff(b"").is_err());
+        assert!(sniff(&[0u8, 1, 2, 3, 0, 0, 0, 9, 200]).is_err());
+        assert!(sniff(b"hello world\nthis is prose\n").is_err());
+    }
+}
