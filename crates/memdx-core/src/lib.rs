@@ -6,6 +6,7 @@
 //! field is a schema change.
 
 mod finding;
+pub mod kver;
 mod source;
 pub mod units;
 

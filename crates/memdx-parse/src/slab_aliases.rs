@@ -45,7 +45,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<SlabAliases> {
         }
         let Some((l, r)) = line.split_once(" -> ") else { continue };
         let name = l.split_whitespace().last().unwrap_or_default();
-        let target = r.trim();
+        let target = r.split_whitespace().next().unwrap_or_default();
         let tname = target.rsplit('/').next().unwrap_or(target);
         if !name.is_empty() && tname.starts_with(':') {
             out.insert(name, tname);

@@ -22,6 +22,7 @@ pub enum Format {
     MemcgStat,
     SlabAliases,
     CrashKmem,
+    KernelRelease,
 }
 
 impl Format {
@@ -41,6 +42,7 @@ impl Format {
             Format::MemcgStat => "memory.stat",
             Format::SlabAliases => "slab aliases",
             Format::CrashKmem => "crash kmem -i",
+            Format::KernelRelease => "kernel release",
         }
     }
 }
@@ -82,6 +84,9 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     let frac = |pred: &dyn Fn(&str) -> bool| lines.iter().filter(|l| pred(l)).count() * 10 >= n * 8;
     let any = |pred: &dyn Fn(&str) -> bool| lines.iter().any(|l| pred(l));
 
+    if n == 1 && crate::kernel::parse(first, &memdx_core::SourceRef::new("")).is_ok() {
+        return Ok(Format::KernelRelease);
+    }
     if first.starts_with("slabinfo - version:") {
         return Ok(Format::Slabinfo);
     }

@@ -1,0 +1,6 @@
+//! Analyzer: fragmentation (being written).
+
+use crate::case::Case;
+use crate::report::Output;
+
+pub fn run(_case: &Case, _out: &mut Output) {}

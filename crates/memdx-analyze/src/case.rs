@@ -1,0 +1,359 @@
+//! [`Case`]: everything memdx knows about one machine, gathered from any mix of inputs.
+
+use memdx_core::kver::KernelVersion;
+use memdx_core::{Diag, SourceRef};
+use memdx_parse::buddyinfo::Buddyinfo;
+use memdx_parse::cgroups::ProcCgroups;
+use memdx_parse::cmdline::Cmdline;
+use memdx_parse::crash_kmem::KmemInfo;
+use memdx_parse::kernel::KernelRelease;
+use memdx_parse::kv::Counters;
+use memdx_parse::memcg_stat::MemcgStat;
+use memdx_parse::meminfo::Meminfo;
+use memdx_parse::pagetypeinfo::Pagetypeinfo;
+use memdx_parse::psi::Psi;
+use memdx_parse::slab_aliases::SlabAliases;
+use memdx_parse::slabinfo::SlabTable;
+use memdx_parse::sniff::{sniff, Format};
+use memdx_parse::sysctl::Sysctls;
+use memdx_parse::zoneinfo::Zoneinfo;
+use memdx_parse::{sections, ParseResult};
+
+/// A recognised input.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputInfo {
+    pub file: String,
+    pub format: String,
+    /// Diagnostics for damaged parts of this input.
+    pub diagnostics: usize,
+}
+
+/// An input that was not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+/// Evidence an analyzer would have used but could not get (live non-root, or not in the bundle).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Missing {
+    pub what: String,
+    pub why: String,
+}
+
+/// One slab table with its capture time (unix seconds) when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlabSnapshot {
+    pub table: SlabTable,
+    pub time: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Case {
+    pub inputs: Vec<InputInfo>,
+    pub skipped: Vec<Skipped>,
+    pub missing: Vec<Missing>,
+    pub diags: Vec<Diag>,
+    /// True when read from the running machine.
+    pub live: bool,
+    pub kernel: Option<KernelRelease>,
+    pub meminfo: Option<Meminfo>,
+    /// Slab tables in capture order (oldest first once [`Case::finish`] ran).
+    pub slabs: Vec<SlabSnapshot>,
+    pub buddyinfo: Option<Buddyinfo>,
+    pub pagetypeinfo: Option<Pagetypeinfo>,
+    pub zoneinfo: Option<Zoneinfo>,
+    pub vmstat: Option<Counters>,
+    pub sysctl: Option<Sysctls>,
+    pub cmdline: Option<Cmdline>,
+    pub cgroups: Option<ProcCgroups>,
+    pub psi: Vec<Psi>,
+    pub memcg_stats: Vec<MemcgStat>,
+    pub slab_aliases: SlabAliases,
+    pub kmem: Option<KmemInfo>,
+}
+
+impl Case {
+    pub fn new() -> Self {
+        Case::default()
+    }
+
+    /// The kernel version, when a release string was seen.
+    pub fn version(&self) -> Option<KernelVersion> {
+        self.kernel.as_ref().and_then(|k| KernelVersion::parse(&k.release))
+    }
+
+    /// Page size in KiB. memdx assumes 4 KiB (x86-64, and most arm64 distributions) unless the input
+    /// says otherwise; [`Case::page_size_assumed`] tells whether it was assumed.
+    pub fn page_kb(&self) -> u64 {
+        4
+    }
+
+    pub fn page_size_assumed(&self) -> bool {
+        !matches!(self.kernel.as_ref().and_then(|k| k.machine.as_deref()), Some("x86_64" | "i686"))
+    }
+
+    /// The latest slab table.
+    pub fn slab(&self) -> Option<&SlabTable> {
+        self.slabs.last().map(|s| &s.table)
+    }
+
+    /// Recognises `text` by content and adds what it holds. `time` is the capture time when the
+    /// source knows it. A multi-section dump (`== /proc/meminfo` headers) is split and each part added.
+    /// Returns the formats recognised; an unrecognised input is recorded in [`Case::skipped`].
+    pub fn ingest(&mut self, file: &str, text: &str, time: Option<i64>) -> Vec<Format> {
+        let time = time.or_else(|| sections::capture_time(text));
+        if let Some(parts) = sections::split(text) {
+            let mut found = Vec::new();
+            for part in parts {
+                let name = format!("{file}[{}]", part.header);
+                let hint = hint_from_path(part.header);
+                let src = SourceRef::new(name.as_str());
+                match self.ingest_one(&src, part.text, hint, time, part.first_line - 1) {
+                    Ok(f) => found.push(f),
+                    Err(reason) => self.skipped.push(Skipped { file: name, reason }),
+                }
+            }
+            return found;
+        }
+        let src = SourceRef::new(file);
+        match self.ingest_one(&src, text, None, time, 0) {
+            Ok(f) => vec![f],
+            Err(reason) => {
+                self.skipped.push(Skipped { file: file.to_string(), reason });
+                vec![]
+            }
+        }
+    }
+
+    /// Adds `text` known to be `format` (the source layer knows the path inside a root tree: its
+    /// `proc/pressure/memory` is memory PSI even though the content does not say so).
+    pub fn ingest_as(
+        &mut self,
+        file: &str,
+        text: &str,
+        format: Format,
+        resource: Option<&str>,
+        time: Option<i64>,
+    ) {
+        let src = SourceRef::new(file);
+        let hint = Hint { format: Some(format), psi_resource: resource.map(str::to_string) };
+        if let Err(reason) = self.ingest_one(&src, text, Some(hint), time, 0) {
+            self.skipped.push(Skipped { file: file.to_string(), reason });
+        }
+    }
+
+    fn ingest_one(
+        &mut self,
+        src: &SourceRef,
+        text: &str,
+        hint: Option<Hint>,
+        time: Option<i64>,
+        line_offset: usize,
+    ) -> Result<Format, String> {
+        let format = match hint.as_ref().and_then(|h| h.format) {
+            Some(f) => f,
+            None => sniff(&text.as_bytes()[..text.len().min(memdx_parse::sniff::SNIFF_BYTES)])?,
+        };
+        // Parsers number lines from 1 within `text`; shift to the line in the whole file.
+        let shift = |d: &mut Vec<Diag>| {
+            for x in d.iter_mut() {
+                if let Some(l) = x.source.line.as_mut() {
+                    *l += line_offset as u32;
+                }
+            }
+        };
+        let src_shifted = src.clone();
+        macro_rules! take {
+            ($res:expr) => {{
+                let r: ParseResult<_> = $res;
+                match r {
+                    Ok(mut p) => {
+                        shift(&mut p.diags);
+                        self.inputs.push(InputInfo {
+                            file: src.file.to_string(),
+                            format: format.name().into(),
+                            diagnostics: p.diags.len(),
+                        });
+                        self.diags.append(&mut p.diags);
+                        p.value
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }};
+        }
+        let s = &src_shifted;
+        match format {
+            Format::Meminfo => {
+                let mut v = take!(memdx_parse::meminfo::parse(text, s));
+                for e in &mut v.entries {
+                    e.line += line_offset as u32;
+                }
+                self.replace_meminfo(v);
+            }
+            Format::Slabinfo | Format::Slabtop => {
+                let mut v = take!(if format == Format::Slabinfo {
+                    memdx_parse::slabinfo::parse(text, s)
+                } else {
+                    memdx_parse::slabtop::parse(text, s)
+                });
+                for c in &mut v.caches {
+                    c.line += line_offset as u32;
+                }
+                self.slabs.push(SlabSnapshot { table: v, time });
+            }
+            Format::Buddyinfo => {
+                let mut v = take!(memdx_parse::buddyinfo::parse(text, s));
+                v.zones.iter_mut().for_each(|z| z.line += line_offset as u32);
+                self.buddyinfo = Some(v);
+            }
+            Format::Pagetypeinfo => {
+                let mut v = take!(memdx_parse::pagetypeinfo::parse(text, s));
+                v.free.iter_mut().for_each(|z| z.line += line_offset as u32);
+                self.pagetypeinfo = Some(v);
+            }
+            Format::Zoneinfo => {
+                let mut v = take!(memdx_parse::zoneinfo::parse(text, s));
+                for z in &mut v.zones {
+                    z.line += line_offset as u32;
+                    z.lines.iter_mut().for_each(|(_, l)| *l += line_offset as u32);
+                }
+                self.zoneinfo = Some(v);
+            }
+            Format::Vmstat => {
+                let mut v = take!(memdx_parse::kv::parse_counters(text, s, "vmstat"));
+                v.entries.iter_mut().for_each(|e| e.line += line_offset as u32);
+                self.vmstat = Some(v);
+            }
+            Format::MemcgStat => {
+                let mut v = take!(memdx_parse::memcg_stat::parse(text, s));
+                v.counters.entries.iter_mut().for_each(|e| e.line += line_offset as u32);
+                self.memcg_stats.push(v);
+            }
+            Format::Sysctl => {
+                let mut v = take!(memdx_parse::sysctl::parse(text, s));
+                v.entries.iter_mut().for_each(|e| e.line += line_offset as u32);
+                match &mut self.sysctl {
+                    // Several sources (a tree and a `sysctl -a`): later ones add to earlier ones.
+                    Some(existing) if existing.source == v.source => existing.entries.extend(v.entries),
+                    Some(existing) => {
+                        for e in v.entries {
+                            existing.entries.retain(|x| x.name != e.name);
+                            existing.entries.push(e);
+                        }
+                    }
+                    None => self.sysctl = Some(v),
+                }
+            }
+            Format::Cmdline => self.cmdline = Some(take!(memdx_parse::cmdline::parse(text, s))),
+            Format::Cgroups => {
+                let mut v = take!(memdx_parse::cgroups::parse(text, s));
+                v.controllers.iter_mut().for_each(|c| c.line += line_offset as u32);
+                self.cgroups = Some(v);
+            }
+            Format::Psi => {
+                let mut v = take!(memdx_parse::psi::parse(text, s));
+                for p in &mut v {
+                    if p.resource.is_none() {
+                        p.resource = hint.as_ref().and_then(|h| h.psi_resource.clone());
+                    }
+                    for l in [&mut p.some, &mut p.full].into_iter().flatten() {
+                        l.line += line_offset as u32;
+                    }
+                }
+                self.psi.extend(v);
+            }
+            Format::SlabAliases => {
+                let v = take!(memdx_parse::slab_aliases::parse(text, s));
+                for (t, names) in v.groups {
+                    for n in names {
+                        self.slab_aliases.insert(&n, &t);
+                    }
+                }
+                self.slab_aliases.source.get_or_insert(s.clone());
+            }
+            Format::CrashKmem => {
+                let mut v = take!(memdx_parse::crash_kmem::parse(text, s));
+                v.rows.iter_mut().for_each(|r| r.line += line_offset as u32);
+                self.kmem = Some(v);
+            }
+            Format::KernelRelease => {
+                let v = take!(memdx_parse::kernel::parse(text, s));
+                self.set_kernel(v);
+            }
+        }
+        Ok(format)
+    }
+
+    fn replace_meminfo(&mut self, v: Meminfo) {
+        if let Some(old) = &self.meminfo {
+            // Two meminfo files: the one with MemTotal wins (a full file over a grep excerpt).
+            if old.kb("MemTotal").is_some() && v.kb("MemTotal").is_none() {
+                self.diags.push(Diag::note(
+                    v.source.clone(),
+                    format!("meminfo excerpt not used: {} has the full file", old.source),
+                ));
+                return;
+            }
+            self.diags.push(Diag::note(old.source.clone(), format!("meminfo replaced by {}", v.source)));
+        }
+        self.meminfo = Some(v);
+    }
+
+    /// Sets the kernel release unless one is known already (a conflicting one is a diagnostic: the
+    /// inputs may come from different machines or boots).
+    pub fn set_kernel(&mut self, k: KernelRelease) {
+        match &self.kernel {
+            Some(old) if old.release != k.release => self.diags.push(Diag::warning(
+                k.source.clone(),
+                format!(
+                    "kernel release {} differs from {} seen in {}: inputs from different kernels?",
+                    k.release, old.release, old.source
+                ),
+            )),
+            Some(old) if old.machine.is_none() && k.machine.is_some() => self.kernel = Some(k),
+            Some(_) => {}
+            None => self.kernel = Some(k),
+        }
+    }
+
+    /// Orders series by time once all inputs are in.
+    pub fn finish(&mut self) {
+        if self.slabs.iter().all(|s| s.time.is_some()) {
+            self.slabs.sort_by_key(|s| s.time);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Hint {
+    format: Option<Format>,
+    psi_resource: Option<String>,
+}
+
+/// Inside a section dump the header names the kernel file; that is structure, not a guess from a
+/// user's file name, and it tells the PSI resource, which the content cannot.
+fn hint_from_path(path: &str) -> Option<Hint> {
+    let res = path.strip_prefix("/proc/pressure/")?;
+    Some(Hint { format: Some(Format::Psi), psi_resource: Some(res.to_string()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_and_skips() {
+        let mut c = Case::new();
+        let t = "# time=100\n== /proc/meminfo\nMemTotal: 10 kB\nMemFree: 1 kB\nSlab: 1 kB\nCached: 1 kB\nbad line\n== /proc/pressure/memory\nsome avg10=1.00 avg60=0.00 avg300=0.00 total=5\n== /x\nhello prose\n";
+        let f = c.ingest("dump.txt", t, None);
+        assert_eq!(f, vec![Format::Meminfo, Format::Psi]);
+        assert_eq!(c.meminfo.as_ref().unwrap().at("MemTotal").unwrap().line, Some(3));
+        assert_eq!(c.diags[0].source.line, Some(7));
+        assert_eq!(c.psi[0].resource.as_deref(), Some("memory"));
+        assert_eq!(c.skipped.len(), 1);
+        assert!(c.ingest("junk.bin", "\u{0}\u{0}\u{0}\u{0}", None).is_empty());
+        assert_eq!(c.skipped[1].reason, "binary content");
+    }
+}
