@@ -1,8 +1,106 @@
-//! `memdx diagnose` (being built in this session).
+//! `memdx diagnose`: ranked findings from files, bundles, a root tree, or the live machine.
 
-#[derive(clap::Args, Default)]
-pub struct Args {}
+use super::EXIT_USAGE;
+use anyhow::Result;
+use clap::ValueEnum;
+use memdx_analyze::Case;
+use memdx_render::diagnose::{exit_code, json, text, TextOptions};
+use memdx_render::Style;
+use memdx_source::{gather, live, GatherOptions};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("memdx diagnose is not built yet")
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Diagnose memory incidents from the files attached to a bug report, or from this machine.
+///
+/// Give it any mix of files, directories (walked) and archives (.tar, .tar.gz, .tar.xz, .tar.zst:
+/// sosreport and supportconfig tarballs, `memdx snapshot` bundles). Each file is recognised by its
+/// content, whatever its name: meminfo, slabinfo, slabtop output, buddyinfo, pagetypeinfo, zoneinfo,
+/// vmstat, sysctl -a, /proc/cmdline, /proc/cgroups, PSI, memory.stat, crash `kmem -i`, and dumps
+/// holding several of them under `== /proc/...` headers. With no arguments it reads this machine.
+///
+/// Examples:
+///   memdx diagnose                                  # this machine (as root for /proc/slabinfo)
+///   memdx diagnose meminfo.txt slabtop.out          # attachments of a bug report
+///   memdx diagnose sosreport-host-2024.tar.xz       # a whole sosreport
+///   memdx diagnose --root /mnt/capture              # a captured tree: DIR/proc/meminfo, DIR/sys/kernel/slab
+///   memdx diagnose --json bundle.tar.zst | jq '.findings[].id'
+#[derive(clap::Args, Debug, Default)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Files, directories or archives to read. None: the live machine.
+    pub inputs: Vec<PathBuf>,
+    /// Read a captured root tree: DIR/proc/meminfo, DIR/proc/sys/vm/*, DIR/sys/kernel/slab, ...
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print the report as JSON (schema: docs/json-schema.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Show every table, the skipped inputs and per-line diagnostics.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Colour the text report.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let mut case = Case::new();
+    let mut io_errors = Vec::new();
+    if let Some(root) = &args.root {
+        if !root.is_dir() {
+            anyhow::bail!("--root {}: not a directory", root.display());
+        }
+        live::read_root(root, &mut case, None);
+    }
+    if !args.inputs.is_empty() {
+        io_errors = gather(&args.inputs, &mut case, &GatherOptions::default());
+    } else if args.root.is_none() {
+        case.live = true;
+        live::read_root(std::path::Path::new("/"), &mut case, Some(now()));
+    }
+    for e in &io_errors {
+        eprintln!("memdx: error: {e}");
+    }
+    let report = memdx_analyze::analyze(&case);
+    let version = env!("CARGO_PKG_VERSION");
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        json(&mut out, &case, &report, version)?;
+    } else {
+        let color = match args.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        text(
+            &mut out,
+            &case,
+            &report,
+            version,
+            TextOptions { style: Style { color }, verbose: args.verbose },
+        )?;
+    }
+    out.flush()?;
+    if !io_errors.is_empty() {
+        return Ok(EXIT_USAGE);
+    }
+    Ok(exit_code(&report))
 }

@@ -13,7 +13,7 @@ use memdx_parse::meminfo::Meminfo;
 use memdx_parse::pagetypeinfo::Pagetypeinfo;
 use memdx_parse::psi::Psi;
 use memdx_parse::slab_aliases::SlabAliases;
-use memdx_parse::slabinfo::SlabTable;
+use memdx_parse::slabinfo::{SlabFormat, SlabTable};
 use memdx_parse::sniff::{sniff, Format};
 use memdx_parse::sysctl::Sysctls;
 use memdx_parse::zoneinfo::Zoneinfo;
@@ -59,7 +59,8 @@ pub struct Case {
     pub live: bool,
     pub kernel: Option<KernelRelease>,
     pub meminfo: Option<Meminfo>,
-    /// Slab tables in capture order (oldest first once [`Case::finish`] ran).
+    /// Slab tables in capture order (oldest first once [`Case::finish`] ran, when every one has a
+    /// capture time; otherwise in the order given, directories walked by file name).
     pub slabs: Vec<SlabSnapshot>,
     pub buddyinfo: Option<Buddyinfo>,
     pub pagetypeinfo: Option<Pagetypeinfo>,
@@ -94,9 +95,17 @@ impl Case {
         !matches!(self.kernel.as_ref().and_then(|k| k.machine.as_deref()), Some("x86_64" | "i686"))
     }
 
-    /// The latest slab table.
+    /// The slab tables of one kind, for series: `/proc/slabinfo` when there is any (exact), else
+    /// slabtop output. A slabtop taken beside a slabinfo is the same moment, not a second snapshot.
+    pub fn slab_series(&self) -> Vec<&SlabSnapshot> {
+        let has_slabinfo = self.slabs.iter().any(|s| s.table.format == SlabFormat::Slabinfo);
+        let want = if has_slabinfo { SlabFormat::Slabinfo } else { SlabFormat::Slabtop };
+        self.slabs.iter().filter(|s| s.table.format == want).collect()
+    }
+
+    /// The latest slab table (slabinfo preferred over slabtop).
     pub fn slab(&self) -> Option<&SlabTable> {
-        self.slabs.last().map(|s| &s.table)
+        self.slab_series().last().map(|s| &s.table)
     }
 
     /// Recognises `text` by content and adds what it holds. `time` is the capture time when the
@@ -179,7 +188,7 @@ impl Case {
                         self.diags.append(&mut p.diags);
                         p.value
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e.reason()),
                 }
             }};
         }
@@ -316,6 +325,23 @@ impl Case {
             Some(_) => {}
             None => self.kernel = Some(k),
         }
+    }
+
+    /// Kinds of evidence no input provided (offline), for the report's "not examined" line.
+    pub fn not_provided(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut need = |present: bool, what: &'static str| {
+            if !present {
+                v.push(what)
+            }
+        };
+        need(self.meminfo.is_some() || self.kmem.is_some(), "meminfo");
+        need(!self.slabs.is_empty(), "slabinfo");
+        need(self.zoneinfo.is_some(), "zoneinfo");
+        need(self.buddyinfo.is_some(), "buddyinfo");
+        need(self.sysctl.is_some(), "vm sysctls");
+        need(self.kernel.is_some(), "kernel release");
+        v
     }
 
     /// Orders series by time once all inputs are in.

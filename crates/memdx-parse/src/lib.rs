@@ -38,6 +38,23 @@ pub enum ParseError {
     NotThisFormat { file: SourceRef, format: &'static str, reason: String },
 }
 
+impl ParseError {
+    /// The message without the file name (for lists already grouped by file), with the line if known.
+    pub fn reason(&self) -> String {
+        let (file, msg) = match self {
+            ParseError::Empty { file } => (file, "empty input".to_string()),
+            ParseError::UnsupportedVersion { file, format, version, supported } => {
+                (file, format!("unsupported {format} version {version:?} (memdx reads {supported})"))
+            }
+            ParseError::NotThisFormat { file, format, reason } => (file, format!("not {format}: {reason}")),
+        };
+        match file.line {
+            Some(l) => format!("line {l}: {msg}"),
+            None => msg,
+        }
+    }
+}
+
 /// A parsed value with the diagnostics for the parts that were damaged or skipped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed<T> {

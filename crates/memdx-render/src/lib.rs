@@ -1,4 +1,8 @@
 //! memdx-render: reports to text, JSON, HTML and OpenMetrics. Renderers write to `impl Write` and do
-//! no other I/O.
+//! no other I/O. The JSON types here are the output schema documented in `docs/json-schema.md`.
 
+pub mod diagnose;
 pub mod log;
+mod style;
+
+pub use style::Style;

@@ -1,6 +1,6 @@
 //! Analyzer: slab caches ranked by memory, merged aliases named, growth between snapshots.
 
-use crate::case::{Case, SlabSnapshot};
+use crate::case::Case;
 use crate::report::{Output, Table};
 use memdx_core::units::{kib, pct};
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
@@ -9,7 +9,7 @@ use memdx_parse::slabinfo::{SlabCache, SlabFormat, SlabTable};
 /// What a large cache usually means, and where to look. Matched by exact name or `prefix*`.
 const KNOWN: &[(&str, &str, &str)] = &[
     ("kernfs_node_cache", "one object per sysfs/cgroupfs file and directory: grows with cgroup creation (systemd units, containers) and dying memcgs", "cat /proc/cgroups; find /sys/fs/cgroup -maxdepth 3 -type d | wc -l"),
-    ("names_cache", "4 KiB path-name buffers (getname/putname) that are normally freed at once; many live objects mean a getname leak or audit holding names", "memdx trace slab names_cache --duration 60s; auditctl -s"),
+    ("names_cache", "4 KiB path-name buffers (getname/putname) that are normally freed at once; many live objects mean a getname leak or audit holding names", "auditctl -s; auditctl -l  # audit keeps names of audited syscalls"),
     ("dentry", "directory entries, often negative dentries from lookups of files that do not exist; reclaimable under pressure", "cat /proc/sys/fs/dentry-state"),
     ("inode_cache", "in-memory inodes (pseudo filesystems); reclaimable when their dentries go", "cat /proc/sys/fs/inode-nr"),
     ("ext4_inode_cache", "ext4 in-memory inodes; reclaimable with their dentries", "cat /proc/sys/fs/inode-nr"),
@@ -47,7 +47,10 @@ pub fn run(case: &Case, out: &mut Output) {
     let page_kb = case.page_kb();
     let mut caches: Vec<&SlabCache> = t.caches.iter().collect();
     caches.sort_by_key(|c| std::cmp::Reverse(c.memory_kb(page_kb)));
-    let total_kb: u64 = caches.iter().map(|c| c.memory_kb(page_kb)).sum();
+    let table_kb: u64 = caches.iter().map(|c| c.memory_kb(page_kb)).sum();
+    // The share of all slab: meminfo's Slab when known (a slabtop excerpt lists only the top caches).
+    let slab_meminfo = case.meminfo.as_ref().and_then(|m| m.kb("Slab"));
+    let total_kb = slab_meminfo.unwrap_or(table_kb).max(1);
 
     let mut rows = Vec::new();
     for c in caches.iter().take(TOP) {
@@ -64,7 +67,10 @@ pub fn run(case: &Case, out: &mut Output) {
             if merged.is_empty() { String::new() } else { merged.join(" ") },
         ]);
     }
-    let mut notes = vec![format!("total {} in {} caches (sum of the table)", kib(total_kb), t.caches.len())];
+    let mut notes = vec![format!("total {} in {} caches listed", kib(table_kb), t.caches.len())];
+    if let Some(s) = slab_meminfo {
+        notes.push(format!("shares are of meminfo Slab {}", kib(s)));
+    }
     if t.format == SlabFormat::Slabtop {
         notes.push("from slabtop: object sizes are rounded to 10 bytes".into());
     } else if case.page_size_assumed() {
@@ -132,8 +138,9 @@ pub fn run(case: &Case, out: &mut Output) {
 
 /// Growth between the first and last snapshots (when at least two are present).
 fn growth(case: &Case, out: &mut Output) {
-    let (Some(first), Some(last)) = (case.slabs.first(), case.slabs.last()) else { return };
-    if case.slabs.len() < 2 {
+    let series = case.slab_series();
+    let (Some(first), Some(last)) = (series.first().copied(), series.last().copied()) else { return };
+    if series.len() < 2 {
         return;
     }
     let page_kb = case.page_kb();
@@ -155,12 +162,11 @@ fn growth(case: &Case, out: &mut Output) {
     deltas.sort_by_key(|(_, _, kb)| std::cmp::Reverse(*kb));
     let span = match hours {
         Some(h) => format!("over {}", human_hours(h)),
-        None => format!("between {} snapshots (capture times unknown)", case.slabs.len()),
+        None => format!("between {} snapshots (capture times unknown)", series.len()),
     };
     let monotonic = |name: &str| {
-        let series: Vec<u64> =
-            case.slabs.iter().filter_map(|s| s.table.get(name).map(|c| c.active_objs)).collect();
-        series.len() == case.slabs.len() && series.windows(2).all(|w| w[1] >= w[0])
+        let objs: Vec<u64> = series.iter().filter_map(|s| s.table.get(name).map(|c| c.active_objs)).collect();
+        objs.len() == series.len() && objs.windows(2).all(|w| w[1] >= w[0])
     };
     let rows = deltas
         .iter()
@@ -201,7 +207,7 @@ fn growth(case: &Case, out: &mut Output) {
             "{} grew in every one of {} snapshots. Steady growth is the shape of a leak or of something it tracks that keeps \
              accumulating; churn goes up and down.",
             c.name,
-            case.slabs.len()
+            series.len()
         ))
         .evidence(Evidence::int(format!("{} active objects, first", c.name), (c.active_objs as i64) - d_objs, None, first.table.get(&c.name).map(|o| cache_src(&first.table, o))))
         .evidence(Evidence::int(format!("{} active objects, last", c.name), c.active_objs as i64, None, Some(cache_src(&last.table, c))));
@@ -223,11 +229,6 @@ fn human_hours(h: f64) -> String {
     } else {
         format!("{h:.1} h")
     }
-}
-
-/// The snapshots, for callers that want to show series.
-pub fn snapshots(case: &Case) -> &[SlabSnapshot] {
-    &case.slabs
 }
 
 #[cfg(test)]

@@ -1,0 +1,379 @@
+//! Files, directories and archives into a [`Case`], each file recognised by its content.
+
+use crate::archive::{compression, decoder, is_tar, read_text, Compression, Text};
+use crate::{SourceError, MAX_TEXT_FILE};
+use memdx_analyze::{Case, Skipped};
+use memdx_parse::sniff::{Format, SNIFF_BYTES};
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Default)]
+pub struct GatherOptions {
+    /// Called with each file name as it is read (for progress display).
+    pub on_file: Option<fn(&str)>,
+}
+
+/// How deep archives may nest (a `.tar.gz` inside a tarball is one level).
+const MAX_NESTING: u32 = 3;
+
+/// Reads every path into `case`. Paths that cannot be read at all are returned as errors; everything
+/// else (unrecognised files, damaged archives) is recorded in the case and never stops the others.
+pub fn gather(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions) -> Vec<SourceError> {
+    let mut errors = Vec::new();
+    for p in paths {
+        let name = p.display().to_string();
+        let meta = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(SourceError::Io { path: name, source: e });
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk(p, p, case, opts, &mut errors);
+        } else {
+            read_file(p, &name, case, opts, &mut errors);
+        }
+    }
+    case.finish();
+    errors
+}
+
+fn read_file(p: &Path, name: &str, case: &mut Case, opts: &GatherOptions, errors: &mut Vec<SourceError>) {
+    if let Some(cb) = opts.on_file {
+        cb(name);
+    }
+    match std::fs::File::open(p) {
+        Ok(f) => {
+            let r = BufReader::with_capacity(256 * 1024, f);
+            if let Err(e) = stream(case, name, Box::new(r), None, 0) {
+                case.skipped.push(Skipped { file: name.to_string(), reason: format!("read error: {e}") });
+            }
+        }
+        Err(e) => errors.push(SourceError::Io { path: name.to_string(), source: e }),
+    }
+}
+
+/// Walks a directory in sorted order. Symlinks are not followed, except that the symlinks of a
+/// `sys/kernel/slab` directory are read as the slab alias map.
+fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: &mut Vec<SourceError>) {
+    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).collect(),
+        Err(e) => {
+            errors.push(SourceError::Io { path: dir.display().to_string(), source: e });
+            return;
+        }
+    };
+    entries.sort_by_key(|e| e.file_name());
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    if rel.ends_with("sys/kernel/slab") || (rel.as_os_str().is_empty() && root.ends_with("sys/kernel/slab")) {
+        let mut n = 0;
+        for e in &entries {
+            if let Ok(target) = std::fs::read_link(e.path()) {
+                case.slab_aliases.insert(&e.file_name().to_string_lossy(), &target.to_string_lossy());
+                n += 1;
+            }
+        }
+        if n > 0 {
+            case.slab_aliases
+                .source
+                .get_or_insert_with(|| memdx_core::SourceRef::new(dir.display().to_string()));
+            case.inputs.push(memdx_analyze::InputInfo {
+                file: dir.display().to_string(),
+                format: "slab aliases".into(),
+                diagnostics: 0,
+            });
+        }
+        return;
+    }
+    for e in entries {
+        let path = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        let name = path.display().to_string();
+        if ft.is_dir() {
+            walk(root, &path, case, opts, errors);
+        } else if ft.is_file() {
+            if let Some(h) = structural(&path) {
+                if let Some(cb) = opts.on_file {
+                    cb(&name);
+                }
+                match std::fs::File::open(&path).and_then(|f| read_text(f, 1 << 20)) {
+                    Ok(Text::Whole(text)) => apply_structural(case, &name, &text, h, None),
+                    Ok(Text::TooLarge(reason)) => case.skipped.push(Skipped { file: name, reason }),
+                    Ok(Text::Truncated(_, err)) | Err(err) => {
+                        case.skipped.push(Skipped { file: name, reason: format!("read error: {err}") })
+                    }
+                }
+            } else {
+                read_file(&path, &name, case, opts, errors);
+            }
+        }
+    }
+}
+
+/// Files whose meaning a root tree gives by their place, not their content: one number in
+/// `proc/sys/vm/min_free_kbytes` says nothing alone, and PSI files look the same for every resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Structural {
+    Sysctl(String),
+    Psi(String),
+}
+
+pub(crate) fn structural(path: &Path) -> Option<Structural> {
+    let comps: Vec<String> =
+        path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let n = comps.len();
+    if n >= 4 && comps[n - 4] == "proc" && comps[n - 3] == "sys" && comps[n - 2] == "vm" {
+        return Some(Structural::Sysctl(format!("vm.{}", comps[n - 1])));
+    }
+    if n >= 3 && comps[n - 3] == "proc" && comps[n - 2] == "pressure" {
+        return Some(Structural::Psi(comps[n - 1].clone()));
+    }
+    None
+}
+
+pub(crate) fn apply_structural(case: &mut Case, name: &str, text: &str, s: Structural, time: Option<i64>) {
+    match s {
+        Structural::Sysctl(key) => {
+            let value = text.trim_end_matches('\n').replace(['\n', '\t'], " ");
+            case.ingest_as(name, &format!("{key} = {value}\n"), Format::Sysctl, None, time);
+        }
+        Structural::Psi(res) => case.ingest_as(name, text, Format::Psi, Some(&res), time),
+    }
+}
+
+/// Reads one stream: decompresses, unpacks tar archives, or sniffs and ingests text.
+pub(crate) fn stream<'a>(
+    case: &mut Case,
+    name: &str,
+    r: Box<dyn BufRead + 'a>,
+    time: Option<i64>,
+    depth: u32,
+) -> std::io::Result<()> {
+    let err = Rc::new(RefCell::new(None));
+    let r: Box<dyn BufRead + 'a> = Box::new(BufReader::new(Latch { inner: r, err: err.clone() }));
+    let before = case.inputs.len();
+    let res = stream_inner(case, name, r, time, depth);
+    if let Some(e) = err.borrow_mut().take() {
+        if case.inputs.len() > before {
+            case.diags.push(memdx_core::Diag::warning(
+                memdx_core::SourceRef::new(name),
+                format!("input ends early ({e}): used what came before the damage"),
+            ));
+        } else {
+            case.skipped.push(Skipped { file: name.into(), reason: format!("read error: {e}") });
+        }
+    }
+    res
+}
+
+/// Turns a read error into end of input and keeps the error, so a truncated `.gz` or a damaged
+/// archive still yields what came before the damage.
+struct Latch<R> {
+    inner: R,
+    err: Rc<RefCell<Option<std::io::Error>>>,
+}
+
+impl<R: Read> Read for Latch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.err.borrow().is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                *self.err.borrow_mut() = Some(e);
+                Ok(0)
+            }
+            ok => ok,
+        }
+    }
+}
+
+fn stream_inner<'a>(
+    case: &mut Case,
+    name: &str,
+    mut r: Box<dyn BufRead + 'a>,
+    time: Option<i64>,
+    depth: u32,
+) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut r).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    let c = compression(&head);
+    let joined: Box<dyn BufRead + 'a> =
+        Box::new(BufReader::with_capacity(256 * 1024, Cursor::new(head.clone()).chain(r)));
+    if c != Compression::None {
+        if depth >= MAX_NESTING {
+            case.skipped
+                .push(Skipped { file: name.into(), reason: "compressed archives nested too deep".into() });
+            return Ok(());
+        }
+        let inner = decoder(joined, c)?;
+        return stream(case, name, inner, time, depth + 1);
+    }
+    if head.len() >= 1024 && head.iter().all(|&b| b == 0) {
+        case.skipped
+            .push(Skipped { file: name.into(), reason: "empty tar archive (only zero blocks)".into() });
+        return Ok(());
+    }
+    if is_tar(&head) {
+        if depth >= MAX_NESTING {
+            case.skipped.push(Skipped { file: name.into(), reason: "archives nested too deep".into() });
+            return Ok(());
+        }
+        return untar(case, name, joined, time, depth + 1);
+    }
+    match read_text(joined, MAX_TEXT_FILE)? {
+        Text::Whole(text) => {
+            case.ingest(name, &text, time);
+        }
+        Text::Truncated(text, err) => {
+            // Drop the last, possibly cut, line.
+            let cut = text.rfind('\n').map(|p| p + 1).unwrap_or(0);
+            let found = case.ingest(name, &text[..cut], time);
+            if !found.is_empty() {
+                case.diags.push(memdx_core::Diag::warning(
+                    memdx_core::SourceRef::new(name),
+                    format!("input ends early ({err}): used the {cut} bytes before the damage"),
+                ));
+            }
+        }
+        Text::TooLarge(reason) => case.skipped.push(Skipped { file: name.into(), reason }),
+    }
+    Ok(())
+}
+
+fn untar<'a>(
+    case: &mut Case,
+    name: &str,
+    r: Box<dyn BufRead + 'a>,
+    time: Option<i64>,
+    depth: u32,
+) -> std::io::Result<()> {
+    let mut ar = tar::Archive::new(r);
+    let mut files = 0usize;
+    let mut time = time;
+    let entries = match ar.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            case.skipped.push(Skipped { file: name.into(), reason: format!("damaged tar archive: {e}") });
+            return Ok(());
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                case.skipped.push(Skipped {
+                    file: name.into(),
+                    reason: format!("damaged tar archive after {files} files: {e}"),
+                });
+                break;
+            }
+        };
+        let path = entry.path().map(|p| p.into_owned()).unwrap_or_default();
+        let inner = format!("{name}:{}", path.display());
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() {
+            let comps: Vec<_> = path.components().collect();
+            let n = comps.len();
+            if n >= 4 && path.parent().is_some_and(|p| p.ends_with("sys/kernel/slab")) {
+                if let Ok(Some(t)) = entry.link_name() {
+                    let alias =
+                        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    case.slab_aliases.insert(&alias, &t.to_string_lossy());
+                    case.slab_aliases
+                        .source
+                        .get_or_insert_with(|| memdx_core::SourceRef::new(format!("{name}:sys/kernel/slab")));
+                }
+            }
+            continue;
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        files += 1;
+        // memdx snapshot bundles start with `memdx-snapshot.txt` carrying `# time=`.
+        if path.file_name().is_some_and(|f| f == "memdx-snapshot.txt") {
+            let mut entry = entry;
+            if let Ok(Text::Whole(text)) = read_text(&mut entry, 1 << 20) {
+                time = memdx_parse::sections::capture_time(&text).or(time);
+                case.inputs.push(memdx_analyze::InputInfo {
+                    file: inner,
+                    format: "memdx snapshot header".into(),
+                    diagnostics: 0,
+                });
+            }
+            continue;
+        }
+        if let Some(s) = structural(&path) {
+            let mut entry = entry;
+            match read_text(&mut entry, 1 << 20)? {
+                Text::Whole(text) => apply_structural(case, &inner, &text, s, time),
+                Text::TooLarge(reason) => case.skipped.push(Skipped { file: inner, reason }),
+                Text::Truncated(_, err) => {
+                    case.skipped.push(Skipped { file: inner, reason: format!("read error: {err}") })
+                }
+            }
+            continue;
+        }
+        let r: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(64 * 1024, entry));
+        stream(case, &inner, r, time, depth)?;
+    }
+    if files == 0 {
+        case.skipped.push(Skipped { file: name.into(), reason: "archive holds no files".into() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structural_paths() {
+        assert_eq!(
+            structural(Path::new("x/proc/sys/vm/min_free_kbytes")),
+            Some(Structural::Sysctl("vm.min_free_kbytes".into()))
+        );
+        assert_eq!(structural(Path::new("/proc/pressure/memory")), Some(Structural::Psi("memory".into())));
+        assert_eq!(structural(Path::new("meminfo")), None);
+    }
+
+    #[test]
+    fn tar_gz_in_memory() {
+        let mut b = tar::Builder::new(Vec::new());
+        let data = b"MemTotal: 10 kB\nMemFree: 5 kB\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "sosreport-x/proc/meminfo", &data[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(6);
+        h.set_cksum();
+        b.append_data(&mut h, "sosreport-x/proc/sys/vm/overcommit_memory", &b"2\n\n\n\n\n"[..]).unwrap();
+        let tarball = b.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tarball).unwrap();
+        let bytes = gz.finish().unwrap();
+        let mut case = Case::new();
+        stream(&mut case, "bug.tgz", Box::new(Cursor::new(bytes)), None, 0).unwrap();
+        assert_eq!(case.meminfo.as_ref().unwrap().kb("MemFree"), Some(5));
+        assert_eq!(case.meminfo.as_ref().unwrap().source.file.as_ref(), "bug.tgz:sosreport-x/proc/meminfo");
+        assert_eq!(case.sysctl.as_ref().unwrap().int("vm.overcommit_memory"), Some(2));
+    }
+
+    #[test]
+    fn empty_and_junk() {
+        let mut case = Case::new();
+        let empty = tar::Builder::new(Vec::new()).into_inner().unwrap();
+        // An empty tar is 1024 zero bytes: not `ustar`, so it is sniffed as binary content.
+        stream(&mut case, "empty.tar", Box::new(Cursor::new(empty)), None, 0).unwrap();
+        stream(&mut case, "trunc.gz", Box::new(Cursor::new(vec![0x1f, 0x8b, 8, 0, 0])), None, 0)
+            .unwrap_or(());
+        assert!(!case.skipped.is_empty());
+    }
+}

@@ -1,0 +1,126 @@
+//! The live machine, or a captured root tree (`--root DIR`): fixed kernel paths under a root.
+
+use crate::gather::{apply_structural, structural};
+use memdx_analyze::case::Missing;
+use memdx_analyze::{Case, InputInfo};
+use std::io::ErrorKind;
+use std::path::Path;
+
+/// Files read by `diagnose` on a root, and by `snapshot`. Paths are relative to the root.
+pub const FILES: &[&str] = &[
+    "proc/sys/kernel/osrelease",
+    "proc/meminfo",
+    "proc/slabinfo",
+    "proc/buddyinfo",
+    "proc/pagetypeinfo",
+    "proc/zoneinfo",
+    "proc/vmstat",
+    "proc/cmdline",
+    "proc/cgroups",
+    "proc/pressure/memory",
+];
+
+/// Directories whose every file is one value (read as sysctl).
+pub const SYSCTL_DIRS: &[&str] = &["proc/sys/vm"];
+
+/// The root cgroup's memory.stat: v1 hierarchy first, then v2.
+pub const MEMCG_STAT: &[&str] = &["sys/fs/cgroup/memory/memory.stat", "sys/fs/cgroup/memory.stat"];
+
+pub const SLAB_DIR: &str = "sys/kernel/slab";
+
+fn why(e: &std::io::Error, rel: &str) -> String {
+    match e.kind() {
+        ErrorKind::PermissionDenied if rel == "proc/slabinfo" => {
+            "permission denied: /proc/slabinfo is mode 0400 (run as root)".into()
+        }
+        ErrorKind::PermissionDenied if rel == "proc/pagetypeinfo" => {
+            "permission denied: /proc/pagetypeinfo is mode 0400 since 5.6 (run as root)".into()
+        }
+        ErrorKind::PermissionDenied => "permission denied (run as root)".into(),
+        ErrorKind::NotFound if rel.starts_with("proc/pressure") => {
+            "not present: PSI needs 4.20+ and CONFIG_PSI (psi=1 on some distributions)".into()
+        }
+        ErrorKind::NotFound => "not present on this kernel".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Reads the fixed kernel paths under `root` into `case`. `time` is the capture time.
+pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
+    let name = |rel: &str| {
+        if root == Path::new("/") {
+            format!("/{rel}")
+        } else {
+            root.join(rel).display().to_string()
+        }
+    };
+    for rel in FILES {
+        let path = root.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                match structural(&path) {
+                    Some(s) => apply_structural(case, &name(rel), &text, s, time),
+                    None => {
+                        case.ingest(&name(rel), &text, time);
+                    }
+                }
+            }
+            Err(e) => case.missing.push(Missing { what: name(rel), why: why(&e, rel) }),
+        }
+    }
+    for dir in SYSCTL_DIRS {
+        let d = root.join(dir);
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            case.missing.push(Missing { what: name(dir), why: "cannot list".into() });
+            continue;
+        };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            // Write-only knobs (compact_memory, drop_caches) fail to read: they hold no value.
+            if let (Ok(text), Some(s)) = (std::fs::read_to_string(&p), structural(&p)) {
+                apply_structural(
+                    case,
+                    &name(&format!("{dir}/{}", e.file_name().to_string_lossy())),
+                    &text,
+                    s,
+                    time,
+                );
+            }
+        }
+    }
+    if let Some(rel) = MEMCG_STAT.iter().find(|r| root.join(r).exists()) {
+        if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
+            case.ingest(&name(rel), &text, time);
+        }
+    }
+    read_slab_aliases(&root.join(SLAB_DIR), &name(SLAB_DIR), case);
+    case.finish();
+}
+
+/// Reads the `/sys/kernel/slab` symlinks: each alias points at the real merged cache.
+pub fn read_slab_aliases(dir: &Path, display: &str, case: &mut Case) {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            case.missing.push(Missing {
+                what: display.into(),
+                why: format!("{} (SLUB sysfs; merged caches cannot be named)", why(&e, "")),
+            });
+            return;
+        }
+    };
+    let mut n = 0;
+    for e in rd.filter_map(Result::ok) {
+        if let Ok(t) = std::fs::read_link(e.path()) {
+            case.slab_aliases.insert(&e.file_name().to_string_lossy(), &t.to_string_lossy());
+            n += 1;
+        }
+    }
+    if n > 0 {
+        case.slab_aliases.source = Some(memdx_core::SourceRef::new(display));
+        case.inputs.push(InputInfo { file: display.into(), format: "slab aliases".into(), diagnostics: 0 });
+    }
+}
