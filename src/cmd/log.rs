@@ -1,8 +1,59 @@
-//! `memdx log` (being built in this session).
+//! `memdx log FILE...`: every kernel report in the given logs, titled, folded and explained.
 
+use anyhow::Context;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+/// List every oops, WARNING, BUG, KASAN, hung task, lockup, OOM kill and allocation failure in
+/// kernel logs (dmesg, kern.log, journalctl -k, /dev/kmsg, serial consoles, vmcore-dmesg, crash
+/// sessions), grouped by signature, with explanations for memory reports.
 #[derive(clap::Args, Default)]
-pub struct Args {}
+pub struct Args {
+    /// Log files (`-` reads standard input).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print JSON (schema: docs/log.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Show every frame, registers and code bytes.
+    #[arg(long)]
+    pub verbose: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("memdx log is not built yet")
+fn open(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())));
+    }
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).with_context(|| format!("cannot read {}", path.display()))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        anyhow::bail!(
+            "{}: gzip-compressed; decompress it first (zcat {} | memdx log -)",
+            path.display(),
+            path.display()
+        );
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let mut scans = Vec::new();
+    for p in &args.files {
+        let r = open(p)?;
+        let name = p.display().to_string();
+        let s = memdx_log::scan(r, &name);
+        scans.push((name, s));
+    }
+    let found = scans.iter().any(|(_, s)| !s.reports.is_empty());
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    if args.json {
+        memdx_render::log::write_json(&mut w, &scans)?;
+    } else {
+        memdx_render::log::write_text(&mut w, &scans, args.verbose)?;
+    }
+    std::io::Write::flush(&mut w)?;
+    Ok(if found { super::EXIT_FINDINGS } else { super::EXIT_OK })
 }

@@ -1,1 +1,397 @@
-//! memdx-log
+//! memdx-log: the kernel log engine. Finds every oops, WARNING, BUG, KASAN/KFENCE/UBSAN, kmemleak,
+//! hung task, lockup, RCU stall, slub_debug report, OOM kill and allocation failure in a kernel log
+//! in any common framing (dmesg, `dmesg -T/-x/-r`, `/dev/kmsg`, syslog/kern.log, `journalctl -k`
+//! short and json, serial consoles, vmcore-dmesg, `crash>` sessions), titles it the way kernel
+//! developers search (syzkaller's convention), folds repeats by signature and explains memory
+//! reports.
+//!
+//! Streaming: [`scan`] reads line by line and keeps only the reports being assembled and one entry
+//! per distinct signature, so memory does not grow with the input. slub_debug `TRACE` records are
+//! handed to a [`Sink`] as they complete.
+//!
+//! Pipeline: `frame` (line prefix) -> `table` (which report a header starts) -> `builder` (report
+//! body) -> `explain` (memory explanations).
+
+mod builder;
+mod crash;
+mod explain;
+pub mod frame;
+mod lines;
+pub mod model;
+pub mod table;
+
+pub use frame::{Caller, Framing};
+pub use lines::parse_frame;
+pub use model::*;
+
+use builder::{Builder, Fed};
+use memdx_core::{Diag, SourceRef};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// Receives records as the scan completes them.
+pub trait Sink {
+    /// A slub_debug `TRACE` record with its stack (for alloc/free pairing by `(cache, ptr)`).
+    fn slub_trace(&mut self, _rec: &SlubTrace) {}
+    /// Every report occurrence, before folding by signature.
+    fn report(&mut self, _rep: &Report) {}
+}
+
+/// A sink that ignores everything.
+pub struct NoSink;
+impl Sink for NoSink {}
+
+/// The result of scanning one log.
+#[derive(Debug, Clone, Default)]
+pub struct LogScan {
+    /// One entry per signature, in order of first appearance, with `count`, `first_seen`, `last_seen`.
+    pub reports: Vec<Report>,
+    /// Kernel release (`4.19.0-arm64-desktop`), from `Linux version` or a `CPU: ... Comm:` line.
+    pub kernel: Option<String>,
+    /// Taint flags of the last report that printed them (`G W O`; empty string = not tainted).
+    pub taint: Option<String>,
+    pub lines: u64,
+    /// Lines written by the kernel (syslog lines from other programs excluded).
+    pub kernel_lines: u64,
+    /// Framings seen, most frequent first.
+    pub framings: Vec<(Framing, u64)>,
+    pub slub_trace_records: u64,
+    pub slub_trace_allocs: u64,
+    pub slub_trace_frees: u64,
+    /// `crash` outputs joined into one case, when the input is a crash session.
+    pub crash: Option<CrashCase>,
+    pub diags: Vec<Diag>,
+}
+
+/// True when the first few KiB look like a kernel log in a supported framing.
+pub fn sniff(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&head[..head.len().min(16384)]);
+    let mut kernelish = 0;
+    let mut n = 0;
+    for l in text.lines().take(200) {
+        n += 1;
+        if l.starts_with("crash> ") {
+            return true;
+        }
+        let f = frame::frame(l);
+        let framed = f.framing != Framing::Bare;
+        if f.kernel
+            && framed
+            && (f.mono.is_some()
+                || f.framing == Framing::JournalJson
+                || f.framing == Framing::Syslog
+                || f.framing == Framing::SyslogIso
+                || f.framing == Framing::DmesgHuman)
+        {
+            kernelish += 1;
+        }
+        let t = f.msg.trim_start();
+        if table::header(t).is_some()
+            || t.starts_with("Linux version ")
+            || t.starts_with("TRACE ") && t.contains(" inuse=")
+        {
+            kernelish += 2;
+        }
+    }
+    n > 0 && kernelish * 3 >= n.min(30)
+}
+
+/// Scans a log; see [`scan_with`].
+pub fn scan<R: BufRead>(r: R, source: &str) -> LogScan {
+    scan_with(r, source, &mut NoSink)
+}
+
+const MAX_DIAGS: usize = 200;
+const LINGER_LINES: u32 = 8;
+
+struct State<'s, S: Sink> {
+    src: SourceRef,
+    sink: &'s mut S,
+    out: LogScan,
+    groups: HashMap<String, usize>,
+    open: Vec<(Option<Caller>, Builder)>,
+    lingering: Vec<(Option<Caller>, Builder, u32)>,
+    dropped_diags: u64,
+}
+
+impl<S: Sink> State<'_, S> {
+    fn diag(&mut self, d: Diag) {
+        if self.out.diags.len() < MAX_DIAGS {
+            self.out.diags.push(d);
+        } else {
+            self.dropped_diags += 1;
+        }
+    }
+
+    fn finalize(&mut self, b: Builder) {
+        if let Some(k) = &b.kernel {
+            self.out.kernel.get_or_insert_with(|| k.clone());
+        }
+        if b.taint.is_some() {
+            self.out.taint = b.taint.clone();
+        }
+        match b.finish() {
+            Err(trace) => {
+                self.out.slub_trace_records += 1;
+                if trace.alloc {
+                    self.out.slub_trace_allocs += 1;
+                } else {
+                    self.out.slub_trace_frees += 1;
+                }
+                self.sink.slub_trace(&trace);
+            }
+            Ok(rep) => {
+                self.sink.report(&rep);
+                if let Some(k) = &rep.kernel {
+                    self.out.kernel.get_or_insert_with(|| k.clone());
+                }
+                if rep.taint.is_some() {
+                    self.out.taint = rep.taint.clone();
+                }
+                if let Some(c) = &rep.corrupted {
+                    let msg = format!("{} report `{}` is incomplete: {c}", rep.kind.name(), rep.title);
+                    self.diag(Diag::warning(rep.source.clone(), msg));
+                }
+                match self.groups.get(&rep.signature) {
+                    Some(&i) => {
+                        let g = &mut self.out.reports[i];
+                        g.count += 1;
+                        g.last_seen = rep.time.clone();
+                        if g.corrupted.is_some() && rep.corrupted.is_none() {
+                            // Keep the most complete occurrence as the example.
+                            let (count, first, last) = (g.count, g.first_seen.clone(), g.last_seen.clone());
+                            *g = rep;
+                            g.count = count;
+                            g.first_seen = first;
+                            g.last_seen = last;
+                        }
+                    }
+                    None => {
+                        self.groups.insert(rep.signature.clone(), self.out.reports.len());
+                        self.out.reports.push(rep);
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, key: Option<Caller>) {
+        if let Some(i) = self.open.iter().position(|(k, _)| *k == key) {
+            let (_, b) = self.open.swap_remove(i);
+            self.finalize(b);
+        }
+        if let Some(i) = self.lingering.iter().position(|(k, _, _)| *k == key) {
+            let (_, b, _) = self.lingering.swap_remove(i);
+            self.finalize(b);
+        }
+    }
+
+    fn age(&mut self) {
+        let mut i = 0;
+        while i < self.lingering.len() {
+            self.lingering[i].2 += 1;
+            if self.lingering[i].2 > LINGER_LINES {
+                let (_, b, _) = self.lingering.swap_remove(i);
+                self.finalize(b);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn kernel_line(&mut self, t: &str, key: Option<Caller>, stamp: Stamp, line: usize) {
+        if !self.lingering.is_empty() {
+            self.age();
+        }
+        if let Some(v) = t.strip_prefix("Linux version ") {
+            if let Some(k) = v.split_whitespace().next() {
+                self.out.kernel = Some(k.to_string());
+            }
+        }
+        if t.starts_with("TRACE ") {
+            if let Some(b) = Builder::slub_trace(t, stamp.clone(), self.src.clone(), line) {
+                self.close(key);
+                self.open.push((key, b));
+                return;
+            }
+        }
+        if let Some(row) = table::header(t) {
+            if !row.continues.is_empty() {
+                if let Some((_, b)) =
+                    self.open.iter_mut().find(|(k, b)| *k == key && row.continues.contains(&b.kind))
+                {
+                    if b.feed(t, line) != Fed::Rejected {
+                        return;
+                    }
+                }
+            }
+            self.close(key);
+            let b = Builder::new(row.kind, Some(row), t, stamp, self.src.clone(), line);
+            self.open.push((key, b));
+            return;
+        }
+        if let Some(i) = self.open.iter().position(|(k, _)| *k == key) {
+            match self.open[i].1.feed(t, line) {
+                Fed::Taken => {}
+                Fed::End => {
+                    let (_, b) = self.open.swap_remove(i);
+                    self.finalize(b);
+                }
+                Fed::Rejected => {
+                    let (k, b) = self.open.swap_remove(i);
+                    self.lingering.push((k, b, 0));
+                }
+            }
+            return;
+        }
+        if !(builder::is_strict_body(t) || t.starts_with("CPU: ") && t.contains(" Comm: ")) {
+            return;
+        }
+        if let Some(i) = self.lingering.iter().position(|(k, _, _)| *k == key) {
+            let (k, mut b, _) = self.lingering.swap_remove(i);
+            if b.feed(t, line) == Fed::Taken {
+                b.corrupted.get_or_insert_with(|| {
+                    format!("interleaved with unrelated lines (line {line} continues it)")
+                });
+                self.open.push((k, b));
+                return;
+            }
+            self.finalize(b);
+        }
+        let mut b = if t.starts_with("CPU: ") {
+            Builder::new(Kind::StackDump, None, t, stamp, self.src.clone(), line)
+        } else {
+            let mut b = Builder::new(Kind::Unknown, None, t, stamp, self.src.clone(), line);
+            b.corrupted = Some("report header missing (log starts or was cut mid-report)".into());
+            b
+        };
+        b.lines = 0;
+        b.feed(t, line);
+        self.open.push((key, b));
+    }
+}
+
+/// Scans a log, handing slub_debug TRACE records and every report occurrence to `sink`.
+/// Never fails: unreadable bytes and damaged reports become [`Diag`]s.
+pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> LogScan {
+    let src = SourceRef::new(source);
+    let mut st = State {
+        src: src.clone(),
+        sink,
+        out: LogScan::default(),
+        groups: HashMap::new(),
+        open: Vec::new(),
+        lingering: Vec::new(),
+        dropped_diags: 0,
+    };
+    let mut framings: HashMap<Framing, u64> = HashMap::new();
+    let mut buf = Vec::with_capacity(512);
+    let mut line_no = 0usize;
+    let mut crash_cmd: Option<crash::Cmd> = None;
+    let mut session = crash::Session::default();
+    let mut bad_utf8 = 0u64;
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                st.diag(Diag::error(
+                    src.at(line_no + 1),
+                    format!("read error: {e}; the rest of the log was not read"),
+                ));
+                break;
+            }
+        }
+        line_no += 1;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        let lossy;
+        let s = match std::str::from_utf8(&buf) {
+            Ok(s) => s,
+            Err(_) => {
+                bad_utf8 += 1;
+                lossy = String::from_utf8_lossy(&buf).into_owned();
+                &lossy
+            }
+        };
+        if s.starts_with("crash> ") {
+            if let Some((cmd, text)) = crash::command(s) {
+                if crash_cmd == Some(crash::Cmd::Bt) {
+                    if let Some(b) = session.bt.take() {
+                        st.finalize(b);
+                    }
+                }
+                session.begin(cmd, text);
+                crash_cmd = if cmd == crash::Cmd::Log { None } else { Some(cmd) };
+            }
+            continue;
+        }
+        if let Some(cmd) = crash_cmd {
+            if let Some(b) = session.line(cmd, s, &src, line_no) {
+                st.finalize(b);
+            }
+            continue;
+        }
+        let f = frame::frame(s);
+        *framings.entry(f.framing).or_insert(0) += 1;
+        if !f.kernel {
+            continue;
+        }
+        st.out.kernel_lines += 1;
+        let t = f.msg.trim_start();
+        if t.is_empty() {
+            continue;
+        }
+        let stamp = Stamp { monotonic: f.mono, wall: f.wall.map(|w| w.into_owned()) };
+        st.kernel_line(t, f.caller, stamp, line_no);
+    }
+    st.out.lines = line_no as u64;
+    if let Some(b) = session.bt.take() {
+        st.finalize(b);
+    }
+    let open = std::mem::take(&mut st.open);
+    for (_, mut b) in open {
+        if b.kind != Kind::Unknown && b.slub.is_none() && b.frames.is_empty() && b.kind != Kind::Oom {
+            b.corrupted.get_or_insert_with(|| "log ends inside the report".into());
+        }
+        st.finalize(b);
+    }
+    let lingering = std::mem::take(&mut st.lingering);
+    for (_, b, _) in lingering {
+        st.finalize(b);
+    }
+    if bad_utf8 > 0 {
+        st.diag(Diag::note(
+            src.clone(),
+            format!("{bad_utf8} lines were not valid UTF-8 and were read with replacement characters"),
+        ));
+    }
+    if st.dropped_diags > 0 {
+        let n = st.dropped_diags;
+        st.diag(Diag::note(src.clone(), format!("{n} more diagnostics not shown")));
+    }
+    st.out.crash = session.finish();
+    if let Some(case) = &st.out.crash {
+        for rep in &mut st.out.reports {
+            if rep.kind == Kind::CrashBt || case.bt_pid.is_some() && rep.pid == case.bt_pid {
+                let e = rep.explanation.get_or_insert_with(|| Explanation {
+                    class: "crash.case".into(),
+                    summary: String::new(),
+                    ..Explanation::default()
+                });
+                e.facts.push(Fact { label: "crash case".into(), value: case.summary.clone() });
+            }
+        }
+    }
+    let mut fr: Vec<(Framing, u64)> = framings.into_iter().collect();
+    fr.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    st.out.framings = fr;
+    st.out
+}
+
+pub(crate) fn builder_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let i = s.find(key)?;
+    s[i + key.len()..].split_whitespace().next()
+}

@@ -1,0 +1,853 @@
+//! Assembles the lines of one report into a [`Report`] (or a [`SlubTrace`] record).
+
+use crate::lines::{parse_cpu_line, parse_frame, parse_registers};
+use crate::model::*;
+use crate::table::{self, Row};
+use memdx_core::SourceRef;
+
+/// What `feed` did with a line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fed {
+    Taken,
+    /// The line ends the report (`---[ end trace`, `Killed process`).
+    End,
+    /// Not part of this report.
+    Rejected,
+}
+
+#[derive(Debug)]
+pub struct Builder {
+    pub row: Option<&'static Row>,
+    pub kind: Kind,
+    pub header: String,
+    pub cap: Option<String>,
+    pub time: Stamp,
+    pub source: SourceRef,
+    pub first_line: usize,
+    pub last_line: usize,
+    pub cpu: Option<u32>,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    pub kernel: Option<String>,
+    pub taint: Option<String>,
+    pub hardware: Option<String>,
+    pub pc: Option<String>,
+    pub registers: Vec<Register>,
+    pub frames: Vec<Frame>,
+    pub code: Option<String>,
+    pub modules: Option<String>,
+    pub access: Option<String>,
+    pub corrupted: Option<String>,
+    pub mem: Option<MemReport>,
+    pub lines: u32,
+    context: Option<String>,
+    in_trace: bool,
+    in_tasks: Option<TaskCols>,
+    in_memcg_stats: bool,
+    pub slub: Option<SlubHead>,
+}
+
+/// `TRACE <cache> alloc|free 0x<ptr> inuse=N fp=0x...`: cache, alloc, ptr, inuse, fp.
+type SlubHead = (String, bool, u64, Option<u32>, Option<u64>);
+
+#[derive(Debug, Clone, Copy)]
+struct TaskCols {
+    pid: usize,
+    rss: usize,
+    adj: Option<usize>,
+    name: usize,
+}
+
+const MAX_LINES: u32 = 5000;
+const MAX_FRAMES: usize = 256;
+
+impl Builder {
+    pub fn new(
+        kind: Kind,
+        row: Option<&'static Row>,
+        header: &str,
+        time: Stamp,
+        source: SourceRef,
+        line: usize,
+    ) -> Self {
+        let mut b = Builder {
+            row,
+            kind,
+            header: header.to_string(),
+            cap: row.and_then(|r| table::capture(r, header)),
+            time,
+            source,
+            first_line: line,
+            last_line: line,
+            cpu: None,
+            pid: None,
+            comm: None,
+            kernel: None,
+            taint: None,
+            hardware: None,
+            pc: None,
+            registers: Vec::new(),
+            frames: Vec::new(),
+            code: None,
+            modules: None,
+            access: None,
+            corrupted: None,
+            mem: None,
+            lines: 1,
+            context: None,
+            in_trace: false,
+            in_tasks: None,
+            in_memcg_stats: false,
+            slub: None,
+        };
+        b.parse_header(header);
+        b
+    }
+
+    pub fn slub_trace(t: &str, time: Stamp, source: SourceRef, line: usize) -> Option<Self> {
+        // TRACE <cache> alloc|free 0x<ptr> inuse=N fp=0x...
+        let rest = t.strip_prefix("TRACE ")?;
+        let mut it = rest.split_whitespace();
+        let cache = it.next()?.to_string();
+        let op = it.next()?;
+        let alloc = match op {
+            "alloc" => true,
+            "free" => false,
+            _ => return None,
+        };
+        let ptr = u64::from_str_radix(it.next()?.strip_prefix("0x")?, 16).ok()?;
+        let mut inuse = None;
+        let mut fp = None;
+        let mut fp_seen = false;
+        while let Some(tok) = it.next() {
+            if let Some(v) = tok.strip_prefix("inuse=") {
+                inuse = v.parse().ok();
+            } else if let Some(v) = tok.strip_prefix("fp=0x") {
+                fp_seen = true;
+                // `fp=0x          (null)` splits into `fp=0x` and `(null)`.
+                let v = if v.is_empty() { it.next().unwrap_or("") } else { v };
+                fp = u64::from_str_radix(v, 16).ok();
+            }
+        }
+        if !fp_seen && inuse.is_none() {
+            return None;
+        }
+        let mut b = Builder::new(Kind::Unknown, None, t, time, source, line);
+        b.slub = Some((cache, alloc, ptr, inuse, fp));
+        Some(b)
+    }
+
+    fn parse_header(&mut self, h: &str) {
+        match self.kind {
+            Kind::Oom => {
+                let mem = self.mem.get_or_insert_with(MemReport::default);
+                if let Some((comm, rest)) = h.split_once(" invoked oom-killer: ") {
+                    self.comm = Some(comm.to_string());
+                    parse_gfp(rest, "gfp_mask=", mem);
+                    mem.order = field_after(rest, "order=").and_then(|v| v.parse().ok());
+                } else {
+                    // The invocation line was lost: only the kill line is here.
+                    self.corrupted =
+                        Some("OOM report without its `invoked oom-killer` line (truncated log?)".into());
+                    parse_killed(h, mem);
+                    if h.starts_with("Memory cgroup") {
+                        mem.constraint = Some("CONSTRAINT_MEMCG".into());
+                    }
+                }
+            }
+            Kind::AllocFailure => {
+                let mem = self.mem.get_or_insert_with(MemReport::default);
+                if let Some(i) = h.find(": page allocation failure") {
+                    self.comm = Some(h[..i].to_string());
+                }
+                let order = field_after(h, "order:").and_then(|v| v.parse::<u32>().ok());
+                mem.order = order;
+                parse_gfp(h, "mode:", mem);
+                self.cap = order.map(|o| o.to_string());
+            }
+            Kind::HungTask => {
+                // INFO: task kworker/0:1:123 blocked for more than 120 seconds.
+                if let Some(r) = h.strip_prefix("INFO: task ") {
+                    if let Some((task, _)) = r.split_once(" blocked") {
+                        if let Some((comm, pid)) = task.rsplit_once(':') {
+                            self.comm = Some(comm.to_string());
+                            self.pid = pid.parse().ok();
+                        }
+                    }
+                }
+            }
+            Kind::Kmemleak => {
+                self.in_trace = true;
+            }
+            _ => {}
+        }
+        if self.row.is_some_and(|r| r.func_in_header) {
+            // `... at fs/dcache.c:338 dentry_free+0x24/0xa8` / `... in func+0x1/0x2`
+            let tail = h
+                .rsplit(' ')
+                .find(|tok| tok.contains("+0x"))
+                .or_else(|| h.rsplit(' ').nth(1).filter(|t| t.contains("+0x")));
+            if let Some(f) = tail.and_then(parse_frame) {
+                self.pc = Some(format!("{f}"));
+            }
+            if let Some(r) = h.strip_prefix("WARNING: CPU: ") {
+                let mut it = r.split_whitespace();
+                self.cpu = it.next().and_then(|c| c.parse().ok());
+                if it.next() == Some("PID:") {
+                    self.pid = it.next().and_then(|p| p.parse().ok());
+                }
+            }
+        }
+    }
+
+    /// Feeds one message line (`t`: leading spaces removed, `raw`: as framed).
+    pub fn feed(&mut self, t: &str, line: usize) -> Fed {
+        if self.lines >= MAX_LINES {
+            self.corrupted
+                .get_or_insert_with(|| format!("report longer than {MAX_LINES} lines; the rest was cut"));
+            return Fed::Rejected;
+        }
+        let r = self.feed_inner(t);
+        if r != Fed::Rejected {
+            self.lines += 1;
+            self.last_line = line;
+        }
+        r
+    }
+
+    fn feed_inner(&mut self, t: &str) -> Fed {
+        if t.starts_with("---[ end trace") || t.starts_with("---[ end Kernel panic") {
+            return Fed::End;
+        }
+        if let Some(f) = parse_frame(t) {
+            if self.frames.len() < MAX_FRAMES {
+                let mut f = f;
+                f.context = self.context.clone();
+                self.frames.push(f);
+            }
+            return Fed::Taken;
+        }
+        if matches!(t, "Call trace:" | "Call Trace:" | "Backtrace:" | "Stack:" | "backtrace:")
+            || t.starts_with("backtrace (crc")
+        {
+            self.in_trace = true;
+            return Fed::Taken;
+        }
+        if let Some(ctx) = boundary(t) {
+            self.context = ctx;
+            return Fed::Taken;
+        }
+        if let Some(c) = parse_cpu_line(t) {
+            self.cpu = self.cpu.or(c.cpu);
+            self.pid = self.pid.or(c.pid);
+            if self.comm.is_none() || self.kind == Kind::Unknown {
+                self.comm = c.comm;
+            }
+            self.kernel = c.kernel;
+            self.taint = c.taint;
+            return Fed::Taken;
+        }
+        if let Some(h) = t.strip_prefix("Hardware name: ") {
+            self.hardware = Some(h.to_string());
+            return Fed::Taken;
+        }
+        if let Some(m) = t.strip_prefix("Modules linked in:") {
+            self.modules = Some(m.trim().to_string());
+            return Fed::Taken;
+        }
+        if let Some(c) = t.strip_prefix("Code: ") {
+            self.code = Some(c.trim().to_string());
+            return Fed::Taken;
+        }
+        if let Some(regs) = parse_registers(t) {
+            for r in &regs {
+                if (r.name == "RIP" || r.name == "pc") && self.pc.is_none()
+                    || r.name == "RIP" && self.kind != Kind::Warning
+                {
+                    let v = r.value.split_once(':').map(|(_, f)| f).unwrap_or(&r.value);
+                    if v.contains('+') {
+                        self.pc = Some(v.to_string());
+                    }
+                }
+            }
+            if self.registers.len() < 64 {
+                self.registers.extend(regs);
+            }
+            return Fed::Taken;
+        }
+        if self.kind == Kind::Kasan && (t.starts_with("Read of size") || t.starts_with("Write of size")) {
+            self.access = t.split_whitespace().next().map(str::to_string);
+            return Fed::Taken;
+        }
+        if matches!(self.kind, Kind::Kasan | Kind::Kfence | Kind::Ubsan) {
+            if t.starts_with("=====") {
+                return Fed::End;
+            }
+            return Fed::Taken;
+        }
+        if matches!(self.kind, Kind::Oom | Kind::AllocFailure) {
+            return self.feed_mem(t);
+        }
+        if self.kind == Kind::Kmemleak {
+            return if t.starts_with("comm \"") || t.starts_with("hex dump") || is_hex_dump(t) {
+                Fed::Taken
+            } else {
+                Fed::Rejected
+            };
+        }
+        if self.slub.is_some() {
+            return if t.starts_with("Object ") { Fed::Taken } else { Fed::Rejected };
+        }
+        if is_oops_detail(t) {
+            if let Some(p) = t.strip_prefix("Process ") {
+                // Process Isolated Web Co (pid: 29060, stack limit = 0x...)
+                if let Some((comm, rest)) = p.rsplit_once(" (pid: ") {
+                    self.comm.get_or_insert_with(|| comm.to_string());
+                    self.pid = self.pid.or_else(|| rest.split(',').next().and_then(|x| x.parse().ok()));
+                }
+            }
+            return Fed::Taken;
+        }
+        Fed::Rejected
+    }
+
+    fn feed_mem(&mut self, t: &str) -> Fed {
+        let mem = self.mem.get_or_insert_with(MemReport::default);
+        if t.contains("Killed process ") {
+            parse_killed(t, mem);
+            return Fed::End;
+        }
+        if let Some(c) = t.strip_prefix("oom-kill:") {
+            for kv in c.split(',') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    match k {
+                        "constraint" => mem.constraint = Some(v.to_string()),
+                        "oom_memcg" => mem.oom_memcg = Some(v.to_string()),
+                        "task" => mem.victim = Some(v.to_string()),
+                        "pid" => mem.victim_pid = v.parse().ok(),
+                        _ => {}
+                    }
+                }
+            }
+            self.in_tasks = None;
+            return Fed::Taken;
+        }
+        if let Some(r) = t.strip_prefix("memory: usage ") {
+            // memory: usage 102400kB, limit 102400kB, failcnt 117
+            mem.memcg_usage_kb = kb(r.split(',').next().unwrap_or(""));
+            mem.memcg_limit_kb = field_after(r, "limit ").and_then(|v| kb(v.trim_end_matches(',')));
+            mem.memcg_failcnt = field_after(r, "failcnt ").and_then(|v| v.parse().ok());
+            return Fed::Taken;
+        }
+        if t.starts_with("Memory cgroup stats for") {
+            self.in_memcg_stats = true;
+            return Fed::Taken;
+        }
+        if t.starts_with("Tasks state") {
+            self.in_memcg_stats = false;
+            return Fed::Taken;
+        }
+        if t.starts_with("[  pid  ]") || t.starts_with("[ pid ]") {
+            let cols: Vec<&str> = t.trim_start_matches(['[', ' ']).split_whitespace().collect();
+            // columns after "[  pid  ]": uid tgid total_vm rss ... name; the row splits into the same
+            // count with "pid]" as one token.
+            let names: Vec<&str> = std::iter::once("pid")
+                .chain(cols.iter().skip_while(|c| **c != "]").skip(1).copied())
+                .collect();
+            let idx = |n: &str| names.iter().position(|c| *c == n);
+            if let (Some(rss), Some(name)) = (idx("rss"), idx("name")) {
+                self.in_tasks = Some(TaskCols { pid: 0, rss, adj: idx("oom_score_adj"), name });
+            }
+            return Fed::Taken;
+        }
+        if let (Some(cols), Some(r)) = (self.in_tasks, t.strip_prefix('[')) {
+            let toks: Vec<&str> =
+                r.split_whitespace().map(|x| x.trim_end_matches(']')).filter(|x| !x.is_empty()).collect();
+            if toks.len() > cols.name.max(cols.rss) {
+                if let (Ok(pid), Ok(rss)) = (toks[cols.pid].parse(), toks[cols.rss].parse()) {
+                    if mem.tasks.len() < 100_000 {
+                        mem.tasks.push(OomTask {
+                            pid,
+                            rss_pages: rss,
+                            name: toks[cols.name..].join(" "),
+                            oom_score_adj: cols.adj.and_then(|a| toks.get(a)).and_then(|a| a.parse().ok()),
+                        });
+                    }
+                }
+            }
+            return Fed::Taken;
+        }
+        if let Some(r) = t.strip_prefix("Node ") {
+            parse_node_line(r, mem);
+            return Fed::Taken;
+        }
+        if let Some(r) = t.strip_prefix("lowmem_reserve[]:") {
+            if let Some(z) = mem.zones.last_mut() {
+                z.lowmem_reserve = r.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            }
+            return Fed::Taken;
+        }
+        if let Some(r) = t.strip_prefix("Free swap  = ") {
+            mem.swap_free_kb = kb(r.trim());
+            return Fed::Taken;
+        }
+        if let Some(r) = t.strip_prefix("Total swap = ") {
+            mem.swap_total_kb = kb(r.trim());
+            return Fed::Taken;
+        }
+        if t.starts_with("Mem-Info") || t.contains(':') && first_is_key(t) && !t.starts_with("CPU") {
+            for kv in t.split_whitespace() {
+                if let Some((k, v)) = kv.split_once(':') {
+                    if let Ok(v) = v.parse() {
+                        if mem.meminfo.len() < 64 {
+                            mem.meminfo.push((k.to_string(), v));
+                        }
+                    }
+                }
+            }
+            return Fed::Taken;
+        }
+        if self.in_memcg_stats {
+            if let Some((k, v)) = t.split_once(' ') {
+                if let Ok(v) = v.trim().parse() {
+                    if mem.memcg_stats.len() < 128 {
+                        mem.memcg_stats.push((k.to_string(), v));
+                    }
+                    return Fed::Taken;
+                }
+            }
+        }
+        if is_mem_dump_line(t) || is_oops_detail(t) {
+            return Fed::Taken;
+        }
+        Fed::Rejected
+    }
+
+    /// Turns the collected lines into a report.
+    pub fn finish(mut self) -> Result<Report, Box<SlubTrace>> {
+        if let Some((cache, alloc, ptr, inuse, fp)) = self.slub.take() {
+            return Err(Box::new(SlubTrace {
+                cache,
+                alloc,
+                ptr,
+                inuse,
+                fp,
+                cpu: self.cpu,
+                pid: self.pid,
+                comm: self.comm,
+                frames: self.frames,
+                time: self.time,
+                source: self.source.at(self.first_line),
+            }));
+        }
+        let needs_trace = !(matches!(self.kind, Kind::Oom | Kind::Panic | Kind::CrashBt)
+            || self.kind == Kind::Bug && self.header.contains("rss-counter"));
+        if needs_trace && self.frames.is_empty() && self.corrupted.is_none() {
+            self.corrupted = Some("no call trace (report truncated or interleaved)".into());
+        }
+        if self.kind == Kind::Oom
+            && self.mem.as_ref().is_some_and(|m| m.victim.is_none() && m.constraint.is_none())
+            && self.corrupted.is_none()
+        {
+            self.corrupted = Some("OOM report ends before the kill (truncated log?)".into());
+        }
+        let guilty = self.guilty();
+        let title = self.title(guilty.as_deref());
+        let mut sig = title.clone();
+        let mut n = 0;
+        for f in self.frames.iter().filter(|f| f.reliable) {
+            if n == 3 {
+                break;
+            }
+            if table::matches_list(table::SKIP, &f.func) {
+                continue;
+            }
+            sig.push('|');
+            sig.push_str(f.func.split('.').next().unwrap_or(&f.func));
+            n += 1;
+        }
+        let mut r = Report {
+            kind: self.kind,
+            title,
+            signature: sig,
+            guilty_frame: guilty,
+            header: self.header,
+            time: self.time.clone(),
+            cpu: self.cpu,
+            pid: self.pid,
+            comm: self.comm,
+            kernel: self.kernel,
+            taint: self.taint,
+            hardware: self.hardware,
+            pc: self.pc,
+            registers: self.registers,
+            frames: self.frames,
+            code: self.code,
+            modules: self.modules,
+            corrupted: self.corrupted,
+            count: 1,
+            first_seen: self.time.clone(),
+            last_seen: self.time,
+            source: self.source.at(self.first_line),
+            lines: self.lines,
+            mem: self.mem,
+            explanation: None,
+        };
+        r.explanation = crate::explain::explain(&r);
+        Ok(r)
+    }
+
+    fn guilty(&self) -> Option<String> {
+        let base = |f: &str| f.split('.').next().unwrap_or(f).to_string();
+        if self.row.is_some_and(|r| r.func_in_header) {
+            if let Some(pc) = &self.pc {
+                let func = pc.split('+').next().unwrap_or(pc);
+                if !table::matches_list(table::SKIP, func) {
+                    return Some(base(func));
+                }
+            }
+        }
+        let mut candidates =
+            self.frames.iter().filter(|f| f.reliable || self.frames.iter().all(|g| !g.reliable));
+        // Frames before the fault entry (die/page_fault...) belong to the exception handler.
+        for f in candidates.by_ref() {
+            if table::matches_list(table::STOP, &f.func) {
+                break;
+            }
+            if !table::matches_list(table::SKIP, &f.func) {
+                return Some(base(&f.func));
+            }
+        }
+        if let Some(pc) = &self.pc {
+            let func = pc.split('+').next().unwrap_or(pc);
+            return Some(base(func));
+        }
+        self.frames.first().map(|f| base(&f.func))
+    }
+
+    fn title(&self, guilty: Option<&str>) -> String {
+        let frame = guilty.unwrap_or("unknown");
+        if self.kind == Kind::Oom {
+            let m = self.mem.as_ref();
+            return match m
+                .and_then(|m| m.oom_memcg.as_deref())
+                .or_else(|| m.filter(|m| m.constraint.as_deref() == Some("CONSTRAINT_MEMCG")).map(|_| "?"))
+            {
+                Some(cg) => format!("Memory cgroup out of memory in {cg}"),
+                None => {
+                    let order = m.and_then(|m| m.order).map(|o| format!(", order:{o}")).unwrap_or_default();
+                    let gfp = m
+                        .and_then(|m| m.gfp_flags.first().cloned())
+                        .map(|g| format!(", {g}"))
+                        .unwrap_or_default();
+                    let c = m.and_then(|m| m.constraint.as_deref()).unwrap_or("CONSTRAINT_NONE");
+                    format!("Out of memory ({c}{order}{gfp})")
+                }
+            };
+        }
+        if self.kind == Kind::Unknown {
+            return format!("corrupted report in {frame}");
+        }
+        if self.kind == Kind::StackDump {
+            return format!("stack dump in {frame}");
+        }
+        if self.kind == Kind::CrashBt {
+            return format!("crash: exception in {frame}");
+        }
+        let tpl = self.row.map(|r| r.title).unwrap_or("{frame}");
+        tpl.replace("{frame}", frame)
+            .replace("{cap}", self.cap.as_deref().unwrap_or("?"))
+            .replace("{access}", self.access.as_deref().unwrap_or("Access"))
+    }
+}
+
+fn boundary(t: &str) -> Option<Option<String>> {
+    let ctx = match t {
+        "<IRQ>" => Some("irq"),
+        "<NMI>" => Some("nmi"),
+        "<TASK>" => Some("task"),
+        "<SOFTIRQ>" => Some("softirq"),
+        "<#DF>" | "<#MC>" | "<#DB>" => Some("exception"),
+        "</IRQ>" | "</NMI>" | "</TASK>" | "</SOFTIRQ>" | "<EOI>" | "</#DF>" => None,
+        _ => {
+            if t.starts_with("--- <") && t.ends_with("> ---") || t.starts_with("Exception stack(") {
+                return Some(Some("irq".into()));
+            }
+            return None;
+        }
+    };
+    Some(ctx.map(str::to_string))
+}
+
+fn is_oops_detail(t: &str) -> bool {
+    const P: &[&str] = &[
+        "Mem abort info",
+        "ESR = ",
+        "EC = ",
+        "Exception class",
+        "SET = ",
+        "EA = ",
+        "FSC = ",
+        "Data abort info",
+        "ISV = ",
+        "CM = ",
+        "user pgtable",
+        "swapper pgtable",
+        "Internal error",
+        "Process ",
+        "#PF: ",
+        "PGD ",
+        "P4D ",
+        "PUD ",
+        "PMD ",
+        "PTE ",
+        "Oops: ",
+        "Workqueue: ",
+        "Kernel panic",
+        "Kernel Offset",
+        "---[",
+        "------------[ cut here",
+        "irq event stamp",
+        "hardirqs last",
+        "softirqs last",
+        "CR2: ",
+        "Dumping ftrace",
+        "The buggy address",
+        "Allocated by task",
+        "Freed by task",
+        "Memory state around",
+        "INFO: ",
+        "Redzone ",
+        "Object ",
+        "Padding ",
+        "Bytes b4 ",
+        "FIX ",
+        "Disabling lock debugging",
+        "Last potentially related",
+        "Second to last",
+        "rcu: ",
+        "\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"",
+        "task:",
+        "Showing all locks",
+        "Sending NMI",
+        "NMI backtrace",
+        "Tainted: ",
+        "Hardware name",
+        "Kernel panic",
+        "Modules linked in",
+        "SMP: stopping",
+        "Unable to handle",
+        "Mem-Info",
+        "softirq",
+        "(detected by",
+        "rcu_",
+        "Task dump",
+        "Call trace",
+        "Call Trace",
+        "Corrupted ",
+        "Slab 0x",
+        "slab ",
+        "page:",
+        "page dumped",
+        "flags: ",
+        "raw: ",
+        "head: ",
+        "pstate: ",
+        "pc : ",
+        "lr : ",
+        "sp : ",
+        "[0",
+        "#0",
+        "#1",
+        "#2",
+        "#3",
+        "#4",
+        "#5",
+        "#6",
+        "#7",
+        "#8",
+        "#9",
+        "cache_from_obj",
+        "Modules linked",
+        "Code: ",
+    ];
+    P.iter().any(|p| t.starts_with(p))
+        || t.starts_with('[') && t.contains("pgd=")
+        || t.starts_with("ffff") && t.contains(':')
+}
+
+fn is_hex_dump(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_hexdigit() && b[1].is_ascii_hexdigit() && b.get(2) == Some(&b' ')
+}
+
+/// Lines `show_mem()` and the OOM report print (counters, swap, hugepages, slab summaries).
+fn is_mem_dump_line(t: &str) -> bool {
+    let first = t.as_bytes().first().copied().unwrap_or(b' ');
+    first.is_ascii_digit()
+        || [
+            "Hugepages",
+            "Swap cache",
+            "Node ",
+            "Free swap",
+            "Total swap",
+            "Unreclaimable slab",
+            "Name ",
+            "memory+swap:",
+            "kmem:",
+            "swap:",
+            "Memory cgroup",
+            "Out of memory",
+            "oom_reaper",
+            "Tasks state",
+            "cpuset=",
+            "Mem-Info",
+            "active_anon",
+            "slab_reclaimable",
+            "mapped:",
+            "free:",
+            "unevictable:",
+            "DMA",
+            "Normal",
+            "DMA32",
+            "Movable",
+            "HighMem",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p))
+        || t.split_whitespace().count() == 2
+            && t.split_whitespace()
+                .nth(1)
+                .is_some_and(|v| v.bytes().all(|c| c.is_ascii_digit() || c == b'K' || c == b'B'))
+        || t.split_whitespace().count() == 3 && t.ends_with("KB")
+}
+
+fn first_is_key(t: &str) -> bool {
+    // `active_anon:123 inactive_anon:456 ...`
+    let first = t.split_whitespace().next().unwrap_or("");
+    match first.split_once(':') {
+        Some((k, v)) => {
+            !k.is_empty()
+                && k.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
+                && v.bytes().all(|c| c.is_ascii_digit())
+                && !v.is_empty()
+        }
+        None => false,
+    }
+}
+
+fn field_after<'a>(s: &'a str, key: &str) -> Option<&'a str> {
+    let i = s.find(key)?;
+    let v = &s[i + key.len()..];
+    Some(v.split([',', ' ']).next().unwrap_or(v))
+}
+
+fn kb(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s.strip_suffix("kB").or_else(|| s.strip_suffix("KB")).unwrap_or(s);
+    s.trim().parse().ok()
+}
+
+/// `gfp_mask=0xcc0(GFP_KERNEL)` / `mode:0x24201ca(GFP_HIGHUSER_MOVABLE|__GFP_COLD)`.
+fn parse_gfp(s: &str, key: &str, mem: &mut MemReport) {
+    let Some(i) = s.find(key) else { return };
+    let v = &s[i + key.len()..];
+    let end = v.find([',', ' ']).unwrap_or(v.len());
+    let v = &v[..end];
+    let (hex, names) = match v.split_once('(') {
+        Some((h, n)) => (h, n.trim_end_matches(')')),
+        None => (v, ""),
+    };
+    mem.gfp_mask = Some(hex.to_string());
+    mem.gfp_flags = names.split('|').filter(|n| !n.is_empty() && *n != "none").map(str::to_string).collect();
+}
+
+/// `... Killed process 11452 (python3) total-vm:119016kB, anon-rss:101760kB, file-rss:6624kB, ...`
+fn parse_killed(t: &str, mem: &mut MemReport) {
+    let Some(i) = t.find("ill process ") else { return };
+    let r = &t[i + 12..];
+    let (pid, r) = r.split_once(' ').unwrap_or((r, ""));
+    mem.victim_pid = mem.victim_pid.or(pid.parse().ok());
+    if let Some(r) = r.strip_prefix('(') {
+        if let Some(j) = r.rfind(')') {
+            mem.victim.get_or_insert_with(|| r[..j].to_string());
+        }
+    }
+    mem.victim_anon_rss_kb = field_after(t, "anon-rss:").and_then(kb);
+    mem.victim_file_rss_kb = field_after(t, "file-rss:").and_then(kb);
+}
+
+/// `Node 0 Normal free:123kB min:..`, `Node 0 Normal: 360*4kB (UME) 12*8kB ... = 1234kB`,
+/// `Node 0 active_anon:...` (per-node counters: skipped).
+fn parse_node_line(r: &str, mem: &mut MemReport) {
+    let (node, rest) = r.split_once(' ').unwrap_or((r, ""));
+    let Ok(node) = node.parse::<u32>() else { return };
+    let (zone, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    if let Some(zone) = zone.strip_suffix(':') {
+        // buddy list
+        let mut blocks = Vec::new();
+        let mut page_kb = None;
+        for tok in rest.split_whitespace() {
+            if tok == "=" {
+                break;
+            }
+            if let Some((n, size)) = tok.split_once('*') {
+                let (Ok(n), Some(sz)) = (n.parse::<u64>(), kb(size)) else { continue };
+                let base = *page_kb.get_or_insert(sz);
+                if base == 0 {
+                    continue;
+                }
+                let order = (sz / base).max(1).trailing_zeros() as usize;
+                if order < 20 {
+                    if blocks.len() <= order {
+                        blocks.resize(order + 1, 0);
+                    }
+                    blocks[order] = n;
+                }
+            }
+        }
+        let z = zone_mut(mem, node, zone);
+        z.free_blocks = blocks;
+        z.page_kb = page_kb;
+        return;
+    }
+    if zone.contains(':') {
+        return; // per-node counters
+    }
+    let z = zone_mut(mem, node, zone);
+    for kv in rest.split_whitespace() {
+        if let Some((k, v)) = kv.split_once(':') {
+            let v = kb(v);
+            match k {
+                "free" => z.free_kb = v,
+                "min" => z.min_kb = v,
+                "low" => z.low_kb = v,
+                "high" => z.high_kb = v,
+                "managed" => z.managed_kb = v,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn zone_mut<'a>(mem: &'a mut MemReport, node: u32, zone: &str) -> &'a mut ZoneState {
+    let pos = mem.zones.iter().position(|z| z.node == node && z.zone == zone);
+    match pos {
+        Some(i) => &mut mem.zones[i],
+        None => {
+            mem.zones.push(ZoneState { node, zone: zone.to_string(), ..ZoneState::default() });
+            let last = mem.zones.len() - 1;
+            &mut mem.zones[last]
+        }
+    }
+}
+
+/// Lines that only belong inside a report (frames, registers, trace markers): used to detect a
+/// report continuing after unrelated lines were interleaved into it.
+pub fn is_strict_body(t: &str) -> bool {
+    parse_frame(t).is_some()
+        || matches!(t, "Call trace:" | "Call Trace:")
+        || boundary(t).is_some()
+        || t.starts_with("Code: ")
+        || parse_registers(t).is_some()
+}

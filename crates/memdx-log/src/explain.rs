@@ -1,0 +1,368 @@
+//! Explanations for memory reports: slab crashes, OOM kills and allocation failures.
+
+use crate::model::*;
+use crate::table;
+use memdx_core::units::kib;
+
+pub fn explain(r: &Report) -> Option<Explanation> {
+    match r.kind {
+        Kind::Oom => Some(oom(r)),
+        Kind::AllocFailure => Some(alloc_failure(r)),
+        _ => slab(r),
+    }
+}
+
+fn fact(label: &str, value: impl Into<String>) -> Fact {
+    Fact { label: label.to_string(), value: value.into() }
+}
+
+const FREE_PATH: &[&str] = &[
+    "kmem_cache_free*",
+    "kfree*",
+    "__slab_free",
+    "slab_free*",
+    "do_slab_free",
+    "cache_from_obj",
+    "free_debug_processing",
+    "kvfree*",
+    "__kmem_cache_free*",
+];
+const ALLOC_PATH: &[&str] = &[
+    "kmem_cache_alloc*",
+    "__kmalloc*",
+    "kmalloc*",
+    "___slab_alloc*",
+    "__slab_alloc*",
+    "slab_alloc*",
+    "get_freepointer*",
+    "__kmem_cache_alloc*",
+];
+
+fn slab(r: &Report) -> Option<Explanation> {
+    let pc_func = r.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p)).unwrap_or("");
+    let top: Vec<&str> = r.frames.iter().filter(|f| f.reliable).take(8).map(|f| f.func.as_str()).collect();
+    let in_free = table::matches_list(FREE_PATH, pc_func)
+        || top.iter().take(4).any(|f| table::matches_list(FREE_PATH, f));
+    let in_alloc = table::matches_list(ALLOC_PATH, pc_func)
+        || top.iter().take(4).any(|f| table::matches_list(ALLOC_PATH, f));
+    let header = r.header.as_str();
+    let lower = header.to_ascii_lowercase();
+    let (class, what) = if r.kind == Kind::SlubDebug || r.kind == Kind::Kasan || r.kind == Kind::Kfence {
+        if lower.contains("already free")
+            || lower.contains("double-free")
+            || lower.contains("double free")
+            || lower.contains("invalid-free")
+        {
+            ("slab.double_free", "a double free: the object was freed while already free")
+        } else if lower.contains("poison overwritten") || lower.contains("use-after-free") {
+            ("slab.use_after_free", "a use-after-free: the object was used after it was freed")
+        } else if lower.contains("redzone") || lower.contains("out-of-bounds") {
+            ("slab.out_of_bounds", "an out-of-bounds access past the end (or before the start) of the object")
+        } else if lower.contains("freepointer corrupt") || lower.contains("freelist") {
+            ("slab.freelist_corruption", "a corrupted free-list pointer: a write to a freed object (use-after-free) or an overflow from its neighbour")
+        } else if lower.contains("wrong slab cache") {
+            ("slab.wrong_cache", "an object freed to a cache it was not allocated from")
+        } else {
+            ("slab.corruption", "slab memory corruption")
+        }
+    } else if in_free
+        && matches!(r.kind, Kind::Oops | Kind::Unknown | Kind::CrashBt | Kind::KernelBug | Kind::Bug)
+    {
+        ("slab.double_free", "a probable double free: the free path crashed reading the slab metadata of the object's page (page->slab_cache was NULL or garbage), which happens when the object, and then its whole slab page, was already freed; a free of a pointer that never came from this cache gives the same crash")
+    } else if in_alloc && matches!(r.kind, Kind::Oops | Kind::Unknown | Kind::CrashBt) {
+        ("slab.freelist_corruption", "a corrupted slab free list: the allocator followed a free pointer that had been overwritten, typically by a use-after-free write to an object that was already freed")
+    } else if lower.contains("wrong slab cache") {
+        ("slab.wrong_cache", "an object freed to a cache it was not allocated from")
+    } else {
+        return None;
+    };
+    // The cache: from the slub_debug header, or from the free callback that called the allocator.
+    let mut cache = None;
+    let mut via = None;
+    if r.kind == Kind::SlubDebug {
+        if let Some(rest) = header.strip_prefix("BUG ") {
+            cache = rest.split(' ').next().map(str::to_string);
+        }
+    }
+    if cache.is_none() {
+        for f in r.frames.iter().filter(|f| f.reliable) {
+            if let Some(c) = table::cache_of_callback(&f.func) {
+                cache = Some(c.to_string());
+                via = Some(f.func.clone());
+                break;
+            }
+        }
+    }
+    let mut facts = Vec::new();
+    if !pc_func.is_empty() {
+        facts.push(fact("crashed in", r.pc.clone().unwrap_or_default()));
+    }
+    if let Some(v) = &via {
+        facts.push(fact("freed by", format!("{v} (frees to {})", cache.as_deref().unwrap_or("?"))));
+    }
+    let rcu = r.frames.iter().any(|f| {
+        f.func.starts_with("rcu_do_batch")
+            || f.func.starts_with("rcu_process_callbacks")
+            || f.func.starts_with("rcu_core")
+    });
+    if rcu {
+        facts.push(fact("context", "RCU callback (softirq): the free was queued by call_rcu() earlier, so the caller that queued it is not on this stack"));
+    }
+    let mut summary = format!("Slab crash classified as {what}.");
+    if let Some(c) = &cache {
+        summary.push_str(&format!(" The object belongs to the `{c}` cache"));
+        if let Some(v) = &via {
+            summary.push_str(&format!(" (`{v}` frees to `{c}`)"));
+        }
+        summary.push('.');
+    }
+    let target = cache.clone().unwrap_or_else(|| "<cache>".to_string());
+    let mut next = vec![format!("boot with slub_debug=FZPU,{target} to catch the first bad free or write with both stacks (add T to trace every alloc/free)")];
+    if rcu {
+        next.push("the second free is queued through call_rcu(): look for paths that free the same object twice (e.g. an inode evicted twice), and review recent fixes to the filesystem or driver that owns the cache".to_string());
+    }
+    next.push("if it reproduces, a KASAN kernel (CONFIG_KASAN=y) reports the allocation and free stacks of the object".to_string());
+    Some(Explanation { class: class.to_string(), summary, cache, facts, next_steps: next })
+}
+
+fn pages_kb(pages: u64, page_kb: u64) -> String {
+    kib(pages.saturating_mul(page_kb))
+}
+
+fn oom(r: &Report) -> Explanation {
+    let empty = MemReport::default();
+    let m = r.mem.as_ref().unwrap_or(&empty);
+    let memcg = m.constraint.as_deref() == Some("CONSTRAINT_MEMCG")
+        || m.oom_memcg.is_some()
+        || m.memcg_limit_kb.is_some() && m.zones.is_empty();
+    let mut facts = Vec::new();
+    let mut summary = String::new();
+    let mut next = Vec::new();
+    if let Some(o) = m.order {
+        facts.push(fact("order", o.to_string()));
+    }
+    if !m.gfp_flags.is_empty() || m.gfp_mask.is_some() {
+        facts.push(fact("gfp", format!("{} {}", m.gfp_mask.as_deref().unwrap_or(""), m.gfp_flags.join("|"))));
+    }
+    if memcg {
+        let cg = m.oom_memcg.as_deref().unwrap_or("?");
+        summary.push_str(&format!("Memory cgroup OOM: `{cg}` reached its limit"));
+        if let (Some(u), Some(l)) = (m.memcg_usage_kb, m.memcg_limit_kb) {
+            summary.push_str(&format!(" (usage {} of limit {}", kib(u), kib(l)));
+            if let Some(f) = m.memcg_failcnt {
+                summary.push_str(&format!(", limit hit {f} times"));
+            }
+            summary.push(')');
+            facts.push(fact("memcg usage", kib(u)));
+            facts.push(fact("memcg limit", kib(l)));
+        }
+        summary.push_str("; the rest of the machine was not short of memory. ");
+        let get = |k: &str| m.memcg_stats.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        if let (Some(rss), Some(cache)) = (get("rss").or(get("anon")), get("cache").or(get("file"))) {
+            summary.push_str(&format!(
+                "Charged: {} anonymous, {} page cache. ",
+                memdx_core::units::bytes(rss),
+                memdx_core::units::bytes(cache)
+            ));
+            facts.push(fact("memcg anon", memdx_core::units::bytes(rss)));
+            facts.push(fact("memcg page cache", memdx_core::units::bytes(cache)));
+        }
+        next.push(format!("raise the limit of {cg} or find why its tasks grew (memory.stat, memory.max_usage_in_bytes / memory.peak)"));
+    } else {
+        summary.push_str("Global OOM: the whole machine ran out of reclaimable memory. ");
+        let page_kb = m.zones.iter().find_map(|z| z.page_kb).unwrap_or(4);
+        // Which zone was below which watermark.
+        for z in &m.zones {
+            let (Some(free), Some(min)) = (z.free_kb, z.min_kb) else { continue };
+            if z.managed_kb == Some(0) {
+                continue;
+            }
+            let level = if free < min {
+                "below min"
+            } else if z.low_kb.is_some_and(|l| free < l) {
+                "below low"
+            } else if z.high_kb.is_some_and(|h| free < h) {
+                "below high"
+            } else {
+                "above high"
+            };
+            facts.push(fact(
+                &format!("Node {} {}", z.node, z.zone),
+                format!(
+                    "free {} {level} (min {}, low {}, high {})",
+                    kib(free),
+                    kib(min),
+                    z.low_kb.map(kib).unwrap_or_default(),
+                    z.high_kb.map(kib).unwrap_or_default()
+                ),
+            ));
+            if level != "above high" {
+                summary.push_str(&format!(
+                    "Node {} {} had {} free, {level} watermark. ",
+                    z.node,
+                    z.zone,
+                    kib(free)
+                ));
+            }
+        }
+        if let Some(o) = m.order.filter(|o| *o > 0) {
+            let any_block = m.zones.iter().any(|z| z.free_blocks.iter().skip(o as usize).any(|n| *n > 0));
+            let free_ok = m.zones.iter().any(|z| z.free_kb.zip(z.high_kb).is_some_and(|(f, h)| f > h));
+            if !any_block && free_ok {
+                summary.push_str(&format!("No free block of order >= {o} in any zone although free memory was above the high watermark: the failure is fragmentation, not lack of memory. "));
+                next.push("fragmentation: check /proc/buddyinfo and /sys/kernel/debug/extfrag; trigger compaction (echo 1 > /proc/sys/vm/compact_memory) or make the caller use order-0/vmalloc".to_string());
+            } else if !any_block {
+                summary.push_str(&format!("No free block of order >= {o} was left. "));
+            }
+        }
+        let anon = m.meminfo("active_anon").unwrap_or(0) + m.meminfo("inactive_anon").unwrap_or(0);
+        let file = m.meminfo("active_file").unwrap_or(0) + m.meminfo("inactive_file").unwrap_or(0);
+        let unrec = m.meminfo("slab_unreclaimable").unwrap_or(0);
+        let shmem = m.meminfo("shmem").unwrap_or(0);
+        if anon + unrec > 0 {
+            facts.push(fact("anon", pages_kb(anon, page_kb)));
+            facts.push(fact("page cache", pages_kb(file, page_kb)));
+            facts.push(fact("slab unreclaimable", pages_kb(unrec, page_kb)));
+            facts.push(fact("shmem", pages_kb(shmem, page_kb)));
+            if unrec > anon {
+                summary.push_str(&format!("Unreclaimable slab ({}) exceeds user (anon) memory ({}): a kernel leak is the likely cause, not a user task. ", pages_kb(unrec, page_kb), pages_kb(anon, page_kb)));
+                next.push(
+                    "find the growing cache: slabtop -o -s c, /proc/slabinfo; memdx diagnose on a snapshot"
+                        .to_string(),
+                );
+            } else {
+                summary.push_str(&format!(
+                    "User memory dominates: anon {}, unreclaimable slab {}. ",
+                    pages_kb(anon, page_kb),
+                    pages_kb(unrec, page_kb)
+                ));
+            }
+        }
+        if m.swap_total_kb == Some(0) {
+            summary.push_str("No swap, so anonymous memory could not be reclaimed. ");
+            facts.push(fact("swap", "none"));
+        }
+    }
+    if let Some(v) = &m.victim {
+        let rss = m.victim_anon_rss_kb.map(|a| format!(" (anon-rss {})", kib(a))).unwrap_or_default();
+        summary.push_str(&format!(
+            "Killed {v} (pid {}){rss}.",
+            m.victim_pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+        ));
+        facts.push(fact("victim", format!("{v} pid {}", m.victim_pid.unwrap_or(0))));
+    }
+    let mut tasks: Vec<&OomTask> = m.tasks.iter().collect();
+    tasks.sort_by(|a, b| b.rss_pages.cmp(&a.rss_pages).then(a.pid.cmp(&b.pid)));
+    let page_kb = m.zones.iter().find_map(|z| z.page_kb).unwrap_or(4);
+    for t in tasks.iter().take(3) {
+        facts.push(fact(
+            "largest task",
+            format!("{} pid {} rss {}", t.name, t.pid, pages_kb(t.rss_pages, page_kb)),
+        ));
+    }
+    next.push(
+        "check which task grew: the task table above, and its /proc/<pid>/smaps_rollup on the live system"
+            .to_string(),
+    );
+    Explanation {
+        class: if memcg { "oom.memcg".into() } else { "oom.global".into() },
+        summary: summary.trim().to_string(),
+        cache: None,
+        facts,
+        next_steps: next,
+    }
+}
+
+/// What the common GFP flags mean for the allocation (include/linux/gfp_types.h).
+const GFP_MEANING: &[(&str, &str)] = &[
+    ("GFP_KERNEL", "normal kernel allocation: may sleep, reclaim and do I/O"),
+    ("GFP_ATOMIC", "atomic context: cannot sleep or reclaim, may dip into reserves"),
+    ("GFP_NOWAIT", "cannot sleep or reclaim directly"),
+    ("GFP_NOIO", "may reclaim but not start I/O"),
+    ("GFP_NOFS", "may reclaim but not call into filesystems"),
+    ("GFP_USER", "user-space allocation, may reclaim"),
+    ("GFP_HIGHUSER", "user page, may use highmem"),
+    ("GFP_HIGHUSER_MOVABLE", "movable user page (page cache, anon)"),
+    ("GFP_TRANSHUGE", "transparent huge page allocation"),
+    ("GFP_TRANSHUGE_LIGHT", "transparent huge page, no reclaim"),
+    ("GFP_DMA", "must come from ZONE_DMA"),
+    ("GFP_DMA32", "must come from ZONE_DMA32"),
+    ("__GFP_COMP", "compound (multi-page) allocation"),
+    ("__GFP_NOWARN", "failure should not warn"),
+    ("__GFP_NORETRY", "gives up quickly, no OOM kill"),
+    ("__GFP_RETRY_MAYFAIL", "retries hard but may fail, no OOM kill"),
+    ("__GFP_NOFAIL", "must not fail"),
+    ("__GFP_ZERO", "zeroed memory"),
+    ("__GFP_HIGHMEM", "may use highmem"),
+    ("__GFP_MOVABLE", "movable"),
+    ("__GFP_RECLAIMABLE", "reclaimable"),
+    ("__GFP_ACCOUNT", "charged to the memory cgroup"),
+    ("__GFP_HIGH", "may use emergency reserves"),
+    ("__GFP_MEMALLOC", "may use all reserves"),
+    ("__GFP_NOMEMALLOC", "must not use reserves"),
+    ("__GFP_THISNODE", "only this NUMA node"),
+    ("__GFP_DIRECT_RECLAIM", "may reclaim directly"),
+    ("__GFP_KSWAPD_RECLAIM", "wakes kswapd"),
+];
+
+fn alloc_failure(r: &Report) -> Explanation {
+    let empty = MemReport::default();
+    let m = r.mem.as_ref().unwrap_or(&empty);
+    let order = m.order.unwrap_or(0);
+    let mut facts = vec![fact("order", format!("{order} ({} contiguous)", kib(4u64 << order)))];
+    let mut summary =
+        format!("{} failed to allocate 2^{order} contiguous pages", r.comm.as_deref().unwrap_or("a task"));
+    if m.gfp_flags.is_empty() {
+        summary.push_str(&format!(" with mode {} (flags not decoded: kernels before 4.6 print only the hex mask, whose bits differ between versions)", m.gfp_mask.as_deref().unwrap_or("?")));
+    } else {
+        let meanings: Vec<String> = m
+            .gfp_flags
+            .iter()
+            .map(|f| match GFP_MEANING.iter().find(|(n, _)| n == f) {
+                Some((_, d)) => format!("{f} ({d})"),
+                None => f.clone(),
+            })
+            .collect();
+        summary.push_str(&format!(" with {}", meanings.join(", ")));
+        facts.push(fact("gfp", format!("{} {}", m.gfp_mask.as_deref().unwrap_or(""), m.gfp_flags.join("|"))));
+    }
+    summary.push_str(". ");
+    let atomic = m.gfp_flags.iter().any(|f| f == "GFP_ATOMIC" || f == "GFP_NOWAIT");
+    let mut frag = false;
+    for z in &m.zones {
+        if z.free_blocks.is_empty() && z.free_kb.is_none() {
+            continue;
+        }
+        let big: u64 = z.free_blocks.iter().skip(order as usize).sum();
+        let lists: Vec<String> = z.free_blocks.iter().enumerate().map(|(o, n)| format!("{o}:{n}")).collect();
+        facts.push(fact(&format!("Node {} {} free blocks by order", z.node, z.zone), lists.join(" ")));
+        if let (Some(free), Some(min)) = (z.free_kb, z.min_kb) {
+            facts.push(fact(
+                &format!("Node {} {} free", z.node, z.zone),
+                format!("{} (min {})", kib(free), kib(min)),
+            ));
+            if order > 0 && big == 0 && free > min {
+                frag = true;
+            }
+        }
+    }
+    if frag {
+        summary.push_str(&format!("Free memory was above the min watermark but no block of order >= {order} was free: the failure is fragmentation. "));
+    } else if atomic {
+        summary.push_str("An atomic allocation cannot wait for reclaim, so it fails as soon as free memory is below the watermark. ");
+    }
+    let mut next = Vec::new();
+    if frag || order > 0 {
+        next.push("watch /proc/buddyinfo and /proc/pagetypeinfo; compaction (vm.compact_memory, vm.extfrag_threshold) or a driver change to order-0 pages / kvmalloc avoids high-order failures".to_string());
+    }
+    if atomic {
+        next.push("raise vm.min_free_kbytes to keep more reserve for atomic allocations".to_string());
+    }
+    Explanation {
+        class: if frag { "alloc.fragmentation".into() } else { "alloc.failure".into() },
+        summary: summary.trim().to_string(),
+        cache: None,
+        facts,
+        next_steps: next,
+    }
+}
