@@ -1,8 +1,434 @@
-//! `memdx trace` (being built in this session).
+//! `memdx trace`: tracepoint investigations. `reclaim` analyses saved trace text, or captures vmscan,
+//! oom and cgroup events live in a private tracefs instance. Other investigations (`slab CACHE`,
+//! `allocs`) plug in as further subcommands using the same `memdx_source::tracefs` guard.
 
-#[derive(clap::Args, Default)]
-pub struct Args {}
+use anyhow::{bail, Context};
+use memdx_core::Severity;
+use memdx_source::tracefs::{self, Instance, InstanceSpec, Tracefs};
+use memdx_trace::{
+    findings, parse_with, table_only, EpisodeKind, Formats, Options, ReclaimReport, WindowDelta,
+};
+use std::collections::BTreeSet;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("memdx trace is not built yet")
+/// Trace kernel events to investigate one problem.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: TraceCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum TraceCmd {
+    /// Reclaim episodes, latency, efficiency and shrinker time (vmscan, oom, cgroup events).
+    Reclaim(ReclaimArgs),
+}
+
+/// With FILEs: analyse saved ftrace `trace`/`trace_pipe` text, `trace-cmd report` or `perf script`
+/// output. Without: capture live for --duration in a private tracefs instance.
+#[derive(clap::Args)]
+pub struct ReclaimArgs {
+    /// Saved trace text ('-' for stdin).
+    files: Vec<PathBuf>,
+    /// Live capture length, e.g. 30s, 500ms, 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Only the tasks of this cgroup (sampled during the capture); its directory, e.g.
+    /// /sys/fs/cgroup/memory/kubepods.
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    /// Keep the raw capture in FILE for offline analysis.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Print the tracefs writes a live capture would make, and make none.
+    #[arg(long)]
+    dry_run: bool,
+    /// Per-CPU ring buffer size for the live capture, KiB.
+    #[arg(long, default_value_t = 8192)]
+    buffer_kb: u32,
+    /// Event `format` files (concatenated) of the traced kernel, for offline traces.
+    #[arg(long)]
+    formats: Option<PathBuf>,
+    /// Root directory of the system (for /proc and tracefs).
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+    /// Print only the per-CPU per-second table of episode ends (fast path, seed 001 layout).
+    #[arg(long)]
+    table_only: bool,
+    /// Print the per-CPU per-second table after the summary.
+    #[arg(long)]
+    table: bool,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, mul) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?} (use e.g. 30s, 500ms, 2m)"))?;
+    if !(v > 0.0 && v * mul <= 3600.0) {
+        return Err(format!("duration {s:?} must be between 0 and 1 hour"));
+    }
+    Ok(Duration::from_secs_f64(v * mul))
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.cmd {
+        TraceCmd::Reclaim(a) => reclaim(a),
+    }
+}
+
+fn open_input(p: &Path) -> anyhow::Result<Box<dyn std::io::Read>> {
+    if p == Path::new("-") {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = std::fs::File::open(p).with_context(|| format!("{}", p.display()))?;
+    Ok(Box::new(f))
+}
+
+fn reclaim(a: ReclaimArgs) -> anyhow::Result<u8> {
+    if a.table_only {
+        let mut out = std::io::stdout().lock();
+        for f in &a.files {
+            let r = open_input(f)?;
+            let stats = table_only(r, |row| {
+                let _ = writeln!(out, "{}{}", row.seed_c_line(), if row.last { "  (last)" } else { "" });
+            })
+            .with_context(|| format!("{}", f.display()))?;
+            if stats.damaged > 0 {
+                eprintln!("memdx: {}: {} damaged reclaim_end lines skipped", f.display(), stats.damaged);
+            }
+        }
+        return Ok(super::EXIT_OK);
+    }
+    let mut formats = Formats::builtin();
+    if let Some(f) = &a.formats {
+        let text = std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?;
+        let (_, diags) =
+            formats.add_format_files(&text, &memdx_core::SourceRef::new(f.display().to_string()));
+        for d in diags {
+            eprintln!("memdx: {d}");
+        }
+    }
+    let mut reports = Vec::new();
+    if a.files.is_empty() {
+        match live(&a, formats)? {
+            Some(r) => reports.push(r),
+            None => return Ok(super::EXIT_OK),
+        }
+    } else {
+        for f in &a.files {
+            let r = open_input(f)?;
+            let scan = parse_with(
+                BufReader::with_capacity(1 << 20, r),
+                &f.display().to_string(),
+                formats.clone(),
+                Options::default(),
+            );
+            reports.push(scan.reclaim);
+        }
+    }
+    let mut worst = None;
+    for r in &reports {
+        let fs = findings(r);
+        worst = worst.max(fs.iter().map(|f| f.severity).max());
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"report": r, "findings": fs}))?);
+        } else {
+            print_report(r, &fs, a.table);
+        }
+    }
+    Ok(if worst >= Some(Severity::Warning) { super::EXIT_FINDINGS } else { super::EXIT_OK })
+}
+
+fn cgroup_pids(dir: &Path, into: &mut BTreeSet<i32>) {
+    for f in ["cgroup.procs", "tasks"] {
+        if let Ok(t) = std::fs::read_to_string(dir.join(f)) {
+            into.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        }
+    }
+}
+
+fn swap_total_kb(root: &Path) -> Option<u64> {
+    let m = tracefs::read_rooted(root, "proc/meminfo").ok()?;
+    m.lines()
+        .find_map(|l| l.strip_prefix("SwapTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Live capture; `None` after a dry run.
+fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimReport>> {
+    let events: Vec<String> = ["vmscan", "oom", "cgroup/cgroup_mkdir", "cgroup/cgroup_rmdir"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let spec = InstanceSpec {
+        name: format!("memdx-reclaim-{}", std::process::id()),
+        events: events.clone(),
+        buffer_kb: a.buffer_kb,
+        ..Default::default()
+    };
+    let tfs = Tracefs::open(&a.root, a.dry_run).context("opening tracefs")?;
+    let stop = tracefs::stop_flag().context("installing SIGINT/SIGTERM handlers")?;
+    let mut inst = Instance::create(tfs, spec).context("creating the tracefs instance")?;
+    if inst.dry_run() {
+        inst.cleanup().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+        for w in inst.writes() {
+            println!("{w}");
+        }
+        return Ok(None);
+    }
+    // Layouts of this kernel's events.
+    for sys in ["vmscan", "oom", "cgroup"] {
+        if let Ok(rd) = std::fs::read_dir(inst.dir().join("events").join(sys)) {
+            for ent in rd.flatten() {
+                if let Ok(t) = std::fs::read_to_string(ent.path().join("format")) {
+                    let _ = formats
+                        .add_format_files(&t, &memdx_core::SourceRef::new(ent.path().display().to_string()));
+                }
+            }
+        }
+    }
+    let tmp;
+    let save_path = match &a.save {
+        Some(p) => p.clone(),
+        None => {
+            tmp = std::env::temp_dir().join(format!("memdx-reclaim-{}.trace", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let mut save = std::io::BufWriter::new(
+        std::fs::File::create(&save_path).with_context(|| format!("{}", save_path.display()))?,
+    );
+    let vm0 = tracefs::read_rooted(&a.root, "proc/vmstat").unwrap_or_default();
+    let psi0 = tracefs::read_rooted(&a.root, "proc/pressure/memory").unwrap_or_default();
+    let mut pids = BTreeSet::new();
+    if let Some(cg) = &a.cgroup {
+        if !cg.is_dir() {
+            bail!("{}: not a cgroup directory", cg.display());
+        }
+        cgroup_pids(cg, &mut pids);
+    }
+    eprintln!(
+        "memdx: tracing reclaim for {:.1} s in {} (Ctrl-C stops early)",
+        a.duration.as_secs_f64(),
+        inst.dir().display()
+    );
+    let t0 = Instant::now();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut last_sample = Instant::now();
+    let mut interrupted = false;
+    loop {
+        let n = inst.read_pipe(&mut buf)?;
+        save.write_all(&buf[..n])?;
+        if let Some(cg) = &a.cgroup {
+            if last_sample.elapsed() >= Duration::from_millis(100) {
+                cgroup_pids(cg, &mut pids);
+                last_sample = Instant::now();
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if t0.elapsed() >= a.duration {
+            break;
+        }
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    inst.stop()?;
+    loop {
+        let n = inst.read_pipe(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        save.write_all(&buf[..n])?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let stats = inst.buffer_stats();
+    inst.cleanup().map_err(|e| anyhow::anyhow!("cleanup of {}: {}", inst.dir().display(), e.join("; ")))?;
+    drop(inst);
+    save.flush()?;
+    drop(save);
+    let vm1 = tracefs::read_rooted(&a.root, "proc/vmstat").unwrap_or_default();
+    let psi1 = tracefs::read_rooted(&a.root, "proc/pressure/memory").unwrap_or_default();
+    let lost: u64 = stats.iter().map(|s| s.overrun + s.dropped).sum();
+    if interrupted {
+        eprintln!("memdx: interrupted after {secs:.1} s; analysing what was captured");
+    }
+    if lost > 0 {
+        eprintln!("memdx: the ring buffer dropped {lost} events (overrun + dropped); raise --buffer-kb");
+    }
+    let opts = Options { pids: a.cgroup.as_ref().map(|_| pids), ..Options::default() };
+    let f = std::fs::File::open(&save_path).with_context(|| format!("{}", save_path.display()))?;
+    let mut r =
+        parse_with(BufReader::with_capacity(1 << 20, f), &save_path.display().to_string(), formats, opts)
+            .reclaim;
+    r.scan.lost_events += lost;
+    r.context.swap_total_kb = swap_total_kb(&a.root);
+    r.context.cgroup = a.cgroup.as_ref().map(|c| c.display().to_string());
+    r.context.window = Some(WindowDelta::from_texts(&vm0, &vm1, &psi0, &psi1, secs));
+    if a.save.is_none() {
+        let _ = std::fs::remove_file(&save_path);
+    } else {
+        eprintln!("memdx: raw capture saved to {}", save_path.display());
+    }
+    Ok(Some(r))
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+fn print_report(r: &ReclaimReport, fs: &[memdx_core::Finding], table: bool) {
+    println!(
+        "memdx trace reclaim  ·  {}  ·  {} events over {:.3} s",
+        r.source,
+        r.scan.events,
+        r.span_ns as f64 / 1e9
+    );
+    if let Some(c) = &r.context.cgroup {
+        println!("cgroup {c}");
+    }
+    println!();
+    println!(
+        "episodes       count  complete  <32 pages  prio<=8  reclaimed  total ms   p50 ms   p99 ms   max ms"
+    );
+    for k in r.kinds.iter().filter(|k| k.begins + k.ends > 0) {
+        println!(
+            "{:<14} {:>5} {:>9} {:>10} {:>8} {:>10} {:>9.1} {:>8.3} {:>8.3} {:>8.3}",
+            k.kind.label(),
+            k.begins.max(k.ends),
+            k.complete,
+            k.under_32,
+            k.priority_le_8,
+            k.reclaimed,
+            ms(k.total_ns),
+            ms(k.p50_ns),
+            ms(k.p99_ns),
+            ms(k.max_ns)
+        );
+    }
+    if !r.tasks.is_empty() {
+        println!("\ntask latency (complete episodes)");
+        println!(
+            "{:<20} {:>8} {:>6} {:>10} {:>9} {:>9} {:>9}",
+            "comm", "episodes", "pids", "<32 pages", "p50 ms", "p99 ms", "max ms"
+        );
+        for t in r.tasks.iter().take(15) {
+            println!(
+                "{:<20} {:>8} {:>6} {:>10} {:>9.3} {:>9.3} {:>9.3}",
+                t.comm,
+                t.episodes,
+                t.pids,
+                t.under_32,
+                ms(t.p50_ns),
+                ms(t.p99_ns),
+                ms(t.max_ns)
+            );
+        }
+    }
+    println!(
+        "\nLRU: anon scanned {} reclaimed {}; file scanned {} reclaimed {}; efficiency {}",
+        r.anon.scanned,
+        r.anon.reclaimed,
+        r.file.scanned,
+        r.file.reclaimed,
+        r.efficiency.map_or("n/a".into(), |e| format!("{:.1}%", e * 100.0))
+    );
+    for i in &r.isolate {
+        println!(
+            "  isolate {:<14} calls {:>7} requested {:>9} taken {:>9}{}",
+            i.lru.map_or("?", |l| l.label()),
+            i.calls,
+            i.requested,
+            i.taken,
+            if i.taken_over_requested > 0 {
+                format!("  (large folios: {} calls took more than asked)", i.taken_over_requested)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(s) = r.slab_share {
+        println!("shrink_slab share of reclaim time: {:.1}%", s * 100.0);
+    }
+    for s in r.shrinkers.iter().take(5) {
+        println!("  {:<32} calls {:>8}  {:>9.3} ms", s.shrinker, s.calls, ms(s.ns));
+    }
+    for t in &r.throttle {
+        println!(
+            "throttled {:<28} {:>6} times  {:>9.1} ms",
+            t.reason,
+            t.events,
+            t.delayed_us as f64 / 1000.0
+        );
+    }
+    for v in &r.oom_victims {
+        println!(
+            "OOM kill: pid {} {}",
+            v.pid.map_or("?".into(), |p| p.to_string()),
+            v.comm.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(w) = &r.context.window {
+        let get = |k: &str| w.vmstat.get(k).copied().unwrap_or(0);
+        println!(
+            "window {:.1} s: pgscan anon/file {}/{}  pgsteal anon/file {}/{}  allocstall {}  PSI memory some {} full {}",
+            w.seconds,
+            get("pgscan_anon"),
+            get("pgscan_file"),
+            get("pgsteal_anon"),
+            get("pgsteal_file"),
+            w.sum("allocstall", &[]),
+            w.psi_some_us.map_or("n/a".into(), |v| format!("{:.1} ms", v as f64 / 1000.0)),
+            w.psi_full_us.map_or("n/a".into(), |v| format!("{:.1} ms", v as f64 / 1000.0)),
+        );
+    }
+    if r.scan.lost_events > 0 {
+        println!("LOST EVENTS: {}", r.scan.lost_events);
+    }
+    for d in r.diags.iter().take(5) {
+        println!("{d}");
+    }
+    println!();
+    for f in fs {
+        println!("{:<9} {}", f.severity.to_string(), f.title);
+        println!("  {}", f.explanation);
+        for e in &f.evidence {
+            println!(
+                "    {}: {}{}",
+                e.label,
+                e.value,
+                e.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+            );
+        }
+        for n in &f.next_steps {
+            println!("  next: {n}");
+        }
+    }
+    if fs.is_empty() {
+        println!("no reclaim problem found");
+    }
+    if table {
+        println!("\nper-CPU per-second episode ends");
+        for row in &r.cpu_seconds {
+            let kind =
+                if row.kind == EpisodeKind::Memcg { String::new() } else { format!("{} ", row.kind.label()) };
+            println!("{kind}{}{}", row.seed_c_line(), if row.last { "  (last)" } else { "" });
+        }
+    }
 }

@@ -73,6 +73,8 @@ pub struct Case {
     pub memcg_stats: Vec<MemcgStat>,
     pub slab_aliases: SlabAliases,
     pub kmem: Option<KmemInfo>,
+    /// Kernel logs, each scanned by the log engine (reports folded by signature).
+    pub logs: Vec<memdx_log::LogScan>,
 }
 
 impl Case {
@@ -342,6 +344,50 @@ impl Case {
         need(self.sysctl.is_some(), "vm sysctls");
         need(self.kernel.is_some(), "kernel release");
         v
+    }
+
+    /// Adds a scanned kernel log; its kernel release names the case's kernel if none is known.
+    pub fn add_log(&mut self, file: &str, scan: memdx_log::LogScan) {
+        self.inputs.push(InputInfo {
+            file: file.to_string(),
+            format: "kernel log".into(),
+            diagnostics: scan.diags.len(),
+        });
+        if let Some(k) = &scan.kernel {
+            if let Some(line) =
+                scan.reports.iter().find(|r| r.kernel.as_deref() == Some(k)).map(|r| r.source.clone())
+            {
+                self.set_kernel(KernelRelease { release: k.clone(), machine: None, source: line });
+            } else {
+                self.set_kernel(KernelRelease {
+                    release: k.clone(),
+                    machine: None,
+                    source: SourceRef::new(file),
+                });
+            }
+        }
+        self.diags.extend(scan.diags.iter().cloned());
+        // A crash session's `kmem -i` is memory evidence like a loose `kmem -i` file.
+        if let (None, Some(crash)) = (&self.kmem, &scan.crash) {
+            if crash.kmem.iter().any(|r| r.label == "TOTAL MEM") {
+                let rows = crash
+                    .kmem
+                    .iter()
+                    .map(|r| memdx_parse::crash_kmem::KmemRow {
+                        label: r.label.clone(),
+                        pages: r.pages,
+                        total: r.total.clone(),
+                        percent: r.percent.as_deref().and_then(|p| p.split('%').next()?.trim().parse().ok()),
+                        line: 0,
+                    })
+                    .collect();
+                self.kmem = Some(memdx_parse::crash_kmem::KmemInfo {
+                    rows,
+                    source: SourceRef::new(format!("{file} (crash> kmem -i)")),
+                });
+            }
+        }
+        self.logs.push(scan);
     }
 
     /// Orders series by time once all inputs are in.

@@ -27,6 +27,7 @@ pub struct Analyzer {
 
 /// Every analyzer, in the order their tables are shown.
 pub static ANALYZERS: &[Analyzer] = &[
+    Analyzer { name: "kernel_log", run: analyzers::kernel_log::run },
     Analyzer { name: "accounting", run: analyzers::accounting::run },
     Analyzer { name: "slab", run: analyzers::slab::run },
     Analyzer { name: "watermarks", run: analyzers::watermarks::run },

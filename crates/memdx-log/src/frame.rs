@@ -102,7 +102,7 @@ pub fn frame(line: &str) -> Framed<'_> {
     }
     // dmesg -r: `<6>`
     if b.first() == Some(&b'<') {
-        if let Some(end) = line[..line.len().min(6)].find('>') {
+        if let Some(end) = b[..b.len().min(6)].iter().position(|&c| c == b'>') {
             if end > 1 && line[1..end].bytes().all(|c| c.is_ascii_digit()) {
                 let mut f = frame_dmesg(&line[end + 1..]);
                 f.framing = Framing::DmesgRaw;

@@ -225,6 +225,12 @@ fn stream_inner<'a>(
         }
         return untar(case, name, joined, time, depth + 1);
     }
+    // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
+    if memdx_parse::sniff::sniff(&head).is_err() && memdx_log::sniff(&head) {
+        let scan = memdx_log::scan(joined, name);
+        case.add_log(name, scan);
+        return Ok(());
+    }
     match read_text(joined, MAX_TEXT_FILE)? {
         Text::Whole(text) => {
             case.ingest(name, &text, time);

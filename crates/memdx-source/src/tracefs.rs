@@ -1,1 +1,386 @@
-//! Private tracefs instances with a restore guard (owned by the tracing work).
+//! Private tracefs instances with a restore guard.
+//!
+//! [`Tracefs::open`] finds tracefs in `<root>/proc/mounts` (or mounts it on a private temporary
+//! directory when it is not mounted); [`Instance::create`] makes `instances/<name>`, sets the
+//! buffer size, options, per-event filters and triggers, and enables the events. Whatever happens
+//! afterwards (normal end, error, panic: `Drop` runs on unwind; SIGINT/SIGTERM: the capture loop
+//! polls [`stop_flag`] and returns), the guard disables the events, removes triggers explicitly
+//! (on 6.18 a `stacktrace` trigger stays armed after its event is disabled), clears filters,
+//! removes the instance and unmounts what it mounted. With `dry_run`, nothing is written: the
+//! writes are recorded as shell commands ([`Instance::writes`]).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TracefsError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("tracefs is not mounted under {0} and mounting it failed: {1}")]
+    Mount(PathBuf, String),
+    #[error("{0}")]
+    Spec(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TracefsError + '_ {
+    move |source| TracefsError::Io { path: path.to_path_buf(), source }
+}
+
+/// Finds the tracefs mount point in `<root>/proc/mounts` (tracefs itself, or `tracing/` inside a
+/// debugfs mount on kernels before 4.1), as a path under `root`.
+pub fn locate(root: &Path) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string(root.join("proc/mounts")).ok()?;
+    let under = |p: &str| root.join(p.trim_start_matches('/'));
+    let mut debugfs = None;
+    for l in mounts.lines() {
+        let mut f = l.split_whitespace();
+        let (_, dir, ty) = (f.next()?, f.next()?, f.next()?);
+        if ty == "tracefs" {
+            return Some(under(dir));
+        }
+        if ty == "debugfs" && debugfs.is_none() {
+            debugfs = Some(under(dir).join("tracing"));
+        }
+    }
+    debugfs.filter(|d| d.join("instances").is_dir())
+}
+
+/// A SIGINT/SIGTERM flag for capture loops: set when either signal arrives (the default action,
+/// killing the process without cleanup, is replaced).
+pub fn stop_flag() -> io::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
+    Ok(flag)
+}
+
+/// Reads a file under `root` (e.g. `proc/vmstat`), for the samples taken around a capture.
+pub fn read_rooted(root: &Path, rel: &str) -> Result<String, TracefsError> {
+    let p = root.join(rel.trim_start_matches('/'));
+    std::fs::read_to_string(&p).map_err(io_err(&p))
+}
+
+/// A tracefs mount (found, or mounted privately by memdx and unmounted on drop).
+#[derive(Debug)]
+pub struct Tracefs {
+    dir: PathBuf,
+    mounted_by_us: bool,
+    dry_run: bool,
+    writes: Vec<String>,
+}
+
+impl Tracefs {
+    /// Finds tracefs under `root`, or mounts it on a new directory in the temporary directory.
+    pub fn open(root: &Path, dry_run: bool) -> Result<Tracefs, TracefsError> {
+        if let Some(dir) = locate(root) {
+            return Ok(Tracefs { dir, mounted_by_us: false, dry_run, writes: Vec::new() });
+        }
+        let dir = std::env::temp_dir().join(format!("memdx-tracefs-{}", std::process::id()));
+        let mut writes =
+            vec![format!("mkdir {}", dir.display()), format!("mount -t tracefs nodev {}", dir.display())];
+        if !dry_run {
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            // `mount(8)` rather than mount(2): the workspace denies unsafe code.
+            let out = std::process::Command::new("mount")
+                .args(["-t", "tracefs", "nodev"])
+                .arg(&dir)
+                .output()
+                .map_err(|e| TracefsError::Mount(dir.clone(), e.to_string()))?;
+            if !out.status.success() {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(TracefsError::Mount(
+                    dir,
+                    String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                ));
+            }
+        }
+        writes.shrink_to_fit();
+        Ok(Tracefs { dir, mounted_by_us: true, dry_run, writes })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.mounted_by_us && !self.dry_run {
+            let _ = std::process::Command::new("umount").arg(&self.dir).status();
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+/// What to set up in a private instance. Event names are `system` (all its events) or
+/// `system/event`.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceSpec {
+    pub name: String,
+    pub events: Vec<String>,
+    /// (event, filter expression), e.g. `("kmem/kmalloc", "bytes_req >= 4096")`.
+    pub filters: Vec<(String, String)>,
+    /// (event, trigger), e.g. `("kmem/kmem_cache_alloc", "stacktrace if name == \"kmalloc-128\"")`.
+    pub triggers: Vec<(String, String)>,
+    /// Instance options (`options/<name>`), e.g. `("stacktrace", true)`.
+    pub options: Vec<(String, bool)>,
+    /// Per-CPU ring buffer size (`buffer_size_kb`).
+    pub buffer_kb: u32,
+}
+
+/// Ring-buffer counters of one CPU (`per_cpu/cpuN/stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuBufferStats {
+    pub cpu: u32,
+    pub entries: u64,
+    pub overrun: u64,
+    pub dropped: u64,
+}
+
+/// A live private instance; cleaned up on drop.
+#[derive(Debug)]
+pub struct Instance {
+    tracefs: Tracefs,
+    dir: PathBuf,
+    spec: InstanceSpec,
+    pipe: Option<File>,
+    created: bool,
+    armed_triggers: Vec<(String, String)>,
+    set_filters: Vec<String>,
+    enabled: Vec<String>,
+}
+
+impl Instance {
+    /// Creates and arms the instance. On error, whatever was set up is removed before returning.
+    pub fn create(tracefs: Tracefs, spec: InstanceSpec) -> Result<Instance, TracefsError> {
+        if spec.name.is_empty() || spec.name.contains('/') || spec.name.starts_with('.') {
+            return Err(TracefsError::Spec(format!("bad instance name {:?}", spec.name)));
+        }
+        let dir = tracefs.dir.join("instances").join(&spec.name);
+        let mut inst = Instance {
+            tracefs,
+            dir,
+            spec,
+            pipe: None,
+            created: false,
+            armed_triggers: Vec::new(),
+            set_filters: Vec::new(),
+            enabled: Vec::new(),
+        };
+        inst.arm()?;
+        Ok(inst)
+    }
+
+    fn arm(&mut self) -> Result<(), TracefsError> {
+        self.mkdir()?;
+        self.created = true;
+        let spec = self.spec.clone();
+        self.write("tracing_on", "0")?;
+        if spec.buffer_kb > 0 {
+            self.write("buffer_size_kb", &spec.buffer_kb.to_string())?;
+        }
+        for (opt, on) in &spec.options {
+            self.write(&format!("options/{opt}"), if *on { "1" } else { "0" })?;
+        }
+        for (ev, f) in &spec.filters {
+            self.write(&format!("events/{ev}/filter"), f)?;
+            self.set_filters.push(ev.clone());
+        }
+        for (ev, t) in &spec.triggers {
+            self.write(&format!("events/{ev}/trigger"), t)?;
+            self.armed_triggers.push((ev.clone(), t.clone()));
+        }
+        for ev in &spec.events {
+            self.write(&format!("events/{ev}/enable"), "1")?;
+            self.enabled.push(ev.clone());
+        }
+        self.write("tracing_on", "1")?;
+        Ok(())
+    }
+
+    fn mkdir(&mut self) -> Result<(), TracefsError> {
+        self.tracefs.writes.push(format!("mkdir {}", self.dir.display()));
+        if self.tracefs.dry_run {
+            return Ok(());
+        }
+        std::fs::create_dir(&self.dir).map_err(io_err(&self.dir))
+    }
+
+    fn write(&mut self, rel: &str, value: &str) -> Result<(), TracefsError> {
+        let p = self.dir.join(rel);
+        self.tracefs.writes.push(format!("echo '{}' > {}", value, p.display()));
+        if self.tracefs.dry_run {
+            return Ok(());
+        }
+        std::fs::write(&p, value).map_err(io_err(&p))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.tracefs.dry_run
+    }
+
+    /// Every write made (or, in dry-run, that would be made), as shell commands.
+    pub fn writes(&self) -> &[String] {
+        &self.tracefs.writes
+    }
+
+    /// The `format` file of one event in this instance.
+    pub fn event_format(&self, event: &str) -> Result<String, TracefsError> {
+        let p = self.dir.join("events").join(event).join("format");
+        std::fs::read_to_string(&p).map_err(io_err(&p))
+    }
+
+    /// Reads what `trace_pipe` has now, without blocking: `Ok(0)` when it is empty (or in dry-run).
+    pub fn read_pipe(&mut self, buf: &mut [u8]) -> Result<usize, TracefsError> {
+        if self.tracefs.dry_run {
+            return Ok(0);
+        }
+        if self.pipe.is_none() {
+            let p = self.dir.join("trace_pipe");
+            let f =
+                OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&p).map_err(io_err(&p))?;
+            self.pipe = Some(f);
+        }
+        let Some(pipe) = self.pipe.as_mut() else { return Ok(0) };
+        match pipe.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                Ok(0)
+            }
+            Err(e) => Err(TracefsError::Io { path: self.dir.join("trace_pipe"), source: e }),
+        }
+    }
+
+    /// Stops recording (`tracing_on` 0); the buffer can still be drained.
+    pub fn stop(&mut self) -> Result<(), TracefsError> {
+        self.write("tracing_on", "0")
+    }
+
+    /// Per-CPU ring-buffer counters (entries, overrun, dropped events).
+    pub fn buffer_stats(&self) -> Vec<CpuBufferStats> {
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir(self.dir.join("per_cpu")) else { return out };
+        for ent in rd.flatten() {
+            let name = ent.file_name();
+            let Some(cpu) = name.to_str().and_then(|n| n.strip_prefix("cpu")).and_then(|n| n.parse().ok())
+            else {
+                continue;
+            };
+            let Ok(text) = std::fs::read_to_string(ent.path().join("stats")) else { continue };
+            let mut s = CpuBufferStats { cpu, ..Default::default() };
+            for l in text.lines() {
+                let Some((k, v)) = l.split_once(':') else { continue };
+                let v = v.trim().parse().unwrap_or(0);
+                match k.trim() {
+                    "entries" => s.entries = v,
+                    "overrun" => s.overrun = v,
+                    "dropped events" => s.dropped = v,
+                    _ => {}
+                }
+            }
+            out.push(s);
+        }
+        out.sort_by_key(|s| s.cpu);
+        out
+    }
+
+    /// Disables events, removes triggers and filters, removes the instance. Idempotent; returns
+    /// the steps that failed.
+    pub fn cleanup(&mut self) -> Result<(), Vec<String>> {
+        if !self.created {
+            return Ok(());
+        }
+        self.pipe = None;
+        let mut errors = Vec::new();
+        let mut step = |me: &mut Instance, rel: String, v: String| {
+            if let Err(e) = me.write(&rel, &v) {
+                errors.push(e.to_string());
+            }
+        };
+        step(self, "tracing_on".into(), "0".into());
+        for ev in std::mem::take(&mut self.enabled) {
+            step(self, format!("events/{ev}/enable"), "0".into());
+        }
+        for (ev, t) in std::mem::take(&mut self.armed_triggers) {
+            step(self, format!("events/{ev}/trigger"), format!("!{t}"));
+        }
+        for ev in std::mem::take(&mut self.set_filters) {
+            step(self, format!("events/{ev}/filter"), "0".into());
+        }
+        self.tracefs.writes.push(format!("rmdir {}", self.dir.display()));
+        if !self.tracefs.dry_run {
+            if let Err(e) = std::fs::remove_dir(&self.dir) {
+                errors.push(format!("{}: {e}", self.dir.display()));
+            }
+        }
+        self.created = false;
+        if self.tracefs.mounted_by_us {
+            self.tracefs.writes.push(format!("umount {}", self.tracefs.dir.display()));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.cleanup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_reads_mounts_under_root() {
+        let root = std::env::temp_dir().join(format!("memdx-tracefs-test-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        std::fs::write(
+            root.join("proc/mounts"),
+            "sysfs /sys sysfs rw 0 0\nnodev /sys/kernel/tracing tracefs rw 0 0\n",
+        )
+        .unwrap();
+        assert_eq!(locate(&root), Some(root.join("sys/kernel/tracing")));
+        std::fs::write(root.join("proc/mounts"), "sysfs /sys sysfs rw 0 0\n").unwrap();
+        assert_eq!(locate(&root), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn dry_run_records_writes_and_cleanup() {
+        let root = std::env::temp_dir().join(format!("memdx-tracefs-dry-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        std::fs::write(root.join("proc/mounts"), "nodev /t tracefs rw 0 0\n").unwrap();
+        let tfs = Tracefs::open(&root, true).unwrap();
+        let spec = InstanceSpec {
+            name: "memdx-test".into(),
+            events: vec!["vmscan".into()],
+            filters: vec![("kmem/kmalloc".into(), "bytes_req >= 4096".into())],
+            triggers: vec![("kmem/kmalloc".into(), "stacktrace".into())],
+            options: vec![("stacktrace".into(), false)],
+            buffer_kb: 4096,
+        };
+        let mut inst = Instance::create(tfs, spec).unwrap();
+        inst.cleanup().unwrap();
+        let w = inst.writes().join("\n");
+        let d = root.join("t/instances/memdx-test");
+        assert!(w.contains(&format!("mkdir {}", d.display())));
+        assert!(w.contains(&format!("echo '1' > {}/events/vmscan/enable", d.display())));
+        assert!(w.contains(&format!("echo '!stacktrace' > {}/events/kmem/kmalloc/trigger", d.display())));
+        assert!(w.ends_with(&format!("rmdir {}", d.display())));
+        assert!(!d.exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod accounting;
 pub mod fragmentation;
+pub mod kernel_log;
 pub mod overcommit;
 pub mod slab;
 pub mod watermarks;

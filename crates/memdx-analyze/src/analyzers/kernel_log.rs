@@ -1,0 +1,126 @@
+//! Analyzer: every report the log engine found in the kernel logs (oops, WARNING, BUG, OOM kill,
+//! allocation failure, ...), one finding per signature, with the log engine's memory explanation.
+
+use crate::case::Case;
+use crate::report::{Output, Table};
+use memdx_core::{Evidence, Finding, Severity};
+use memdx_log::{Kind, Report};
+
+/// How bad each kind of report is. A memcg OOM is the limit doing its job, but it still killed a task.
+fn severity(r: &Report) -> Severity {
+    match r.kind {
+        Kind::Oops
+        | Kind::KernelBug
+        | Kind::Panic
+        | Kind::Kasan
+        | Kind::Kfence
+        | Kind::SlubDebug
+        | Kind::CrashBt => Severity::Critical,
+        Kind::Oom => match r.explanation.as_ref().map(|e| e.class.as_str()) {
+            Some("oom.memcg") => Severity::Warning,
+            _ => Severity::Critical,
+        },
+        Kind::Bug
+        | Kind::Warning
+        | Kind::Ubsan
+        | Kind::Kmemleak
+        | Kind::HungTask
+        | Kind::SoftLockup
+        | Kind::HardLockup
+        | Kind::RcuStall
+        | Kind::AllocFailure => Severity::Warning,
+        Kind::StackDump | Kind::Unknown => Severity::Info,
+    }
+}
+
+fn when(r: &Report) -> String {
+    let s = |st: &memdx_log::Stamp| match (&st.wall, st.monotonic) {
+        (Some(w), _) => w.clone(),
+        (None, Some(m)) => format!("{m:.6} s after boot"),
+        (None, None) => "time unknown".into(),
+    };
+    if r.count > 1 {
+        format!("{} times, first {}, last {}", r.count, s(&r.first_seen), s(&r.last_seen))
+    } else {
+        s(&r.time)
+    }
+}
+
+pub fn run(case: &Case, out: &mut Output) {
+    let mut rows = Vec::new();
+    for scan in &case.logs {
+        for r in &scan.reports {
+            let sev = severity(r);
+            let class =
+                r.explanation.as_ref().map(|e| e.class.clone()).unwrap_or_else(|| r.kind.name().to_string());
+            rows.push(vec![r.title.clone(), r.count.to_string(), when(r), r.source.to_string()]);
+            let mut title = r.title.clone();
+            if r.count > 1 {
+                title.push_str(&format!(" (x{})", r.count));
+            }
+            let mut f = Finding::new(&format!("log.{class}"), sev, title);
+            let mut explanation = match &r.explanation {
+                Some(e) => e.summary.clone(),
+                None => format!("The kernel logged `{}`.", r.header.trim()),
+            };
+            if let Some(c) = &r.corrupted {
+                explanation.push_str(&format!(" The report is incomplete or mixed with other lines: {c}."));
+            }
+            f = f.evidence(Evidence::text("report", r.header.trim(), Some(r.source.clone())));
+            f = f.evidence(Evidence::text("when", when(r), None));
+            if let (Some(comm), pid) = (&r.comm, r.pid) {
+                let task = match pid {
+                    Some(p) => format!("{comm} (pid {p})"),
+                    None => comm.clone(),
+                };
+                f = f.evidence(Evidence::text("task", task, None));
+            }
+            if let Some(k) = &r.kernel {
+                let taint = r
+                    .taint
+                    .as_deref()
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| format!(", tainted {}", t.trim()))
+                    .unwrap_or_default();
+                f = f.evidence(Evidence::text("kernel", format!("{k}{taint}"), None));
+            }
+            if let Some(g) = &r.guilty_frame {
+                f = f.evidence(Evidence::text("guilty frame", g.clone(), None));
+            }
+            let stack: Vec<String> =
+                r.frames.iter().filter(|fr| fr.reliable).take(8).map(|fr| fr.func.clone()).collect();
+            if !stack.is_empty() {
+                f = f.evidence(Evidence::text("call trace", stack.join(" <- "), None));
+            }
+            if let Some(e) = &r.explanation {
+                for fact in &e.facts {
+                    f = f.evidence(Evidence::text(fact.label.clone(), fact.value.clone(), None));
+                }
+                for n in &e.next_steps {
+                    f = f.next(n.clone());
+                }
+            }
+            if !r.frames.is_empty() {
+                f = f.next(format!(
+                    "memdx symbolize --vmlinux vmlinux {}  # file:line and inline chain for every frame",
+                    r.source.file
+                ));
+            }
+            let rank = match sev {
+                Severity::Critical => 3.0,
+                Severity::Warning => 2.0,
+                Severity::Info => 1.0,
+            };
+            out.findings.push(f.explain(explanation).score(rank * 1e6 + r.count as f64));
+        }
+    }
+    if !rows.is_empty() {
+        out.tables.push(Table {
+            id: "log.reports".into(),
+            title: "Kernel reports (one row per signature)".into(),
+            columns: ["report", "count", "when", "first at"].map(String::from).to_vec(),
+            rows,
+            notes: vec!["memdx log FILE prints each report in full: frames, registers, code".into()],
+        });
+    }
+}

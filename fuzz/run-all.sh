@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target for SECONDS each (default 60) and reports which crashed.
+# Not part of CI. Needs: cargo install cargo-fuzz (works on stable with RUSTC_BOOTSTRAP below).
+# Usage: fuzz/run-all.sh [SECONDS] [TARGET-PREFIX]
+set -u
+cd "$(dirname "$0")"
+secs=${1:-60}
+prefix=${2:-}
+export RUSTC_BOOTSTRAP=1   # cargo fuzz needs -Z flags; the stable toolchain accepts them this way
+failed=()
+for t in $(cargo fuzz list); do
+  [[ -n "$prefix" && "$t" != "$prefix"* ]] && continue
+  mkdir -p "corpus/$t"
+  seeds=()
+  case "$t" in
+    parse_*|symbolize_*) seeds=(../testdata/diagnose/*/inputs) ;;
+    log_*) seeds=(../testdata/log) ;;
+    trace_*) seeds=(../testdata/trace) ;;
+  esac
+  echo "== $t (${secs}s)"
+  if cargo fuzz run "$t" "corpus/$t" "${seeds[@]}" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 >"fuzz-$t.log" 2>&1; then
+    echo "   ok: $(grep -E '^#[0-9]+.*DONE' "fuzz-$t.log" | tail -1)"
+  else
+    echo "   CRASH: see fuzz/fuzz-$t.log and fuzz/artifacts/$t/"
+    failed+=("$t")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then echo "crashed: ${failed[*]}"; exit 1; fi
+echo "all targets ran without a crash"
