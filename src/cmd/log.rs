@@ -1,7 +1,7 @@
 //! `memdx log FILE...`: every kernel report in the given logs, titled, folded and explained.
 
 use anyhow::Context;
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufRead;
 use std::path::PathBuf;
 
 /// List every oops, WARNING, BUG, KASAN, hung task, lockup, OOM kill and allocation failure in
@@ -21,21 +21,7 @@ pub struct Args {
 }
 
 fn open(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())));
-    }
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).with_context(|| format!("cannot read {}", path.display()))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        anyhow::bail!(
-            "{}: gzip-compressed; decompress it first (zcat {} | memdx log -)",
-            path.display(),
-            path.display()
-        );
-    }
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+    memdx_source::open_stream(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {

@@ -90,11 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 fn open_input(p: &Path) -> anyhow::Result<Box<dyn std::io::Read>> {
-    if p == Path::new("-") {
-        return Ok(Box::new(std::io::stdin().lock()));
-    }
-    let f = std::fs::File::open(p).with_context(|| format!("{}", p.display()))?;
-    Ok(Box::new(f))
+    let r = memdx_source::open_stream(p).with_context(|| format!("{}", p.display()))?;
+    Ok(Box::new(r))
 }
 
 fn reclaim(a: ReclaimArgs) -> anyhow::Result<u8> {

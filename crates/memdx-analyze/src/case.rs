@@ -42,6 +42,21 @@ pub struct Missing {
     pub why: String,
 }
 
+/// Memory cgroups counted on a root tree (live machine, `--root`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemcgCount {
+    /// `v1` or `v2`.
+    pub hierarchy: &'static str,
+    /// Directories present (the root included).
+    pub live: u64,
+    /// Removed but not yet freed (v1: /proc/cgroups num_cgroups - live; v2: nr_dying_descendants).
+    pub dying: Option<u64>,
+    /// Largest by usage: (path, bytes).
+    pub top: Vec<(String, u64)>,
+    /// Where the hierarchy was walked.
+    pub source: SourceRef,
+}
+
 /// One slab table with its capture time (unix seconds) when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlabSnapshot {
@@ -75,6 +90,10 @@ pub struct Case {
     pub kmem: Option<KmemInfo>,
     /// Kernel logs, each scanned by the log engine (reports folded by signature).
     pub logs: Vec<memdx_log::LogScan>,
+    /// Tracepoint captures (vmscan, oom, cgroup events), each reduced to a reclaim report.
+    pub traces: Vec<memdx_trace::ReclaimReport>,
+    /// Memory cgroups walked on a root tree (not available from loose files).
+    pub memcgs: Option<MemcgCount>,
 }
 
 impl Case {
@@ -388,6 +407,18 @@ impl Case {
             }
         }
         self.logs.push(scan);
+    }
+
+    /// Adds a scanned trace.
+    pub fn add_trace(&mut self, file: &str, scan: memdx_trace::TraceScan) {
+        let r = scan.reclaim;
+        self.inputs.push(InputInfo {
+            file: file.to_string(),
+            format: "trace".into(),
+            diagnostics: r.diags.len(),
+        });
+        self.diags.extend(r.diags.iter().cloned());
+        self.traces.push(r);
     }
 
     /// Orders series by time once all inputs are in.

@@ -33,6 +33,8 @@ pub static ANALYZERS: &[Analyzer] = &[
     Analyzer { name: "watermarks", run: analyzers::watermarks::run },
     Analyzer { name: "fragmentation", run: analyzers::fragmentation::run },
     Analyzer { name: "overcommit", run: analyzers::overcommit::run },
+    Analyzer { name: "reclaim", run: analyzers::reclaim::run },
+    Analyzer { name: "memcg", run: analyzers::memcg::run },
 ];
 
 /// Findings ranked (severity, then score), and the analyzers' tables.

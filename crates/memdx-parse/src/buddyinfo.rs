@@ -15,7 +15,11 @@ pub struct BuddyZone {
 
 impl BuddyZone {
     pub fn free_pages(&self) -> u64 {
-        self.free.iter().enumerate().map(|(k, n)| n << k.min(63)).sum()
+        self.free
+            .iter()
+            .enumerate()
+            .map(|(k, n)| n.checked_shl(k as u32).filter(|v| v >> k == *n).unwrap_or(u64::MAX))
+            .fold(0, u64::saturating_add)
     }
 }
 

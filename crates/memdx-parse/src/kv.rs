@@ -30,7 +30,11 @@ impl Counters {
     }
     /// Sum of all counters whose name starts with `prefix` (e.g. `pgscan_` across kswapd/direct/khugepaged).
     pub fn sum_prefix(&self, prefix: &str) -> u64 {
-        self.entries.iter().filter(|e| e.key.starts_with(prefix)).map(|e| e.value).sum()
+        self.entries
+            .iter()
+            .filter(|e| e.key.starts_with(prefix))
+            .map(|e| e.value)
+            .fold(0, u64::saturating_add)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod kv;
 pub mod memcg_stat;
 pub mod meminfo;
 pub mod pagetypeinfo;
+pub mod proc_status;
 pub mod psi;
 pub mod sections;
 pub mod slab_aliases;

@@ -183,8 +183,17 @@ pub fn table<W: Write>(w: &mut W, t: &Table, st: Style) -> io::Result<()> {
 }
 
 /// Tables shown without `--verbose`: the ones a person reads first.
-const DEFAULT_TABLES: &[&str] =
-    &["memory.breakdown", "slab.top", "slab.growth", "zone.watermarks", "overcommit"];
+const DEFAULT_TABLES: &[&str] = &[
+    "log.reports",
+    "memory.breakdown",
+    "slab.top",
+    "slab.growth",
+    "reclaim.episodes",
+    "watermarks.zones",
+    "watermarks.estimate",
+    "overcommit",
+    "memcg.audit",
+];
 
 pub fn text<W: Write>(
     mut w: W,

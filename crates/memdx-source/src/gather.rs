@@ -226,7 +226,13 @@ fn stream_inner<'a>(
         return untar(case, name, joined, time, depth + 1);
     }
     // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
-    if memdx_parse::sniff::sniff(&head).is_err() && memdx_log::sniff(&head) {
+    let proc_style = memdx_parse::sniff::sniff(&head).is_ok();
+    if !proc_style && memdx_trace::sniff(&head) {
+        let scan = memdx_trace::parse(joined, name);
+        case.add_trace(name, scan);
+        return Ok(());
+    }
+    if !proc_style && memdx_log::sniff(&head) {
         let scan = memdx_log::scan(joined, name);
         case.add_log(name, scan);
         return Ok(());

@@ -12,10 +12,25 @@
 mod archive;
 mod gather;
 pub mod live;
+pub mod memcg;
+pub mod procs;
 pub mod snapshot;
 pub mod tracefs;
 
 pub use gather::{gather, GatherOptions};
+
+/// Opens a file for streaming, decompressing gzip, xz or zstd (recognised by magic bytes); `-` is
+/// standard input. For commands that read one log or trace at a time.
+pub fn open_stream(path: &std::path::Path) -> std::io::Result<Box<dyn std::io::BufRead>> {
+    use std::io::{BufRead, BufReader};
+    let mut r: Box<dyn BufRead> = if path == std::path::Path::new("-") {
+        Box::new(BufReader::with_capacity(256 * 1024, std::io::stdin()))
+    } else {
+        Box::new(BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?))
+    };
+    let c = archive::compression(r.fill_buf()?);
+    archive::decoder(r, c)
+}
 
 /// Largest file memdx reads whole for a /proc-style format. Larger inputs are either streamed (logs,
 /// traces) or skipped with a reason.

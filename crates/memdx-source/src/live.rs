@@ -97,6 +97,19 @@ pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
         }
     }
     read_slab_aliases(&root.join(SLAB_DIR), &name(SLAB_DIR), case);
+    if let Some(m) = crate::memcg::scan(root, 10, case.cgroups.as_ref()) {
+        let (hierarchy, dir) = match m.hierarchy {
+            crate::memcg::Hierarchy::V1 => ("v1", "sys/fs/cgroup/memory"),
+            crate::memcg::Hierarchy::V2 => ("v2", "sys/fs/cgroup"),
+        };
+        case.memcgs = Some(memdx_analyze::case::MemcgCount {
+            hierarchy,
+            live: m.live,
+            dying: m.dying,
+            top: m.top,
+            source: memdx_core::SourceRef::new(name(dir)),
+        });
+    }
     case.finish();
 }
 

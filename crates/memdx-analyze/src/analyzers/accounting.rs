@@ -31,8 +31,9 @@ const CATEGORIES: &[(&str, &[&str])] = &[
 ];
 
 fn hugetlb_kb(m: &Meminfo) -> u64 {
-    m.kb("Hugetlb")
-        .unwrap_or_else(|| m.kb("HugePages_Total").unwrap_or(0) * m.kb("Hugepagesize").unwrap_or(0))
+    m.kb("Hugetlb").unwrap_or_else(|| {
+        m.kb("HugePages_Total").unwrap_or(0).saturating_mul(m.kb("Hugepagesize").unwrap_or(0))
+    })
 }
 
 /// Sizes per category in kB; `None` when the file lacks every key of the category.
@@ -43,16 +44,17 @@ fn categories(m: &Meminfo, total: u64) -> Vec<(&'static str, Option<u64>)> {
             let v = match *label {
                 l if l.starts_with("page cache") => match (m.kb("Buffers"), m.kb("Cached")) {
                     (None, None) => None,
-                    (b, c) => {
-                        Some((b.unwrap_or(0) + c.unwrap_or(0)).saturating_sub(m.kb("Shmem").unwrap_or(0)))
-                    }
+                    (b, c) => Some(
+                        (b.unwrap_or(0).saturating_add(c.unwrap_or(0)))
+                            .saturating_sub(m.kb("Shmem").unwrap_or(0)),
+                    ),
                 },
                 l if l.starts_with("hugetlb") => Some(hugetlb_kb(m)),
                 // Before 4.x VmallocUsed was address space, not pages, and can exceed RAM.
                 l if l.starts_with("vmalloc") => m.kb("VmallocUsed").filter(|&v| v < total),
                 _ => {
                     let vals: Vec<u64> = keys.iter().filter_map(|k| m.kb(k)).collect();
-                    (!vals.is_empty()).then(|| vals.iter().sum())
+                    (!vals.is_empty()).then(|| vals.iter().fold(0u64, |a, b| a.saturating_add(*b)))
                 }
             };
             (*label, v)
@@ -65,7 +67,7 @@ pub fn run(case: &Case, out: &mut Output) {
     let total = m.kb("MemTotal");
     if let Some(total) = total {
         let cats = categories(m, total);
-        let explained: u64 = cats.iter().filter_map(|(_, v)| *v).sum();
+        let explained: u64 = cats.iter().filter_map(|(_, v)| *v).fold(0u64, u64::saturating_add);
         let unexplained = total.saturating_sub(explained);
         let mut rows: Vec<Vec<String>> = cats
             .iter()

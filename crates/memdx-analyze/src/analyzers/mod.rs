@@ -5,6 +5,8 @@
 pub mod accounting;
 pub mod fragmentation;
 pub mod kernel_log;
+pub mod memcg;
 pub mod overcommit;
+pub mod reclaim;
 pub mod slab;
 pub mod watermarks;

@@ -47,7 +47,7 @@ pub fn run(case: &Case, out: &mut Output) {
     let page_kb = case.page_kb();
     let mut caches: Vec<&SlabCache> = t.caches.iter().collect();
     caches.sort_by_key(|c| std::cmp::Reverse(c.memory_kb(page_kb)));
-    let table_kb: u64 = caches.iter().map(|c| c.memory_kb(page_kb)).sum();
+    let table_kb: u64 = caches.iter().map(|c| c.memory_kb(page_kb)).fold(0, u64::saturating_add);
     // The share of all slab: meminfo's Slab when known (a slabtop excerpt lists only the top caches).
     let slab_meminfo = case.meminfo.as_ref().and_then(|m| m.kb("Slab"));
     let total_kb = slab_meminfo.unwrap_or(table_kb).max(1);
@@ -154,8 +154,8 @@ fn growth(case: &Case, out: &mut Output) {
         .iter()
         .filter_map(|c| {
             let old = first.table.get(&c.name)?;
-            let d_objs = c.active_objs as i64 - old.active_objs as i64;
-            let d_kb = c.memory_kb(page_kb) as i64 - old.memory_kb(page_kb) as i64;
+            let d_objs = (c.active_objs as i64).saturating_sub(old.active_objs as i64);
+            let d_kb = (c.memory_kb(page_kb) as i64).saturating_sub(old.memory_kb(page_kb) as i64);
             Some((c, d_objs, d_kb))
         })
         .collect();
@@ -193,7 +193,7 @@ fn growth(case: &Case, out: &mut Output) {
     for (c, d_objs, d_kb) in deltas.iter().take(3) {
         // A cache that grew by >= 16 MiB, or by >= 50% and 4 MiB, every snapshot along the way.
         let old_kb = first.table.get(&c.name).map(|o| o.memory_kb(page_kb)).unwrap_or(0) as i64;
-        let big = *d_kb >= 16 * 1024 || (*d_kb >= 4 * 1024 && *d_kb * 2 >= old_kb);
+        let big = *d_kb >= 16 * 1024 || (*d_kb >= 4 * 1024 && d_kb.saturating_mul(2) >= old_kb);
         if !big || !monotonic(&c.name) {
             continue;
         }
@@ -209,7 +209,7 @@ fn growth(case: &Case, out: &mut Output) {
             c.name,
             series.len()
         ))
-        .evidence(Evidence::int(format!("{} active objects, first", c.name), (c.active_objs as i64) - d_objs, None, first.table.get(&c.name).map(|o| cache_src(&first.table, o))))
+        .evidence(Evidence::int(format!("{} active objects, first", c.name), (c.active_objs as i64).saturating_sub(*d_objs), None, first.table.get(&c.name).map(|o| cache_src(&first.table, o))))
         .evidence(Evidence::int(format!("{} active objects, last", c.name), c.active_objs as i64, None, Some(cache_src(&last.table, c))));
         if let Some(h) = hours {
             f = f.evidence(Evidence::float("objects per hour", *d_objs as f64 / h, Some("objects/h"), None));
