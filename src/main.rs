@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod symbolize_case;
 
 /// memdx diagnoses Linux kernel memory incidents: slab leaks, memcg reclaim storms, OOM kills,
 /// fragmentation and crashes in the allocators.

@@ -46,6 +46,12 @@ pub struct Args {
     /// Show every table, the skipped inputs and per-line diagnostics.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Kernel image with debug info: frames of kernel reports gain file:line and inline chains.
+    #[arg(long, value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
+    /// Directory of kernel modules (with debug info) for `[module]` frames; with --vmlinux.
+    #[arg(long, value_name = "DIR", requires = "vmlinux")]
+    pub modules: Option<PathBuf>,
     /// Colour the text report.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
@@ -68,13 +74,34 @@ pub fn run(args: Args) -> Result<u8> {
         live::read_root(root, &mut case, None);
     }
     if !args.inputs.is_empty() {
-        io_errors = gather(&args.inputs, &mut case, &GatherOptions::default());
+        // Progress on stderr when it is a terminal: large sosreports and multi-GB logs take a while.
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        if !std::io::stderr().is_terminal() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} files  {elapsed}  {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        let b = bar.clone();
+        let opts = GatherOptions {
+            on_file: Some(Box::new(move |f: &str| {
+                b.inc(1);
+                b.set_message(f.to_string());
+            })),
+        };
+        io_errors = gather(&args.inputs, &mut case, &opts);
+        bar.finish_and_clear();
     } else if args.root.is_none() {
         case.live = true;
         live::read_root(std::path::Path::new("/"), &mut case, Some(now()));
     }
     for e in &io_errors {
         eprintln!("memdx: error: {e}");
+    }
+    if let Some(v) = &args.vmlinux {
+        crate::symbolize_case::symbolize(&mut case, v, args.modules.as_deref())?;
     }
     let report = memdx_analyze::analyze(&case);
     let version = env!("CARGO_PKG_VERSION");

@@ -9,10 +9,13 @@ use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-#[derive(Debug, Clone, Default)]
+/// A callback told each file name as it is read.
+pub type OnFile = Box<dyn Fn(&str)>;
+
+#[derive(Default)]
 pub struct GatherOptions {
     /// Called with each file name as it is read (for progress display).
-    pub on_file: Option<fn(&str)>,
+    pub on_file: Option<OnFile>,
 }
 
 /// How deep archives may nest (a `.tar.gz` inside a tarball is one level).
@@ -42,7 +45,7 @@ pub fn gather(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions) -> Vec<S
 }
 
 fn read_file(p: &Path, name: &str, case: &mut Case, opts: &GatherOptions, errors: &mut Vec<SourceError>) {
-    if let Some(cb) = opts.on_file {
+    if let Some(cb) = &opts.on_file {
         cb(name);
     }
     match std::fs::File::open(p) {
@@ -96,7 +99,7 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
             walk(root, &path, case, opts, errors);
         } else if ft.is_file() {
             if let Some(h) = structural(&path) {
-                if let Some(cb) = opts.on_file {
+                if let Some(cb) = &opts.on_file {
                     cb(&name);
                 }
                 match std::fs::File::open(&path).and_then(|f| read_text(f, 1 << 20)) {
@@ -266,6 +269,7 @@ fn untar<'a>(
 ) -> std::io::Result<()> {
     let mut ar = tar::Archive::new(r);
     let mut files = 0usize;
+    let mut aliases = 0usize;
     let mut time = time;
     let entries = match ar.entries() {
         Ok(e) => e,
@@ -296,6 +300,7 @@ fn untar<'a>(
                     let alias =
                         path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
                     case.slab_aliases.insert(&alias, &t.to_string_lossy());
+                    aliases += 1;
                     case.slab_aliases
                         .source
                         .get_or_insert_with(|| memdx_core::SourceRef::new(format!("{name}:sys/kernel/slab")));
@@ -333,6 +338,10 @@ fn untar<'a>(
         }
         let r: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(64 * 1024, entry));
         stream(case, &inner, r, time, depth)?;
+    }
+    if aliases > 0 {
+        let file = format!("{name}:sys/kernel/slab");
+        case.inputs.push(memdx_analyze::InputInfo { file, format: "slab aliases".into(), diagnostics: 0 });
     }
     if files == 0 {
         case.skipped.push(Skipped { file: name.into(), reason: "archive holds no files".into() });

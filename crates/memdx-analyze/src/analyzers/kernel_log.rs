@@ -87,9 +87,22 @@ pub fn run(case: &Case, out: &mut Output) {
             if let Some(g) = &r.guilty_frame {
                 f = f.evidence(Evidence::text("guilty frame", g.clone(), None));
             }
-            let stack: Vec<String> =
-                r.frames.iter().filter(|fr| fr.reliable).take(8).map(|fr| fr.func.clone()).collect();
-            if !stack.is_empty() {
+            // The stack from the guilty frame down (the frames above it are the reporting machinery).
+            let start = r
+                .guilty_frame
+                .as_ref()
+                .and_then(|g| r.frames.iter().position(|fr| &fr.func == g))
+                .unwrap_or(0);
+            let frames: Vec<&memdx_log::Frame> =
+                r.frames.iter().skip(start).filter(|fr| fr.reliable).take(8).collect();
+            if frames.iter().any(|fr| fr.location.is_some()) {
+                // Symbolized: one evidence line per frame, with file:line and inline chain.
+                for (i, fr) in frames.iter().enumerate() {
+                    let loc = fr.location.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+                    f = f.evidence(Evidence::text(format!("frame #{i}"), format!("{}{loc}", fr.func), None));
+                }
+            } else if !frames.is_empty() {
+                let stack: Vec<&str> = frames.iter().map(|fr| fr.func.as_str()).collect();
                 f = f.evidence(Evidence::text("call trace", stack.join(" <- "), None));
             }
             if let Some(e) = &r.explanation {
@@ -100,7 +113,7 @@ pub fn run(case: &Case, out: &mut Output) {
                     f = f.next(n.clone());
                 }
             }
-            if !r.frames.is_empty() {
+            if !r.frames.is_empty() && r.frames.iter().all(|fr| fr.location.is_none()) {
                 f = f.next(format!(
                     "memdx symbolize --vmlinux vmlinux {}  # file:line and inline chain for every frame",
                     r.source.file
