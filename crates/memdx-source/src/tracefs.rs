@@ -35,18 +35,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TracefsError + '_ {
 pub fn locate(root: &Path) -> Option<PathBuf> {
     let mounts = std::fs::read_to_string(root.join("proc/mounts")).ok()?;
     let under = |p: &str| root.join(p.trim_start_matches('/'));
-    let mut debugfs = None;
-    for l in mounts.lines() {
+    // Only an existing tracefs mount is used. `debugfs/tracing` is not probed: touching it
+    // automounts tracefs there, which would leave the system changed; memdx mounts its own instead.
+    mounts.lines().find_map(|l| {
         let mut f = l.split_whitespace();
         let (_, dir, ty) = (f.next()?, f.next()?, f.next()?);
-        if ty == "tracefs" {
-            return Some(under(dir));
-        }
-        if ty == "debugfs" && debugfs.is_none() {
-            debugfs = Some(under(dir).join("tracing"));
-        }
-    }
-    debugfs.filter(|d| d.join("instances").is_dir())
+        (ty == "tracefs").then(|| under(dir))
+    })
 }
 
 /// A SIGINT/SIGTERM flag for capture loops: set when either signal arrives (the default action,
