@@ -26,6 +26,9 @@ enum Cmd {
     Log(cmd::log::Args),
     Symbolize(cmd::symbolize::Args),
     Trace(cmd::trace::Args),
+    Record(cmd::record::Args),
+    History(cmd::history::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
         Some(Cmd::Log(a)) => cmd::log::run(a),
         Some(Cmd::Symbolize(a)) => cmd::symbolize::run(a),
         Some(Cmd::Trace(a)) => cmd::trace::run(a),
+        Some(Cmd::Record(a)) => cmd::record::run(a),
+        Some(Cmd::History(a)) => cmd::history::run(a),
+        Some(Cmd::Serve(a)) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -119,7 +119,7 @@ fn renamed_files_give_the_same_findings() {
         std::fs::copy(p, tmp.join(format!("attachment-{i:02}.dat"))).unwrap();
     }
     let a = json(&[], &[src]);
-    let b = json(&[], &[tmp.clone()]);
+    let b = json(&[], std::slice::from_ref(&tmp));
     std::fs::remove_dir_all(&tmp).unwrap();
     assert_eq!(a["inputs"].as_array().unwrap().len(), b["inputs"].as_array().unwrap().len());
     let (fa, ta) = essence(&a);

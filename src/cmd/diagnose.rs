@@ -55,6 +55,12 @@ pub struct Args {
     /// Colour the text report.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+    /// Also write a self-contained HTML report (findings, charts, history) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Add history-aware findings and trends from a `memdx record` database.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 fn now() -> i64 {
@@ -126,8 +132,12 @@ pub fn run(args: Args) -> Result<u8> {
         )?;
     }
     out.flush()?;
+    drop(out);
+    // History (--db) and the HTML report (--html): see cmd/history.rs.
+    let hist_worst =
+        super::history::diagnose_extras(&case, &report, args.db.as_deref(), args.html.as_deref(), args.json)?;
     if !io_errors.is_empty() {
         return Ok(EXIT_USAGE);
     }
-    Ok(exit_code(&report))
+    Ok(exit_code(&report).max(u8::from(hist_worst.is_some_and(|s| s >= memdx_core::Severity::Warning))))
 }

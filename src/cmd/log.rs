@@ -20,7 +20,7 @@ pub struct Args {
     pub verbose: bool,
 }
 
-fn open(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
+fn open(path: &std::path::Path) -> anyhow::Result<Box<dyn BufRead>> {
     memdx_source::open_stream(path).with_context(|| format!("cannot open {}", path.display()))
 }
 

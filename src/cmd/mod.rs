@@ -2,7 +2,10 @@
 //! returning the process exit code.
 
 pub mod diagnose;
+pub mod history;
 pub mod log;
+pub mod record;
+pub mod serve;
 pub mod snapshot;
 pub mod symbolize;
 pub mod trace;

@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+#[path = "trace_allocs.rs"]
+mod trace_allocs;
+#[path = "trace_slab.rs"]
+mod trace_slab;
+
 /// Trace kernel events to investigate one problem.
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,6 +30,10 @@ pub struct Args {
 enum TraceCmd {
     /// Reclaim episodes, latency, efficiency and shrinker time (vmscan, oom, cgroup events).
     Reclaim(ReclaimArgs),
+    /// One slab cache's allocations and frees by call path and task, without slub_debug.
+    Slab(trace_slab::SlabArgs),
+    /// Large kmalloc and page allocations by call path (kmem:kmalloc, kmem:mm_page_alloc).
+    Allocs(trace_allocs::AllocsArgs),
 }
 
 /// With FILEs: analyse saved ftrace `trace`/`trace_pipe` text, `trace-cmd report` or `perf script`
@@ -86,6 +95,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.cmd {
         TraceCmd::Reclaim(a) => reclaim(a),
+        TraceCmd::Slab(a) => trace_slab::run(a),
+        TraceCmd::Allocs(a) => trace_allocs::run(a),
     }
 }
 

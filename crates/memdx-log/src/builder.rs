@@ -459,7 +459,7 @@ impl Builder {
             if n == 3 {
                 break;
             }
-            if table::matches_list(table::SKIP, &f.func) {
+            if table::is_skip(&f.func) {
                 continue;
             }
             sig.push('|');
@@ -502,7 +502,7 @@ impl Builder {
         if self.row.is_some_and(|r| r.func_in_header) {
             if let Some(pc) = &self.pc {
                 let func = pc.split('+').next().unwrap_or(pc);
-                if !table::matches_list(table::SKIP, func) {
+                if !table::is_skip(func) {
                     return Some(base(func));
                 }
             }
@@ -511,10 +511,10 @@ impl Builder {
             self.frames.iter().filter(|f| f.reliable || self.frames.iter().all(|g| !g.reliable));
         // Frames before the fault entry (die/page_fault...) belong to the exception handler.
         for f in candidates.by_ref() {
-            if table::matches_list(table::STOP, &f.func) {
+            if table::is_stop(&f.func) {
                 break;
             }
-            if !table::matches_list(table::SKIP, &f.func) {
+            if !table::is_skip(&f.func) {
                 return Some(base(&f.func));
             }
         }

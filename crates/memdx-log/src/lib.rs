@@ -199,7 +199,7 @@ impl<S: Sink> State<'_, S> {
         }
     }
 
-    fn kernel_line(&mut self, t: &str, key: Option<Caller>, stamp: Stamp, line: usize) {
+    fn kernel_line(&mut self, t: &str, key: Option<Caller>, time: LineTime<'_>, line: usize) {
         if !self.lingering.is_empty() {
             self.age();
         }
@@ -209,7 +209,7 @@ impl<S: Sink> State<'_, S> {
             }
         }
         if t.starts_with("TRACE ") {
-            if let Some(b) = Builder::slub_trace(t, stamp.clone(), self.src.clone(), line) {
+            if let Some(b) = Builder::slub_trace(t, time.stamp(), self.src.clone(), line) {
                 self.close(key);
                 self.open.push((key, b));
                 return;
@@ -226,7 +226,7 @@ impl<S: Sink> State<'_, S> {
                 }
             }
             self.close(key);
-            let b = Builder::new(row.kind, Some(row), t, stamp, self.src.clone(), line);
+            let b = Builder::new(row.kind, Some(row), t, time.stamp(), self.src.clone(), line);
             self.open.push((key, b));
             return;
         }
@@ -259,15 +259,29 @@ impl<S: Sink> State<'_, S> {
             self.finalize(b);
         }
         let mut b = if t.starts_with("CPU: ") {
-            Builder::new(Kind::StackDump, None, t, stamp, self.src.clone(), line)
+            Builder::new(Kind::StackDump, None, t, time.stamp(), self.src.clone(), line)
         } else {
-            let mut b = Builder::new(Kind::Unknown, None, t, stamp, self.src.clone(), line);
+            let mut b = Builder::new(Kind::Unknown, None, t, time.stamp(), self.src.clone(), line);
             b.corrupted = Some("report header missing (log starts or was cut mid-report)".into());
             b
         };
         b.lines = 0;
         b.feed(t, line);
         self.open.push((key, b));
+    }
+}
+
+/// A line's time as framed, turned into an owned [`Stamp`] only when a report starts (most lines
+/// never need it, and allocating the wall-clock string per line is measurable on GB logs).
+#[derive(Clone, Copy)]
+struct LineTime<'a> {
+    mono: Option<f64>,
+    wall: Option<&'a str>,
+}
+
+impl LineTime<'_> {
+    fn stamp(self) -> Stamp {
+        Stamp { monotonic: self.mono, wall: self.wall.map(str::to_string) }
     }
 }
 
@@ -284,7 +298,7 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
         lingering: Vec::new(),
         dropped_diags: 0,
     };
-    let mut framings: HashMap<Framing, u64> = HashMap::new();
+    let mut framings = [0u64; Framing::ALL.len()];
     let mut buf = Vec::with_capacity(512);
     let mut line_no = 0usize;
     let mut crash_cmd: Option<crash::Cmd> = None;
@@ -335,7 +349,7 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
             continue;
         }
         let f = frame::frame(s);
-        *framings.entry(f.framing).or_insert(0) += 1;
+        framings[f.framing as usize] += 1;
         if !f.kernel {
             continue;
         }
@@ -344,8 +358,8 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
         if t.is_empty() {
             continue;
         }
-        let stamp = Stamp { monotonic: f.mono, wall: f.wall.map(|w| w.into_owned()) };
-        st.kernel_line(t, f.caller, stamp, line_no);
+        let time = LineTime { mono: f.mono, wall: f.wall.as_deref() };
+        st.kernel_line(t, f.caller, time, line_no);
     }
     st.out.lines = line_no as u64;
     if let Some(b) = session.bt.take() {
@@ -385,7 +399,8 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
             }
         }
     }
-    let mut fr: Vec<(Framing, u64)> = framings.into_iter().collect();
+    let mut fr: Vec<(Framing, u64)> =
+        Framing::ALL.iter().zip(framings).filter(|(_, n)| *n > 0).map(|(f, n)| (*f, n)).collect();
     fr.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     st.out.framings = fr;
     st.out

@@ -23,18 +23,20 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
             s = r.trim_start();
         }
     }
-    let (sym, rest) = match s.find(' ') {
+    let (sym, rest) = match memchr::memchr(b' ', s.as_bytes()) {
         Some(i) => (&s[..i], s[i + 1..].trim()),
         None => (s, ""),
     };
-    let plus = sym.rfind('+')?;
+    let plus = memchr::memrchr(b'+', sym.as_bytes())?;
     let func = &sym[..plus];
     if func.is_empty()
         || !func.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$')
     {
         return None;
     }
-    let (off, size) = sym[plus + 1..].split_once('/')?;
+    let after = &sym[plus + 1..];
+    let slash = memchr::memchr(b'/', after.as_bytes())?;
+    let (off, size) = (&after[..slash], &after[slash + 1..]);
     let offset = hex(off)?;
     let size = hex(size)?;
     let mut module = None;
@@ -116,8 +118,8 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
 /// x86-64 (`RAX: ... RBX: ...`, `RIP: 0010:func+0x1/0x2`) and arm64 (`x29: ... x28: ...`,
 /// `pc : func+0x..`, `pstate: ...`) register lines. Returns `None` when the line is not one.
 pub fn parse_registers(t: &str) -> Option<Vec<Register>> {
-    let first = t.split([':', ' ']).next()?;
-    if !is_reg_name(first) {
+    let end = t.bytes().position(|c| c == b':' || c == b' ').unwrap_or(t.len());
+    if !is_reg_name(&t[..end]) {
         return None;
     }
     let mut regs = Vec::new();
@@ -153,17 +155,15 @@ pub fn parse_registers(t: &str) -> Option<Vec<Register>> {
 }
 
 fn is_reg_name(n: &str) -> bool {
-    const X86: &[&str] = &[
-        "RIP", "RSP", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "R08", "R09", "R10", "R11", "R12",
-        "R13", "R14", "R15", "FS", "GS", "CS", "DS", "ES", "SS", "CR0", "CR2", "CR3", "CR4", "DR0", "DR1",
-        "DR2", "DR3", "DR6", "DR7", "EFLAGS", "ORIG_RAX", "EIP", "EAX", "EBX", "ECX", "EDX", "ESI", "EDI",
-        "EBP", "ESP", "PKRU",
-    ];
-    const ARM: &[&str] = &["pc", "lr", "sp", "pstate", "fp"];
-    if X86.contains(&n) || ARM.contains(&n) {
-        return true;
-    }
-    n.len() >= 2 && n.len() <= 3 && n.starts_with('x') && n[1..].bytes().all(|c| c.is_ascii_digit())
+    // A `match` compiles to a length switch and a few word compares; this runs on most report lines.
+    matches!(
+        n,
+        "RIP" | "RSP" | "RAX" | "RBX" | "RCX" | "RDX" | "RSI" | "RDI" | "RBP" | "R08" | "R09" | "R10" | "R11"
+            | "R12" | "R13" | "R14" | "R15" | "FS" | "GS" | "CS" | "DS" | "ES" | "SS" | "CR0" | "CR2" | "CR3"
+            | "CR4" | "DR0" | "DR1" | "DR2" | "DR3" | "DR6" | "DR7" | "EFLAGS" | "ORIG_RAX" | "EIP" | "EAX"
+            | "EBX" | "ECX" | "EDX" | "ESI" | "EDI" | "EBP" | "ESP" | "PKRU" | "pc" | "lr" | "sp" | "pstate"
+            | "fp"
+    ) || n.len() >= 2 && n.len() <= 3 && n.starts_with('x') && n[1..].bytes().all(|c| c.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -160,22 +160,39 @@ pub static ROWS: &[Row] = &[
     },
 ];
 
-/// Substrings that must occur for a `Contains` row to match; searchers built once.
-static CONTAINS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> = std::sync::LazyLock::new(|| {
-    ["oom-killer", "allocation failure", "LOCKUP", "lockup", "stall", "blocked for more"]
-        .iter()
-        .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
-        .collect()
-});
+/// Substrings that must occur for a `Contains` row to match (each `Contains` pattern holds one of
+/// them), searched in one SIMD pass over the line (Teddy, from aho-corasick) built once.
+static CONTAINS: std::sync::LazyLock<Option<aho_corasick::packed::Searcher>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::packed::Searcher::new([
+            "oom-killer",
+            "allocation failure",
+            "LOCKUP",
+            "lockup",
+            "stall",
+            "blocked for more",
+        ])
+    });
+
+fn contains_possible(t: &str) -> bool {
+    match CONTAINS.as_ref() {
+        Some(s) => s.find(t).is_some(),
+        // No SIMD searcher on this CPU: the plain substring searches of the rows.
+        None => ROWS.iter().any(|r| matches!(r.m, Contains(p) if t.contains(p))),
+    }
+}
 
 /// The row a message starts, if any. `t` has its leading spaces removed.
 pub fn header(t: &str) -> Option<&'static Row> {
     let first = *t.as_bytes().first()?;
     // Cheap filter: every prefix row starts with one of these letters; `Contains` rows need a
-    // substring search only when a marker byte occurs.
+    // substring search only when one of their keywords occurs.
     let prefix_possible =
         matches!(first, b'B' | b'U' | b'g' | b'k' | b'I' | b'O' | b'W' | b'c' | b'M' | b'u' | b'K');
-    let contains_possible = CONTAINS.iter().any(|f| f.find(t.as_bytes()).is_some());
+    // Most lines starting with these letters are not headers: check the rows' prefixes first.
+    let prefix_possible =
+        prefix_possible && ROWS.iter().any(|r| matches!(r.m, Prefix(p) if t.starts_with(p)));
+    let contains_possible = contains_possible(t);
     if !prefix_possible && !contains_possible {
         return None;
     }
@@ -398,6 +415,61 @@ pub static STOP: &[&str] = &[
     "secondary_start_kernel",
 ];
 
+/// A function-name list (`SKIP`, `STOP`) indexed by the first two bytes, so a lookup compares a
+/// handful of entries instead of ~200 (it runs for every frame of every report).
+struct FnIndex {
+    buckets: Vec<Vec<(&'static str, bool)>>,
+    /// Entries shorter than two bytes (none today), compared on every lookup.
+    short: Vec<(&'static str, bool)>,
+}
+
+const FN_BUCKETS: usize = 512;
+
+fn fn_bucket(b: &[u8]) -> usize {
+    (usize::from(b[0]) * 31 + usize::from(b[1])) % FN_BUCKETS
+}
+
+impl FnIndex {
+    fn new(list: &[&'static str]) -> Self {
+        let mut buckets = vec![Vec::new(); FN_BUCKETS];
+        let mut short = Vec::new();
+        for p in list {
+            let (pat, prefix) = match p.strip_suffix('*') {
+                Some(pre) => (pre, true),
+                None => (*p, false),
+            };
+            if pat.len() < 2 {
+                short.push((pat, prefix));
+            } else {
+                buckets[fn_bucket(pat.as_bytes())].push((pat, prefix));
+            }
+        }
+        FnIndex { buckets, short }
+    }
+
+    fn matches(&self, func: &str) -> bool {
+        let base = func.split('.').next().unwrap_or(func);
+        let hit = |&(p, prefix): &(&str, bool)| if prefix { base.starts_with(p) } else { base == p };
+        if self.short.iter().any(hit) {
+            return true;
+        }
+        base.len() >= 2 && self.buckets[fn_bucket(base.as_bytes())].iter().any(hit)
+    }
+}
+
+static SKIP_INDEX: std::sync::LazyLock<FnIndex> = std::sync::LazyLock::new(|| FnIndex::new(SKIP));
+static STOP_INDEX: std::sync::LazyLock<FnIndex> = std::sync::LazyLock::new(|| FnIndex::new(STOP));
+
+/// `matches_list(SKIP, func)`, indexed.
+pub fn is_skip(func: &str) -> bool {
+    SKIP_INDEX.matches(func)
+}
+
+/// `matches_list(STOP, func)`, indexed.
+pub fn is_stop(func: &str) -> bool {
+    STOP_INDEX.matches(func)
+}
+
 pub fn matches_list(list: &[&str], func: &str) -> bool {
     // `.cold`, `.isra.0`, `.constprop.34` suffixes are compiler clones of the same function.
     let base = func.split('.').next().unwrap_or(func);
@@ -484,5 +556,20 @@ mod tests {
         assert!(matches_list(SKIP, "___slab_alloc.constprop.34"));
         assert!(matches_list(SKIP, "oom_kill_process.cold"));
         assert!(!matches_list(SKIP, "ext4_i_callback"));
+        for f in [
+            "___slab_alloc.constprop.34",
+            "oom_kill_process.cold",
+            "ext4_i_callback",
+            "kmalloc",
+            "k",
+            "",
+            "die",
+            "dief",
+            "__x64_sys_openat",
+            "el0_svc",
+        ] {
+            assert_eq!(is_skip(f), matches_list(SKIP, f), "{f}");
+            assert_eq!(is_stop(f), matches_list(STOP, f), "{f}");
+        }
     }
 }

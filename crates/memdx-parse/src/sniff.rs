@@ -145,10 +145,16 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
         return Err("`name value` counters, but neither vmstat nor memory.stat keys".into());
     }
     let sysctl_line = |l: &str| crate::sysctl::split_kv(l).is_some();
+    // `sysctl -a` is sorted (abi., debug., dev., fs., kernel., net., ..., vm.): the vm keys may be far
+    // below the first lines, so dotted names with `=` are enough.
+    let dotted = |l: &str| crate::sysctl::split_kv(l).is_some_and(|(k, _)| k.contains('.'));
     if frac(&sysctl_line)
-        && any(&|l| {
-            l.trim_start().starts_with("vm.") || l.contains("min_free_kbytes") || l.contains("overcommit_")
-        })
+        && (frac(&dotted)
+            || any(&|l| {
+                l.trim_start().starts_with("vm.")
+                    || l.contains("min_free_kbytes")
+                    || l.contains("overcommit_")
+            }))
     {
         return Ok(Format::Sysctl);
     }

@@ -2,7 +2,9 @@
 //! no other I/O. The JSON types here are the output schema documented in `docs/json-schema.md`.
 
 pub mod diagnose;
+pub mod html;
 pub mod log;
+pub mod metrics;
 mod style;
 
 pub use style::Style;

@@ -1,0 +1,460 @@
+//! kmem and cgroup tracepoints in ftrace text (`trace`/`trace_pipe`, also a `--save`d capture):
+//! `kmem:kmem_cache_alloc`/`kmem_cache_free` paired per object, `kmem:kmalloc` and
+//! `kmem:mm_page_alloc` grouped by call path for large allocations, `cgroup:cgroup_mkdir`/`rmdir`
+//! counted by comm. Stacks come from `options/stacktrace` or a `stacktrace` trigger: a
+//! `<stack trace>` entry with ` => func` lines right after its event on the same CPU.
+//!
+//! memdx-trace's line splitter reads the event header; the kmem payloads (`key=value`) are read
+//! here because memdx-trace models reclaim events only. Streaming: one pending event per CPU.
+
+use crate::pairing::{Event, Pairing, PairingReport, PathCount, TOP_PATHS};
+use crate::stack::{parse_sym, Stack, StackFrame, StackId, StackTable};
+use memdx_core::{Diag, SourceRef};
+use memdx_trace::line::{split_line, LineKind};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// What to keep from the trace.
+#[derive(Debug, Clone, Default)]
+pub struct KmemOptions {
+    /// Cache names accepted for `kmem_cache_alloc`/`free` (`name` field); empty = every cache.
+    pub caches: Vec<String>,
+    /// Label for events without a `name` field (kernels before 6.1): those are accepted when
+    /// `bytes_alloc` equals `fallback_size`, and frees only when they free an object seen allocated.
+    pub fallback_label: Option<String>,
+    pub fallback_size: Option<u64>,
+    /// `kmalloc` events below this many requested bytes are ignored.
+    pub min_bytes: u64,
+    /// `mm_page_alloc` events below this order are ignored.
+    pub min_order: u32,
+}
+
+/// Allocations grouped by call path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AllocPaths {
+    pub events: u64,
+    pub bytes: u64,
+    pub by_count: Vec<PathCount>,
+    pub by_bytes: Vec<PathCount>,
+}
+
+/// cgroup directory creation and removal seen in the trace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CgroupEvents {
+    pub mkdir: u64,
+    pub rmdir: u64,
+    /// (comm, mkdir, rmdir), most mkdirs first.
+    pub by_comm: Vec<CommCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommCount {
+    pub comm: String,
+    pub mkdir: u64,
+    pub rmdir: u64,
+}
+
+/// The result of reading one kmem trace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KmemReport {
+    pub source: String,
+    pub lines: u64,
+    pub events: u64,
+    /// Events with a `<stack trace>` attached.
+    pub with_stack: u64,
+    /// Events the ring buffer dropped (`[LOST N EVENTS]` lines).
+    pub lost: u64,
+    /// First to last event, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_s: Option<f64>,
+    /// True when `kmem_cache_alloc` had no `name` field and the size fallback was used.
+    pub name_fallback: bool,
+    pub slab: PairingReport,
+    pub kmalloc: AllocPaths,
+    pub pages: AllocPaths,
+    pub cgroup: CgroupEvents,
+    pub diags: Vec<Diag>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    CacheAlloc,
+    CacheFree,
+    Kmalloc,
+    PageAlloc,
+    Mkdir,
+    Rmdir,
+}
+
+#[derive(Debug)]
+struct Pending {
+    kind: Kind,
+    name: Option<String>,
+    ptr: u64,
+    bytes: u64,
+    call_site: Option<String>,
+    comm: String,
+    ts: f64,
+    line: usize,
+    frames: Vec<StackFrame>,
+    stacked: bool,
+}
+
+#[derive(Debug, Default)]
+struct PathAgg {
+    stacks: StackTable,
+    groups: HashMap<(StackId, String), (u64, u64, usize)>,
+    events: u64,
+    bytes: u64,
+}
+
+impl PathAgg {
+    fn add(&mut self, stack: Stack, comm: &str, bytes: u64, line: usize) {
+        let id = self.stacks.intern(stack);
+        let g = self.groups.entry((id, comm.to_string())).or_insert((0, 0, line));
+        g.0 += 1;
+        g.1 += bytes;
+        self.events += 1;
+        self.bytes += bytes;
+    }
+
+    fn finish(self, src: &SourceRef) -> AllocPaths {
+        let all: Vec<PathCount> = self
+            .groups
+            .iter()
+            .map(|((id, comm), (count, bytes, line))| {
+                let st = self.stacks.get(*id);
+                PathCount {
+                    path: st.map(|s| s.key().iter().map(|k| k.to_string()).collect()).unwrap_or_default(),
+                    driver: st.and_then(|s| s.driver()).map(str::to_string),
+                    comm: (!comm.is_empty()).then(|| comm.clone()),
+                    count: *count,
+                    bytes: *bytes,
+                    example: Some(src.at(*line)),
+                    frames: st.map(|s| s.caller_frames().to_vec()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let mut by_count = all.clone();
+        by_count.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+        by_count.truncate(TOP_PATHS);
+        let mut by_bytes = all;
+        by_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+        by_bytes.truncate(TOP_PATHS);
+        AllocPaths { events: self.events, bytes: self.bytes, by_count, by_bytes }
+    }
+}
+
+/// Streaming reader of kmem trace text; feed lines with [`KmemTrace::line`].
+#[derive(Debug)]
+pub struct KmemTrace {
+    opts: KmemOptions,
+    src: SourceRef,
+    pending: HashMap<u32, Pending>,
+    stack_cpu: Option<u32>,
+    pairing: Pairing,
+    kmalloc: PathAgg,
+    pages: PathAgg,
+    mk: HashMap<String, (u64, u64)>,
+    report: KmemReport,
+    first_ts: Option<f64>,
+    last_ts: Option<f64>,
+    damaged: u64,
+    first_damaged: usize,
+    unknown_names: u64,
+}
+
+fn field<'a>(payload: &'a str, key: &str) -> Option<&'a str> {
+    payload.split(' ').find_map(|t| t.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+fn hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+impl KmemTrace {
+    pub fn new(source: &str, opts: KmemOptions) -> Self {
+        KmemTrace {
+            opts,
+            src: SourceRef::new(source),
+            pending: HashMap::new(),
+            stack_cpu: None,
+            pairing: Pairing::new(),
+            kmalloc: PathAgg::default(),
+            pages: PathAgg::default(),
+            mk: HashMap::new(),
+            report: KmemReport { source: source.to_string(), ..Default::default() },
+            first_ts: None,
+            last_ts: None,
+            damaged: 0,
+            first_damaged: 0,
+            unknown_names: 0,
+        }
+    }
+
+    /// One line of trace text (1-based `lineno`).
+    pub fn line(&mut self, line: &str, lineno: usize) {
+        self.report.lines += 1;
+        let t = line.trim_end_matches(['\n', '\r']);
+        if let Some(f) = t.trim_start().strip_prefix("=> ") {
+            if let Some(p) = self.stack_cpu.and_then(|c| self.pending.get_mut(&c)) {
+                let f = f.trim();
+                let (func, offset) = parse_sym(f);
+                let user = f.starts_with('<') || func.starts_with("0x");
+                p.frames.push(StackFrame { func, offset, module: None, user });
+            }
+            return;
+        }
+        self.stack_cpu = None;
+        if t.contains(": <stack trace>") {
+            self.stack_cpu = stack_header_cpu(t);
+            if let Some(p) = self.stack_cpu.and_then(|c| self.pending.get_mut(&c)) {
+                if p.stacked {
+                    // A second stack for one event: a stack of an event we did not keep.
+                    self.stack_cpu = None;
+                } else {
+                    p.stacked = true;
+                }
+            }
+            return;
+        }
+        match split_line(t) {
+            LineKind::Event(e) => {
+                let cpu = e.cpu.unwrap_or(0);
+                let kind = match e.name {
+                    "kmem_cache_alloc" => Kind::CacheAlloc,
+                    "kmem_cache_free" => Kind::CacheFree,
+                    "kmalloc" | "kmalloc_node" => Kind::Kmalloc,
+                    "mm_page_alloc" => Kind::PageAlloc,
+                    "cgroup_mkdir" => Kind::Mkdir,
+                    "cgroup_rmdir" => Kind::Rmdir,
+                    _ => {
+                        // Another event on this CPU closes the pending one.
+                        if let Some(p) = self.pending.remove(&cpu) {
+                            self.finish_event(p);
+                        }
+                        return;
+                    }
+                };
+                if let Some(p) = self.pending.remove(&cpu) {
+                    self.finish_event(p);
+                }
+                let ts = e.ts_ns as f64 / 1e9;
+                self.first_ts.get_or_insert(ts);
+                self.last_ts = Some(ts);
+                self.report.events += 1;
+                let pl = e.payload;
+                let (name, ptr, bytes) = match kind {
+                    Kind::CacheAlloc | Kind::CacheFree => (
+                        field(pl, "name").map(str::to_string),
+                        field(pl, "ptr").and_then(hex).unwrap_or(0),
+                        field(pl, "bytes_alloc").and_then(|v| v.parse().ok()).unwrap_or(0),
+                    ),
+                    Kind::Kmalloc => {
+                        let req: u64 = field(pl, "bytes_req").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        if req < self.opts.min_bytes {
+                            return;
+                        }
+                        (None, 0, field(pl, "bytes_alloc").and_then(|v| v.parse().ok()).unwrap_or(req))
+                    }
+                    Kind::PageAlloc => {
+                        let order: u32 = field(pl, "order").and_then(|v| v.parse().ok()).unwrap_or(0);
+                        if order < self.opts.min_order {
+                            return;
+                        }
+                        (None, 0, 4096u64 << order.min(20))
+                    }
+                    Kind::Mkdir | Kind::Rmdir => (field(pl, "path").map(str::to_string), 0, 0),
+                };
+                self.pending.insert(
+                    cpu,
+                    Pending {
+                        kind,
+                        name,
+                        ptr,
+                        bytes,
+                        call_site: field(pl, "call_site").map(str::to_string),
+                        comm: e.comm.to_string(),
+                        ts,
+                        line: lineno,
+                        frames: Vec::new(),
+                        stacked: false,
+                    },
+                );
+            }
+            LineKind::Lost(n) => self.report.lost += n,
+            LineKind::Ignored => {}
+            LineKind::Damaged(_) => {
+                if self.damaged == 0 {
+                    self.first_damaged = lineno;
+                }
+                self.damaged += 1;
+            }
+        }
+    }
+
+    fn finish_event(&mut self, p: Pending) {
+        if p.stacked {
+            self.report.with_stack += 1;
+        }
+        let mut stack = Stack { frames: p.frames };
+        if stack.frames.is_empty() {
+            if let Some(cs) = p.call_site.as_deref() {
+                let (func, offset) = parse_sym(cs);
+                stack.frames.push(StackFrame { func, offset, module: None, user: false });
+            }
+        }
+        let src = self.src.at(p.line);
+        match p.kind {
+            Kind::CacheAlloc | Kind::CacheFree => {
+                let cache = match p.name.as_deref() {
+                    Some(n) => {
+                        if !self.opts.caches.is_empty() && !self.opts.caches.iter().any(|c| c == n) {
+                            return;
+                        }
+                        n.to_string()
+                    }
+                    None => {
+                        self.report.name_fallback = true;
+                        let Some(label) = self.opts.fallback_label.clone() else {
+                            self.unknown_names += 1;
+                            return;
+                        };
+                        if p.kind == Kind::CacheAlloc {
+                            if self.opts.fallback_size.is_some_and(|s| s != p.bytes) {
+                                return;
+                            }
+                        } else if !self.pairing.is_outstanding(&label, p.ptr) {
+                            return;
+                        }
+                        label
+                    }
+                };
+                let ev = Event {
+                    cache: &cache,
+                    ptr: p.ptr,
+                    stack,
+                    comm: Some(&p.comm),
+                    time: Some(p.ts),
+                    bytes: p.bytes,
+                    source: &src,
+                };
+                if p.kind == Kind::CacheAlloc {
+                    self.pairing.alloc(ev);
+                } else {
+                    self.pairing.free(ev);
+                }
+            }
+            Kind::Kmalloc => self.kmalloc.add(stack, &p.comm, p.bytes, p.line),
+            Kind::PageAlloc => self.pages.add(stack, &p.comm, p.bytes, p.line),
+            Kind::Mkdir | Kind::Rmdir => {
+                let e = self.mk.entry(p.comm).or_insert((0, 0));
+                if p.kind == Kind::Mkdir {
+                    e.0 += 1;
+                    self.report.cgroup.mkdir += 1;
+                } else {
+                    e.1 += 1;
+                    self.report.cgroup.rmdir += 1;
+                }
+            }
+        }
+    }
+
+    /// The report. `span_s` overrides the window (a live capture knows its length).
+    pub fn finish(mut self, span_s: Option<f64>) -> KmemReport {
+        let mut cpus: Vec<u32> = self.pending.keys().copied().collect();
+        cpus.sort_unstable();
+        for c in cpus {
+            if let Some(p) = self.pending.remove(&c) {
+                self.finish_event(p);
+            }
+        }
+        let span = span_s.or(match (self.first_ts, self.last_ts) {
+            (Some(a), Some(b)) if b > a => Some(b - a),
+            _ => None,
+        });
+        let mut r = self.report;
+        r.span_s = span;
+        r.slab = self.pairing.finish(span);
+        r.kmalloc = self.kmalloc.finish(&self.src);
+        r.pages = self.pages.finish(&self.src);
+        let mut by: Vec<CommCount> =
+            self.mk.into_iter().map(|(comm, (mkdir, rmdir))| CommCount { comm, mkdir, rmdir }).collect();
+        by.sort_by(|a, b| (b.mkdir + b.rmdir).cmp(&(a.mkdir + a.rmdir)).then_with(|| a.comm.cmp(&b.comm)));
+        by.truncate(TOP_PATHS);
+        r.cgroup.by_comm = by;
+        if self.damaged > 0 {
+            r.diags.push(Diag::warning(
+                self.src.at(self.first_damaged),
+                format!("{} lines looked like events but could not be split (first here)", self.damaged),
+            ));
+        }
+        if self.unknown_names > 0 {
+            r.diags.push(Diag::warning(
+                self.src.clone(),
+                format!(
+                    "{} kmem_cache events carry no cache name (kernel before 6.1) and no size fallback was given",
+                    self.unknown_names
+                ),
+            ));
+        }
+        if r.lost > 0 {
+            r.diags.push(Diag::warning(
+                self.src.clone(),
+                format!("the ring buffer dropped {} events: counts are lower bounds and pairing may show false outstanding objects", r.lost),
+            ));
+        }
+        r
+    }
+}
+
+/// The CPU of a `<stack trace>` entry: the `[001]` column.
+fn stack_header_cpu(t: &str) -> Option<u32> {
+    let head = &t[..t.find(": <stack trace>")?];
+    head.split_whitespace()
+        .rev()
+        .find_map(|tok| tok.strip_prefix('[').and_then(|x| x.strip_suffix(']')).and_then(|x| x.parse().ok()))
+}
+
+/// Reads a whole kmem trace. Never fails: a read error ends the input with a diagnostic.
+pub fn parse_kmem<R: BufRead>(mut r: R, source: &str, opts: KmemOptions, span_s: Option<f64>) -> KmemReport {
+    let mut k = KmemTrace::new(source, opts);
+    let mut buf = Vec::with_capacity(512);
+    let mut n = 0usize;
+    let mut err = None;
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                err = Some(Diag::error(
+                    SourceRef::new(source).at(n + 1),
+                    format!("read error, the rest is not read: {e}"),
+                ));
+                break;
+            }
+        }
+        n += 1;
+        let s = String::from_utf8_lossy(&buf);
+        k.line(&s, n);
+    }
+    let mut rep = k.finish(span_s);
+    rep.diags.extend(err);
+    rep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_cpu() {
+        assert_eq!(
+            stack_header_cpu("           <...>-10463   [000] .....   226.148735: <stack trace>"),
+            Some(0)
+        );
+        assert_eq!(stack_header_cpu("cat-1 [011] d..1. 1.0: <stack trace>"), Some(11));
+    }
+}

@@ -1,0 +1,337 @@
+//! One stack model for every source: slub_debug call traces, ftrace `<stack trace>` entries, and the
+//! outputs of bcc `trace`/`trace-bpfcc -tKU`, `memleak`, `stackcount`, bpftrace `@[kstack] = N` maps
+//! and `perf script`.
+//!
+//! Stacks are kept innermost frame first. Grouping uses a normalised key: function names without
+//! offsets or compiler suffixes (`.constprop.34`, `.isra.0`, `.lto_priv.665`), with the allocator and
+//! tracing frames at the top removed, so the same call path printed by different tools (or with
+//! different offsets after a rebuild) groups together.
+
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One frame of a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct StackFrame {
+    /// Symbol as printed (`[unknown]` when the tool could not resolve it).
+    pub func: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Module or object: `kernel`, `libc-2.28.so`, `[kernel.kallsyms]`, a module name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// True for user-space frames (a `-U` stack, a `ustack`).
+    pub user: bool,
+}
+
+impl StackFrame {
+    pub fn kernel(func: &str, offset: Option<u64>) -> Self {
+        StackFrame { func: func.to_string(), offset, module: None, user: false }
+    }
+
+    /// The function name without compiler suffixes (`.constprop.34`, `.isra.0`, `.part.1`,
+    /// `.cold`, `.lto_priv.665`, `.localalias.13`).
+    pub fn name(&self) -> &str {
+        base_name(&self.func)
+    }
+}
+
+/// `___slab_alloc.constprop.34` -> `___slab_alloc`.
+pub fn base_name(func: &str) -> &str {
+    match func.find('.') {
+        Some(0) | None => func,
+        Some(i) => &func[..i],
+    }
+}
+
+/// Frames that belong to the allocator, slub_debug or the tracer rather than the caller; removed
+/// from the top of a stack before grouping.
+pub fn is_allocator_frame(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "dump_backtrace",
+        "show_stack",
+        "dump_stack",
+        "dump_stack_lvl",
+        "alloc_debug_processing",
+        "free_debug_processing",
+        "slab_alloc",
+        "slab_alloc_node",
+        "slab_free",
+        "do_slab_free",
+        "kfree",
+        "kvfree",
+        "kmalloc_trace",
+        "kmalloc_node_trace",
+        "kvmalloc_node",
+        "alloc_pages",
+        "folio_alloc",
+        "stack_trace_save",
+        "ftrace_trace_stack",
+        "__ftrace_trace_stack",
+        "trace_buffer_unlock_commit_regs",
+        "event_triggers_call",
+        "stacktrace_trigger",
+        "trace_event_buffer_commit",
+        "memcg_slab_post_alloc_hook",
+        "kprobe_ftrace_handler",
+        "trace_call_bpf",
+        "bpf_get_stackid",
+    ];
+    const PREFIX: &[&str] = &[
+        "___slab_alloc",
+        "__slab_alloc",
+        "__slab_free",
+        "kmem_cache_alloc",
+        "kmem_cache_free",
+        "kmem_cache_zalloc",
+        "__kmem_cache_alloc",
+        "__kmem_cache_free",
+        "__kmalloc",
+        "kmalloc",
+        "__kvmalloc",
+        "kzalloc",
+        "trace_event_raw_event_",
+        "perf_trace_",
+        "__traceiter_",
+        "trace_kmem",
+        "trace_kmalloc",
+        "__alloc_pages",
+        "alloc_pages_",
+        "__alloc_frozen_pages",
+        "alloc_frozen_pages",
+        "__folio_alloc",
+        "allocate_slab",
+        "new_slab",
+        "__bpf_trace_",
+        "bpf_trace_run",
+    ];
+    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+}
+
+/// Frames of generic entry, VFS or worker plumbing: not the driver of an allocation. The driver of
+/// a call path is its outermost kernel frame that is not one of these (for a cgroup directory,
+/// `cgroup_mkdir`; for a per-memcg cache on 4.19, `memcg_kmem_cache_create_func`).
+pub fn is_generic_frame(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "do_syscall_64",
+        "do_syscall_x64",
+        "el0_svc",
+        "el0_svc_common",
+        "el0_svc_handler",
+        "el0t_64_sync",
+        "el0t_64_sync_handler",
+        "invoke_syscall",
+        "process_one_work",
+        "process_scheduled_works",
+        "worker_thread",
+        "kthread",
+        "ret_from_fork",
+        "ret_from_fork_asm",
+        "rcu_core",
+        "rcu_core_si",
+        "rcu_do_batch",
+        "handle_softirqs",
+        "__do_softirq",
+        "irq_exit_rcu",
+        "do_mkdirat",
+        "do_rmdir",
+        "do_unlinkat",
+        "do_sys_openat2",
+        "do_filp_open",
+        "path_openat",
+        "filename_create",
+        "kernfs_iop_mkdir",
+        "kernfs_iop_rmdir",
+        "kernfs_fop_write_iter",
+        "kernfs_fop_read_iter",
+        "seq_read",
+        "seq_read_iter",
+    ];
+    const PREFIX: &[&str] = &[
+        "entry_SYSCALL",
+        "__x64_sys_",
+        "__arm64_sys_",
+        "__ia32_sys_",
+        "__se_sys_",
+        "__do_sys_",
+        "ksys_",
+        "vfs_",
+        "el1_",
+        "el0_",
+        "sysvec_",
+        "asm_sysvec_",
+        "asm_",
+        "smpboot_",
+        "run_ksoftirqd",
+    ];
+    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+}
+
+/// A stack, innermost frame first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Stack {
+    pub frames: Vec<StackFrame>,
+}
+
+impl Stack {
+    /// The kernel frames from the caller of the allocator outwards (allocator and tracer frames at
+    /// the top removed).
+    pub fn caller_frames(&self) -> &[StackFrame] {
+        let skip = self.frames.iter().take_while(|f| !f.user && is_allocator_frame(f.name())).count();
+        if skip == self.frames.len() {
+            // All allocator frames (a stack cut short): keep it whole rather than empty.
+            return &self.frames;
+        }
+        &self.frames[skip..]
+    }
+
+    /// The grouping key: caller frame names, kernel frames only, user frames collapsed to one
+    /// `[user]` marker (user stacks of the same kernel path differ between runs of a program).
+    pub fn key(&self) -> Vec<Arc<str>> {
+        let mut k: Vec<Arc<str>> = Vec::new();
+        let mut user = false;
+        for f in self.caller_frames() {
+            if f.user {
+                if !user {
+                    k.push(Arc::from("[user]"));
+                    user = true;
+                }
+                continue;
+            }
+            k.push(Arc::from(f.name()));
+        }
+        k
+    }
+
+    /// The outermost kernel caller frame that is not generic entry/VFS/worker plumbing.
+    pub fn driver(&self) -> Option<&str> {
+        let callers = self.caller_frames();
+        callers.iter().rev().filter(|f| !f.user).map(|f| f.name()).find(|n| !is_generic_frame(n))
+    }
+
+    /// `a <- b <- c` of the first `n` caller frames (kernel frames; user frames as `[user]`).
+    pub fn path(&self, n: usize) -> String {
+        let k = self.key();
+        let mut s = k.iter().take(n).map(|a| a.as_ref()).collect::<Vec<_>>().join(" <- ");
+        if k.len() > n {
+            s.push_str(" <- ...");
+        }
+        s
+    }
+}
+
+/// Identifier of an interned stack in a [`StackTable`].
+pub type StackId = u32;
+
+/// Interns stacks by their grouping key, so each distinct call path is stored once; memory grows
+/// with distinct paths, not with records.
+#[derive(Debug, Default, Clone)]
+pub struct StackTable {
+    ids: HashMap<Vec<Arc<str>>, StackId>,
+    stacks: Vec<Stack>,
+}
+
+impl StackTable {
+    pub fn new() -> Self {
+        StackTable::default()
+    }
+
+    /// The id of `stack`'s call path; the first stack seen with a key is kept as its example.
+    pub fn intern(&mut self, stack: Stack) -> StackId {
+        let key = stack.key();
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.stacks.len() as StackId;
+        self.stacks.push(stack);
+        self.ids.insert(key, id);
+        id
+    }
+
+    pub fn get(&self, id: StackId) -> Option<&Stack> {
+        self.stacks.get(id as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.stacks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+    }
+}
+
+/// Parses `func+0x1a/0x40`, `func+0x1a`, `func+26` (bpftrace, decimal), or `func`.
+pub fn parse_sym(s: &str) -> (String, Option<u64>) {
+    let s = s.trim();
+    if let Some((f, off)) = s.rsplit_once('+') {
+        let off = off.split('/').next().unwrap_or("");
+        let v = match off.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16).ok(),
+            None => off.parse().ok(),
+        };
+        if let Some(v) = v {
+            if !f.is_empty() {
+                return (f.to_string(), Some(v));
+            }
+        }
+    }
+    (s.to_string(), None)
+}
+
+/// Converts the frames of a log report (slub_debug TRACE call traces) to the stack model.
+pub fn from_log_frames(frames: &[memdx_log::Frame]) -> Stack {
+    Stack {
+        frames: frames
+            .iter()
+            .filter(|f| f.reliable)
+            .map(|f| StackFrame {
+                func: f.func.clone(),
+                offset: f.offset,
+                module: f.module.clone(),
+                user: false,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(names: &[&str]) -> Stack {
+        Stack { frames: names.iter().map(|n| StackFrame::kernel(n, None)).collect() }
+    }
+
+    #[test]
+    fn key_strips_allocator_frames_and_suffixes() {
+        let s = st(&[
+            "dump_backtrace",
+            "show_stack",
+            "dump_stack",
+            "alloc_debug_processing",
+            "___slab_alloc.constprop.34",
+            "kmem_cache_alloc",
+            "__kernfs_new_node",
+            "kernfs_new_node",
+            "kernfs_create_dir_ns",
+            "cgroup_mkdir",
+            "kernfs_iop_mkdir",
+            "vfs_mkdir",
+            "do_mkdirat",
+            "__arm64_sys_mkdirat",
+        ]);
+        assert_eq!(s.key()[0].as_ref(), "__kernfs_new_node");
+        assert_eq!(s.driver(), Some("cgroup_mkdir"));
+        assert!(s.path(3).starts_with("__kernfs_new_node <- kernfs_new_node <- kernfs_create_dir_ns <- ..."));
+    }
+
+    #[test]
+    fn parse_sym_forms() {
+        assert_eq!(parse_sym("vfs_mkdir+0xfc/0x1c0"), ("vfs_mkdir".into(), Some(0xfc)));
+        assert_eq!(parse_sym("kmem_cache_alloc+26"), ("kmem_cache_alloc".into(), Some(26)));
+        assert_eq!(parse_sym("[unknown]"), ("[unknown]".into(), None));
+        assert_eq!(parse_sym("+0x10"), ("+0x10".into(), None));
+    }
+}

@@ -1,0 +1,190 @@
+//! Data-driven tests: inputs under `testdata/slab/`, expected results in `*.golden.json` beside them.
+//! `MEMDX_UPDATE_GOLDENS=1 cargo test -p memdx-slab` rewrites the goldens.
+
+use memdx_core::SourceRef;
+use memdx_slab::{correlate, journal, kmem, tools, SlabEvidence, SlubPairing};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/slab")
+}
+
+fn open(p: &Path) -> Box<dyn BufRead> {
+    let f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    if p.extension().is_some_and(|e| e == "gz") {
+        Box::new(BufReader::new(flate2::read::GzDecoder::new(f)))
+    } else {
+        Box::new(BufReader::new(f))
+    }
+}
+
+fn read(p: &Path) -> String {
+    let mut s = String::new();
+    open(p).read_to_string(&mut s).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    s
+}
+
+/// Compares `actual` with the golden file, or rewrites it with MEMDX_UPDATE_GOLDENS=1.
+fn check(golden: &Path, actual: &Value) {
+    let text = serde_json::to_string_pretty(actual).unwrap() + "\n";
+    if std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some() {
+        std::fs::write(golden, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(golden).unwrap_or_else(|e| {
+        panic!("{}: {e} (run with MEMDX_UPDATE_GOLDENS=1 to create it)", golden.display())
+    });
+    if want != text {
+        let got = golden.with_extension("actual.json");
+        std::fs::write(&got, &text).unwrap();
+        panic!("{} differs from the golden; actual output in {}", golden.display(), got.display());
+    }
+}
+
+#[test]
+fn seed000_bundle() {
+    let dir = testdata().join("seed000");
+    let mut pairing = SlubPairing::new();
+    let scan = memdx_log::scan_with(open(&dir.join("kern.log.gz")), "kern.log", &mut pairing);
+    let pairing = pairing.finish();
+    let journal = journal::parse_journal(open(&dir.join("syslog")), "syslog");
+    let stacks: Vec<tools::ToolStacks> = ["kernfs_new_node.log", "cgroup_mkdir.log"]
+        .iter()
+        .map(|f| tools::parse(&read(&dir.join(f)), f))
+        .collect();
+    let slabtop_text = read(&dir.join("slabtop.txt"));
+    let slab =
+        memdx_parse::slabtop::parse(&slabtop_text, &SourceRef::new("slabtop.txt")).expect("slabtop").value;
+    let kernel = scan.kernel.as_deref().and_then(memdx_core::kver::KernelVersion::parse);
+    let ev = SlabEvidence {
+        pairing: Some(&pairing),
+        tools: &stacks,
+        journals: std::slice::from_ref(&journal),
+        slab: Some(&slab),
+        kernel,
+        ..Default::default()
+    };
+    let findings = correlate::findings(&ev);
+
+    // The acceptance facts, stated plainly before the golden comparison.
+    let c = pairing.cache("kernfs_node_cache").expect("kernfs_node_cache traced");
+    assert_eq!((c.allocs, c.frees), (724, 503));
+    assert_eq!(c.double_frees, 0);
+    let top = c.top_outstanding().expect("outstanding path");
+    assert_eq!(top.driver.as_deref(), Some("cgroup_mkdir"));
+    assert_eq!(top.comm.as_deref(), Some("systemd"));
+    let avahi = journal.unit("dbus-org.freedesktop.Avahi.service").expect("avahi unit");
+    assert_eq!(avahi.period_s, Some(5.0));
+    assert_eq!(avahi.events, 1431);
+    let f = findings.iter().find(|f| f.id == "slab.leak.cgroup_churn").expect("correlated finding");
+    assert!(f.explanation.contains("dbus-org.freedesktop.Avahi.service"), "{}", f.explanation);
+    assert!(f.next_steps.iter().any(|n| n.contains("nokmem")), "{:?}", f.next_steps);
+    assert_eq!(stacks[0].format, Some(tools::ToolFormat::BccTrace));
+    assert_eq!(stacks[0].samples.len(), 2);
+    assert_eq!(stacks[0].samples[0].value.as_deref(), Some("-14"));
+
+    let actual = json!({
+        "log": {"kernel": scan.kernel, "slub_trace_records": scan.slub_trace_records},
+        "pairing": pairing,
+        "journal": journal,
+        "tools": stacks.iter().map(|t| json!({"format": t.format, "samples": t.samples, "diags": t.diags})).collect::<Vec<_>>(),
+        "findings": findings,
+    });
+    check(&testdata().join("seed000.golden.json"), &actual);
+}
+
+/// Tool outputs of every supported format, one file each, recognised by content.
+#[test]
+fn tool_formats() {
+    let dir = testdata().join("tools");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "expected one sample per tool format in {}", dir.display());
+    let mut all = serde_json::Map::new();
+    for p in &names {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let t = tools::parse(&read(p), &name);
+        assert!(t.format.is_some(), "{name}: not recognised");
+        assert!(!t.samples.is_empty(), "{name}: no stacks");
+        assert!(t.samples.iter().all(|s| !s.stack.frames.is_empty()), "{name}: empty stack");
+        let paths: Vec<Value> = t
+            .samples
+            .iter()
+            .map(|s| json!({"count": s.count, "bytes": s.bytes, "comm": s.comm, "path": s.stack.path(6), "driver": s.stack.driver(), "user_frames": s.stack.frames.iter().filter(|f| f.user).count()}))
+            .collect();
+        all.insert(name, json!({"format": t.format, "stacks": paths, "diags": t.diags}));
+    }
+    check(&dir.join("tools.golden.json"), &Value::Object(all));
+}
+
+/// Real ftrace output of this project's 6.18 machine (options/stacktrace and the stacktrace trigger).
+#[test]
+fn live618_kmalloc_stacks() {
+    let dir = testdata().join("live-6.18");
+    let mut all = serde_json::Map::new();
+    for name in ["option_stacktrace_kmalloc.trace.txt", "trigger_stacktrace_kmalloc.trace.txt"] {
+        let opts = kmem::KmemOptions { min_bytes: 4096, ..Default::default() };
+        let r = kmem::parse_kmem(open(&dir.join(name)), name, opts, None);
+        assert!(r.kmalloc.events > 0, "{name}");
+        assert!(r.with_stack > 0, "{name}");
+        all.insert(name.to_string(), serde_json::to_value(&r).unwrap());
+    }
+    let r = &all["option_stacktrace_kmalloc.trace.txt"];
+    assert_eq!(r["kmalloc"]["by_count"][0]["path"][0], "seq_read_iter");
+    check(&dir.join("kmalloc.golden.json"), &Value::Object(all));
+}
+
+/// Every parser on damaged inputs (each test file cut at many points, lines shuffled by a fixed
+/// step): must not panic. The cargo-fuzz target `slab_parsers` does the same at random.
+#[test]
+fn damaged_inputs_do_not_panic() {
+    let dir = testdata();
+    let files = [
+        dir.join("seed000/syslog"),
+        dir.join("seed000/kernfs_new_node.log"),
+        dir.join("tools/bpftrace_kstack_comm.txt"),
+        dir.join("tools/perf_script_kmem.txt"),
+        dir.join("tools/stackcount_kmem_cache_alloc.txt"),
+        dir.join("tools/memleak_kernfs.txt"),
+        dir.join("live-6.18/trigger_stacktrace_kmalloc.trace.txt"),
+    ];
+    for f in &files {
+        let text = read(f);
+        let text: String = text.chars().take(20000).collect();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut variants = Vec::new();
+        for cut in (0..text.len()).step_by(97) {
+            if text.is_char_boundary(cut) {
+                variants.push(text[..cut].to_string());
+            }
+        }
+        let mut shuffled = lines.clone();
+        let n = shuffled.len();
+        for i in 0..n {
+            shuffled.swap(i, (i * 7 + 3) % n.max(1));
+        }
+        variants.push(shuffled.join("\n"));
+        variants.push(lines.iter().map(|l| l.replace(' ', "")).collect::<Vec<_>>().join("\n"));
+        for v in &variants {
+            let _ = tools::parse(v, "x");
+            for fmt in [
+                tools::ToolFormat::BccTrace,
+                tools::ToolFormat::Memleak,
+                tools::ToolFormat::Stackcount,
+                tools::ToolFormat::Bpftrace,
+                tools::ToolFormat::PerfScript,
+            ] {
+                let _ = tools::parse_as(v, "x", fmt);
+            }
+            let _ = journal::parse_journal(v.as_bytes(), "x");
+            let _ = kmem::parse_kmem(v.as_bytes(), "x", kmem::KmemOptions::default(), None);
+        }
+    }
+}

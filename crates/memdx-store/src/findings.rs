@@ -1,0 +1,329 @@
+//! History-aware findings: which slab caches, processes and memcg counts grew steadily over the
+//! recorded window, and whether fragmentation got worse. Pure: a [`History`] in, findings and
+//! tables out.
+
+use crate::sample::kind;
+use crate::trend::{fit, unusable_index, verdict, Fit, Verdict};
+use crate::{History, Series};
+use memdx_analyze::Table;
+use memdx_core::units::kib;
+use memdx_core::{Evidence, Finding, Severity, SourceRef};
+use std::collections::BTreeMap;
+
+/// Net growth under which a slab cache is flat (KiB).
+pub const SLAB_MIN_GROWTH_KB: f64 = 8.0 * 1024.0;
+/// Net growth under which a process RSS is flat (KiB).
+pub const RSS_MIN_GROWTH_KB: f64 = 64.0 * 1024.0;
+/// Growth in dying memcgs worth naming.
+pub const DYING_MIN_GROWTH: f64 = 100.0;
+/// Order checked for the fragmentation trend: PAGE_ALLOC_COSTLY_ORDER, the largest order the
+/// allocator retries hard for (kernel stacks, network buffers, slab pages of large objects).
+pub const FRAG_ORDER: usize = 3;
+
+/// Findings and tables from a history.
+#[derive(Debug, Default)]
+pub struct HistoryReport {
+    pub findings: Vec<Finding>,
+    pub tables: Vec<Table>,
+}
+
+fn hours(s: i64) -> String {
+    if s >= 2 * 86400 {
+        format!("{:.1} d", s as f64 / 86400.0)
+    } else if s >= 7200 {
+        format!("{:.1} h", s as f64 / 3600.0)
+    } else if s >= 120 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+fn rate_kb(f: &Fit) -> String {
+    let h = f.per_hour();
+    if h.abs() >= 1024.0 {
+        format!("{:+.1} MiB/h", h / 1024.0)
+    } else {
+        format!("{h:+.0} KiB/h")
+    }
+}
+
+fn signed_kib(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", kib((-v) as u64))
+    } else {
+        format!("+{}", kib(v as u64))
+    }
+}
+
+/// One series' fit and verdict.
+pub struct Trend<'a> {
+    pub series: &'a Series,
+    pub fit: Fit,
+    pub verdict: Verdict,
+}
+
+/// Fits every series of `k` and sorts by net growth, largest first.
+pub fn trends<'a>(h: &'a History, k: &str, min_growth: f64) -> Vec<Trend<'a>> {
+    let mut v: Vec<Trend> = h
+        .series
+        .iter()
+        .filter(|s| s.kind == k)
+        .filter_map(|s| fit(&s.points).map(|f| Trend { series: s, verdict: verdict(&f, min_growth), fit: f }))
+        .collect();
+    v.sort_by(|a, b| b.fit.growth().total_cmp(&a.fit.growth()).then(a.series.name.cmp(&b.series.name)));
+    v
+}
+
+/// Unusable free space index at [`FRAG_ORDER`] over time, per zone (`node0/Normal`).
+pub fn fragmentation_series(h: &History) -> BTreeMap<String, Vec<(i64, f64)>> {
+    // zone -> time -> free blocks per order
+    let mut per: BTreeMap<String, BTreeMap<i64, Vec<u64>>> = BTreeMap::new();
+    for s in h.of_kind(kind::BUDDY) {
+        let Some((zone, order)) = s.name.rsplit_once('/') else { continue };
+        let Ok(order) = order.parse::<usize>() else { continue };
+        if order > 20 {
+            continue;
+        }
+        let z = per.entry(zone.to_string()).or_default();
+        for &(t, v) in &s.points {
+            let row = z.entry(t).or_default();
+            if row.len() <= order {
+                row.resize(order + 1, 0);
+            }
+            row[order] = v.max(0.0) as u64;
+        }
+    }
+    per.into_iter()
+        .map(|(zone, rows)| {
+            let pts =
+                rows.into_iter().map(|(t, free)| (t, unusable_index(&free, FRAG_ORDER) as f64)).collect();
+            (zone, pts)
+        })
+        .collect()
+}
+
+/// Analyzes a loaded history. `mem_total_kb` (from the latest meminfo when known) scales severities.
+pub fn analyze(h: &History) -> HistoryReport {
+    let mut out = HistoryReport::default();
+    let src = SourceRef::new(h.source.as_str());
+    let window = hours(h.span());
+    let mem_total_kb = h.get(kind::MEMINFO, "MemTotal").and_then(Series::last);
+
+    // Slab caches.
+    let slabs = trends(h, kind::SLAB_KB, SLAB_MIN_GROWTH_KB);
+    let mut rows = Vec::new();
+    for t in slabs.iter().filter(|t| t.fit.growth() > 0.0).take(15) {
+        rows.push(vec![
+            t.series.name.clone(),
+            kib(t.fit.first as u64),
+            kib(t.fit.last as u64),
+            signed_kib(t.fit.growth()),
+            rate_kb(&t.fit),
+            format!("{:.2}", t.fit.r2),
+            t.verdict.as_str().into(),
+        ]);
+    }
+    if !rows.is_empty() {
+        out.tables.push(Table {
+            id: "history.slab".into(),
+            title: format!("Slab caches that grew over {window}"),
+            columns: ["cache", "first", "last", "growth", "rate", "fit r2", "verdict"]
+                .map(String::from)
+                .to_vec(),
+            rows,
+            notes: vec![
+                "steady growth: r2 >= 0.8 and at least 60% of steps not down; churn: net growth with swings"
+                    .into(),
+            ],
+        });
+    }
+    for t in slabs.iter().filter(|t| t.verdict == Verdict::SteadyGrowth) {
+        let growth = t.fit.growth();
+        let big = growth >= 1024.0 * 1024.0 || mem_total_kb.is_some_and(|m| growth >= m * 0.1);
+        let objs = h.get(kind::SLAB_OBJS, &t.series.name).and_then(|s| fit(&s.points));
+        let mut f = Finding::new(
+            "history.slab.steady_growth",
+            if big { Severity::Critical } else { Severity::Warning },
+            format!("Slab cache {} grew steadily by {} over {window}", t.series.name, kib(growth as u64)),
+        )
+        .explain(format!(
+            "{} went from {} to {} at {} with a straight-line fit of r2 {:.2}; {:.0}% of the steps between \
+             samples did not go down. Steady growth with few drops is what a leak looks like; a cache \
+             that is only busy rises and falls.",
+            t.series.name,
+            kib(t.fit.first as u64),
+            kib(t.fit.last as u64),
+            rate_kb(&t.fit),
+            t.fit.r2,
+            t.fit.rising_steps * 100.0
+        ))
+        .evidence(Evidence::int("first", t.fit.first as i64, Some("KiB"), Some(src.clone())))
+        .evidence(Evidence::int("last", t.fit.last as i64, Some("KiB"), Some(src.clone())))
+        .evidence(Evidence::float("rate", t.fit.per_hour(), Some("KiB/h"), Some(src.clone())))
+        .evidence(Evidence::float("fit r2", t.fit.r2, None, Some(src.clone())))
+        .evidence(Evidence::int("samples", t.fit.n as i64, None, Some(src.clone())));
+        if let Some(o) = objs {
+            f = f.evidence(Evidence::float("objects per hour", o.per_hour(), None, Some(src.clone())));
+        }
+        f = f
+            .next(format!("memdx history --cache {} (the series sample by sample)", t.series.name))
+            .next(format!(
+                "memdx trace slab --cache {} to catch the allocating call sites (or slub_debug=U,{} and \
+                 /sys/kernel/slab/{}/alloc_calls)",
+                t.series.name, t.series.name, t.series.name
+            ))
+            .score(growth);
+        out.findings.push(f);
+    }
+
+    // Processes.
+    let procs = trends(h, kind::PROC_RSS, RSS_MIN_GROWTH_KB);
+    let rows: Vec<Vec<String>> = procs
+        .iter()
+        .filter(|t| t.fit.growth() > 0.0)
+        .take(10)
+        .map(|t| {
+            vec![
+                t.series.name.clone(),
+                kib(t.fit.first as u64),
+                kib(t.fit.last as u64),
+                signed_kib(t.fit.growth()),
+                rate_kb(&t.fit),
+                t.verdict.as_str().into(),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.tables.push(Table {
+            id: "history.process".into(),
+            title: format!("Processes whose RSS grew over {window}"),
+            columns: ["process", "first", "last", "growth", "rate", "verdict"].map(String::from).to_vec(),
+            rows,
+            notes: vec!["only processes among the largest at each sample are recorded".into()],
+        });
+    }
+    for t in procs.iter().filter(|t| t.verdict == Verdict::SteadyGrowth) {
+        out.findings.push(
+            Finding::new(
+                "history.process.rss_growth",
+                Severity::Warning,
+                format!("{} grew steadily by {} over {}", t.series.name, kib(t.fit.growth() as u64), hours(t.fit.span_s)),
+            )
+            .explain(format!(
+                "Its resident set went from {} to {} ({}, fit r2 {:.2}). A process that only grows \
+                 holds on to memory it no longer uses (a userspace leak), or caches without bound.",
+                kib(t.fit.first as u64),
+                kib(t.fit.last as u64),
+                rate_kb(&t.fit),
+                t.fit.r2
+            ))
+            .evidence(Evidence::int("first RSS", t.fit.first as i64, Some("KiB"), Some(src.clone())))
+            .evidence(Evidence::int("last RSS", t.fit.last as i64, Some("KiB"), Some(src.clone())))
+            .evidence(Evidence::float("rate", t.fit.per_hour(), Some("KiB/h"), Some(src.clone())))
+            .next("restart the service when possible and report the growth to its maintainers with this history")
+            .next("grep -E 'Rss|Pss' /proc/<pid>/smaps_rollup; heaptrack or valgrind --tool=massif to find the allocation site")
+            .score(t.fit.growth()),
+        );
+    }
+
+    // Memory cgroups.
+    let live = h.get(kind::MEMCG, "live").and_then(|s| fit(&s.points));
+    let dying = h.get(kind::MEMCG, "dying").and_then(|s| fit(&s.points));
+    if live.is_some() || dying.is_some() {
+        let mut rows = Vec::new();
+        for (name, f) in [("live", live), ("dying", dying)] {
+            if let Some(f) = f {
+                rows.push(vec![
+                    name.into(),
+                    format!("{:.0}", f.first),
+                    format!("{:.0}", f.last),
+                    format!("{:.0}", f.min),
+                    format!("{:.0}", f.max),
+                    format!("{:+.1}/h", f.per_hour()),
+                ]);
+            }
+        }
+        out.tables.push(Table {
+            id: "history.memcg".into(),
+            title: format!("Memory cgroups over {window}"),
+            columns: ["memcgs", "first", "last", "min", "max", "trend"].map(String::from).to_vec(),
+            rows,
+            notes: vec![],
+        });
+    }
+    if let Some(d) = dying.filter(|d| verdict(d, DYING_MIN_GROWTH) == Verdict::SteadyGrowth) {
+        out.findings.push(
+            Finding::new(
+                "history.memcg.dying_growth",
+                if d.last >= 10_000.0 { Severity::Critical } else { Severity::Warning },
+                format!("Dying memory cgroups rose steadily from {:.0} to {:.0}", d.first, d.last),
+            )
+            .explain(format!(
+                "Removed memory cgroups stay allocated (dying) while page cache or kernel memory is \
+                 still charged to them. Their number rose at {:+.0} per hour (fit r2 {:.2}); each holds \
+                 per-CPU and per-node structures, so memory and the cost of walking memcgs grow with it.",
+                d.per_hour(),
+                d.r2
+            ))
+            .evidence(Evidence::int("first", d.first as i64, None, Some(src.clone())))
+            .evidence(Evidence::int("last", d.last as i64, None, Some(src.clone())))
+            .evidence(Evidence::float("per hour", d.per_hour(), None, Some(src.clone())))
+            .next("find the service that creates and removes cgroups (systemd transient units, container runtimes)")
+            .next("echo 1 > /proc/sys/vm/drop_caches releases dying memcgs held only by page cache (test, not a fix)")
+            .score(d.last),
+        );
+    }
+
+    // Fragmentation.
+    let frag = fragmentation_series(h);
+    let mut rows = Vec::new();
+    for (zone, pts) in &frag {
+        let Some(f) = fit(pts) else { continue };
+        let v = verdict(&f, 100.0);
+        rows.push(vec![
+            zone.clone(),
+            format!("{:.0}", f.first),
+            format!("{:.0}", f.last),
+            format!("{:.0}", f.max),
+            format!("{:+.1}/h", f.per_hour()),
+            v.as_str().into(),
+        ]);
+        if v == Verdict::SteadyGrowth && f.last >= 500.0 {
+            out.findings.push(
+                Finding::new(
+                    "history.fragmentation.rising",
+                    Severity::Warning,
+                    format!(
+                        "Fragmentation of {zone} rose steadily to {:.0}/1000 at order {FRAG_ORDER}",
+                        f.last
+                    ),
+                )
+                .explain(format!(
+                    "The unusable free space index for order-{FRAG_ORDER} allocations (the share of free \
+                     memory in blocks too small for them, mm/vmstat.c) went from {:.0} to {:.0} over {}. \
+                     Rising fragmentation leads to compaction stalls and high-order allocation failures.",
+                    f.first,
+                    f.last,
+                    hours(f.span_s)
+                ))
+                .evidence(Evidence::int("first index", f.first as i64, None, Some(src.clone())))
+                .evidence(Evidence::int("last index", f.last as i64, None, Some(src.clone())))
+                .next("cat /sys/kernel/debug/extfrag/unusable_index; grep compact_ /proc/vmstat")
+                .next("echo 1 > /proc/sys/vm/compact_memory, and consider raising vm.min_free_kbytes")
+                .score(f.last),
+            );
+        }
+    }
+    if !rows.is_empty() {
+        out.tables.push(Table {
+            id: "history.fragmentation".into(),
+            title: format!("Unusable free space index (order {FRAG_ORDER}) over {window}"),
+            columns: ["zone", "first", "last", "max", "trend", "verdict"].map(String::from).to_vec(),
+            rows,
+            notes: vec!["0: every free page usable for the order; 1000: none".into()],
+        });
+    }
+    out.findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.score.total_cmp(&a.score)));
+    out
+}

@@ -1,0 +1,203 @@
+//! Least-squares fits of a series and the leak verdict: steady growth versus churn. Pure.
+
+/// A straight-line fit `value = intercept + slope * (t - t0)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    pub n: usize,
+    /// Seconds from the first to the last point.
+    pub span_s: i64,
+    pub first: f64,
+    pub last: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Units per second.
+    pub slope: f64,
+    /// Coefficient of determination of the line, 0..1 (1 for a perfect line, 0 for flat data).
+    pub r2: f64,
+    /// Share of steps between consecutive points that did not go down, 0..1.
+    pub rising_steps: f64,
+}
+
+impl Fit {
+    pub fn per_hour(&self) -> f64 {
+        self.slope * 3600.0
+    }
+    pub fn per_day(&self) -> f64 {
+        self.slope * 86400.0
+    }
+    pub fn growth(&self) -> f64 {
+        self.last - self.first
+    }
+}
+
+/// Fits `points` (time, value). None for fewer than two points or no time span.
+pub fn fit(points: &[(i64, f64)]) -> Option<Fit> {
+    let n = points.len();
+    if n < 2 {
+        return None;
+    }
+    let t0 = points[0].0;
+    let span_s = points[n - 1].0 - t0;
+    if span_s <= 0 {
+        return None;
+    }
+    let nf = n as f64;
+    let (mut sx, mut sy) = (0.0, 0.0);
+    for &(t, v) in points {
+        sx += (t - t0) as f64;
+        sy += v;
+    }
+    let (mx, my) = (sx / nf, sy / nf);
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &(t, v) in points {
+        let dx = (t - t0) as f64 - mx;
+        let dy = v - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+        min = min.min(v);
+        max = max.max(v);
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let r2 = if sxx > 0.0 && syy > 0.0 { (sxy * sxy) / (sxx * syy) } else { 0.0 };
+    let rising = points.windows(2).filter(|w| w[1].1 >= w[0].1).count() as f64 / (n - 1) as f64;
+    Some(Fit {
+        n,
+        span_s,
+        first: points[0].1,
+        last: points[n - 1].1,
+        min,
+        max,
+        slope,
+        r2,
+        rising_steps: rising,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Grows along a line with few drops: what a leak looks like.
+    SteadyGrowth,
+    /// Net growth, but with swings as large as the trend: allocation and freeing, not (yet) a leak.
+    Churn,
+    /// No growth worth naming.
+    Flat,
+    Shrinking,
+    /// Too few points or too short a window to tell.
+    TooShort,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::SteadyGrowth => "steady growth",
+            Verdict::Churn => "churn",
+            Verdict::Flat => "flat",
+            Verdict::Shrinking => "shrinking",
+            Verdict::TooShort => "too short",
+        }
+    }
+}
+
+/// Smallest window and point count for a verdict other than [`Verdict::TooShort`].
+pub const MIN_POINTS: usize = 5;
+pub const MIN_SPAN_S: i64 = 300;
+
+/// Classifies a fit. `min_growth` is the net growth (in the series' unit) below which the series
+/// counts as flat: noise in a 100 MiB cache is not a leak.
+pub fn verdict(f: &Fit, min_growth: f64) -> Verdict {
+    if f.n < MIN_POINTS || f.span_s < MIN_SPAN_S {
+        return Verdict::TooShort;
+    }
+    let net = f.slope * f.span_s as f64;
+    if net.abs() < min_growth {
+        return Verdict::Flat;
+    }
+    if net < 0.0 {
+        return Verdict::Shrinking;
+    }
+    // A leak rises along a line (high r2) and rarely steps down; churn swings around its trend.
+    if f.r2 >= 0.8 && f.rising_steps >= 0.6 {
+        Verdict::SteadyGrowth
+    } else {
+        Verdict::Churn
+    }
+}
+
+/// Fraction of free memory in a zone unusable for an allocation of `order` (0..1000), from free block
+/// counts per order (mm/vmstat.c `unusable_free_index`). 1000 when nothing is free.
+pub fn unusable_index(free_per_order: &[u64], order: usize) -> u64 {
+    let mut free_pages: u128 = 0;
+    let mut suitable: u128 = 0;
+    for (k, &n) in free_per_order.iter().enumerate() {
+        let k = k.min(63) as u32;
+        free_pages += (n as u128) << k;
+        if k as usize >= order {
+            suitable += (n as u128) << (k as usize - order);
+        }
+    }
+    if free_pages == 0 {
+        return 1000;
+    }
+    let usable = suitable << order.min(63);
+    (free_pages.saturating_sub(usable) * 1000 / free_pages) as u64
+}
+
+/// Extfrag index for `order` (mm/vmstat.c `__fragmentation_index`): -1000 when a suitable block
+/// exists, 0 when nothing is free, otherwise towards 1000 the more the failure is due to
+/// fragmentation rather than lack of memory.
+pub fn extfrag_index(free_per_order: &[u64], order: usize) -> i64 {
+    let mut free_pages: u128 = 0;
+    let mut blocks: u128 = 0;
+    let mut suitable: u128 = 0;
+    for (k, &n) in free_per_order.iter().enumerate() {
+        let k = k.min(63);
+        free_pages += (n as u128) << k;
+        blocks += n as u128;
+        if k >= order {
+            suitable += (n as u128) << (k - order);
+        }
+    }
+    if blocks == 0 {
+        return 0;
+    }
+    if suitable > 0 {
+        return -1000;
+    }
+    let requested = 1u128 << order.min(63);
+    1000 - ((1000 + free_pages * 1000 / requested) / blocks) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_churn() {
+        let line: Vec<(i64, f64)> = (0..20).map(|i| (i * 60, 100.0 + 10.0 * i as f64)).collect();
+        let f = fit(&line).unwrap();
+        assert!((f.slope - 10.0 / 60.0).abs() < 1e-9);
+        assert!((f.r2 - 1.0).abs() < 1e-9);
+        assert_eq!(verdict(&f, 50.0), Verdict::SteadyGrowth);
+        let churn: Vec<(i64, f64)> =
+            (0..20).map(|i| (i * 60, if i % 2 == 0 { 100.0 } else { 400.0 } + i as f64 * 3.0)).collect();
+        let f = fit(&churn).unwrap();
+        assert_eq!(verdict(&f, 10.0), Verdict::Churn);
+        assert_eq!(verdict(&f, 1e6), Verdict::Flat);
+        assert_eq!(verdict(&fit(&line[..3]).unwrap(), 1.0), Verdict::TooShort);
+        assert!(fit(&[(5, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn indices_match_kernel_formulas() {
+        // 10 order-0 blocks, nothing larger: order 3 cannot be served from 10 free pages.
+        assert_eq!(unusable_index(&[10, 0, 0, 0], 3), 1000);
+        assert_eq!(unusable_index(&[0, 0, 0, 2], 3), 0);
+        assert_eq!(unusable_index(&[], 0), 1000);
+        // free 8 pages as 8 blocks, order 3: 1000 - (1000 + 8*1000/8) / 8 = 750.
+        assert_eq!(extfrag_index(&[8, 0, 0, 0], 3), 750);
+        assert_eq!(extfrag_index(&[0, 0, 0, 1], 3), -1000);
+        assert_eq!(extfrag_index(&[0, 0], 1), 0);
+    }
+}

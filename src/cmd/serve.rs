@@ -1,0 +1,180 @@
+//! `memdx serve`: a read-only Prometheus exporter.
+
+use anyhow::{Context, Result};
+use memdx_parse::kv::Counters;
+use memdx_render::metrics::{reclaim_rates, Extras, SlabSelect};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Serve memdx's view of this machine to Prometheus at /metrics: slab caches (bounded by
+/// --slab-include/--slab-exclude/--slab-top), fragmentation indices per zone and order, watermark
+/// headroom, live and dying memory cgroups, reclaim counters and rates, PSI, and the current findings
+/// by id and severity. Read-only; listens on loopback unless told otherwise.
+///
+/// Readings are cached for --min-interval so that many scrapers cost one reading.
+/// Alert rules: deploy/prometheus/memdx-rules.yml.
+///
+/// Examples:
+///   memdx serve                                       # http://127.0.0.1:9627/metrics
+///   memdx serve --slab-top 20 --slab-exclude '^(dentry|inode_cache)$'
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Address to listen on. Anything but loopback exposes kernel memory details to the network.
+    #[arg(long, default_value = "127.0.0.1:9627")]
+    pub listen: SocketAddr,
+    /// Read a root tree other than /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Only slab caches whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub slab_include: Option<regex::Regex>,
+    /// Leave out slab caches whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub slab_exclude: Option<regex::Regex>,
+    /// At most this many slab caches, the largest (bounds the series count).
+    #[arg(long, default_value_t = 50)]
+    pub slab_top: usize,
+    /// Reuse a reading for this long: 1s, 5s.
+    #[arg(long, default_value = "1s", value_parser = parse_min_interval)]
+    pub min_interval: Duration,
+    /// Worker threads answering requests.
+    #[arg(long, default_value_t = 4)]
+    pub threads: usize,
+}
+
+fn parse_min_interval(s: &str) -> std::result::Result<Duration, String> {
+    memdx_store::parse_duration_ms(s).map(Duration::from_millis)
+}
+
+struct State {
+    body: Arc<String>,
+    at: Option<Instant>,
+    prev_vmstat: Option<(Instant, Counters)>,
+}
+
+struct Exporter {
+    root: PathBuf,
+    sel: SlabSelect,
+    min_interval: Duration,
+    state: Mutex<State>,
+}
+
+impl Exporter {
+    /// The current body, read again when the cached one is older than `min_interval`. Readers wait
+    /// for a reading in progress rather than start another.
+    fn body(&self) -> Arc<String> {
+        let mut st = match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if st.at.is_some_and(|a| a.elapsed() < self.min_interval) {
+            return st.body.clone();
+        }
+        let t0 = Instant::now();
+        let reading = super::record::read(&self.root, super::record::now(), 0, 0);
+        let report = memdx_analyze::analyze(&reading.case);
+        let rates = match (&st.prev_vmstat, &reading.case.vmstat) {
+            (Some((at, prev)), Some(cur)) => reclaim_rates(prev, cur, t0.duration_since(*at).as_secs_f64()),
+            _ => None,
+        };
+        let ex = Extras {
+            memcg: reading.memcg.as_ref().map(|m| (m.live, m.dying)),
+            rates,
+            collect_seconds: t0.elapsed().as_secs_f64(),
+        };
+        let body =
+            memdx_render::metrics::render(&reading.case, &report, env!("CARGO_PKG_VERSION"), &self.sel, &ex);
+        if let Some(v) = reading.case.vmstat {
+            st.prev_vmstat = Some((t0, v));
+        }
+        st.body = Arc::new(body);
+        st.at = Some(Instant::now());
+        st.body.clone()
+    }
+}
+
+fn header(k: &str, v: &str) -> tiny_http::Header {
+    // Both are ASCII constants here, which from_bytes accepts.
+    tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap_or_else(|_| {
+        tiny_http::Header::from_bytes(&b"X-Memdx"[..], &b"1"[..]).expect("constant header is valid")
+    })
+}
+
+fn handle(ex: &Exporter, req: tiny_http::Request) {
+    let url = req.url().split('?').next().unwrap_or("").to_string();
+    let resp = match (req.method(), url.as_str()) {
+        (tiny_http::Method::Get | tiny_http::Method::Head, "/metrics") => {
+            let body = ex.body();
+            tiny_http::Response::from_data(body.as_bytes().to_vec())
+                .with_header(header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
+        }
+        (tiny_http::Method::Get | tiny_http::Method::Head, "/") => tiny_http::Response::from_data(
+            b"<html><body><h1>memdx exporter</h1><a href=\"/metrics\">/metrics</a></body></html>\n".to_vec(),
+        )
+        .with_header(header("Content-Type", "text/html; charset=utf-8")),
+        (tiny_http::Method::Get | tiny_http::Method::Head, _) => {
+            tiny_http::Response::from_data(b"not found\n".to_vec()).with_status_code(404)
+        }
+        _ => tiny_http::Response::from_data(b"read-only: GET /metrics\n".to_vec()).with_status_code(405),
+    };
+    // A scraper that hung up is not an error of the exporter.
+    let _ = req.respond(resp);
+}
+
+/// A listening socket with TCP_NODELAY, which Linux copies to accepted connections: tiny_http
+/// writes headers and body separately, and with Nagle's algorithm the body waits for the delayed
+/// ACK of the headers (40 ms per scrape).
+fn listener(addr: SocketAddr) -> Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let ctx = || format!("cannot listen on {addr}");
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None).with_context(ctx)?;
+    s.set_reuse_address(true).with_context(ctx)?;
+    s.set_nodelay(true).with_context(ctx)?;
+    s.bind(&addr.into()).with_context(ctx)?;
+    s.listen(128).with_context(ctx)?;
+    Ok(s.into())
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    if !args.root.is_dir() {
+        anyhow::bail!("--root {}: not a directory", args.root.display());
+    }
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "memdx serve: listening on {}, not loopback: anyone who can reach it reads kernel memory details",
+            args.listen
+        );
+    }
+    let server = tiny_http::Server::from_listener(listener(args.listen)?, None)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let server = Arc::new(server);
+    let ex = Arc::new(Exporter {
+        root: args.root,
+        sel: SlabSelect { include: args.slab_include, exclude: args.slab_exclude, top: args.slab_top },
+        min_interval: args.min_interval,
+        state: Mutex::new(State { body: Arc::new(String::new()), at: None, prev_vmstat: None }),
+    });
+    // Print the bound address (port 0 picks one) so scripts and tests can find it.
+    match server.server_addr().to_ip() {
+        Some(a) => eprintln!("memdx serve: listening on http://{a}/metrics"),
+        None => eprintln!("memdx serve: listening"),
+    }
+    let mut workers = Vec::new();
+    for _ in 0..args.threads.max(1) {
+        let server = server.clone();
+        let ex = ex.clone();
+        workers.push(std::thread::spawn(move || {
+            while let Ok(req) = server.recv() {
+                handle(&ex, req);
+            }
+        }));
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok(super::EXIT_OK)
+}
