@@ -121,7 +121,9 @@ fn live_memcg_reclaim_of_dd() {
     assert!(r["file"]["scanned"].as_u64().unwrap_or(0) > 0);
     assert!(r["context"]["window"]["vmstat"]["pgscan_file"].as_i64().unwrap_or(0) > 0);
     // memdx removed its instance and any mount it made
-    let left: Vec<_> = std::fs::read_dir("/sys/kernel/debug/tracing/instances")
+    // Only tracefs mounts that exist are looked into: touching debugfs/tracing would automount one.
+    let left: Vec<String> = memdx_source::tracefs::locate(std::path::Path::new("/"))
+        .and_then(|d| std::fs::read_dir(d.join("instances")).ok())
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -20,7 +20,7 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// tracefs (or debugfs/tracing) as mounted now.
+/// tracefs as mounted now (debugfs/tracing is not probed: touching it automounts tracefs).
 fn tracefs_dirs() -> Vec<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     mounts
@@ -29,7 +29,6 @@ fn tracefs_dirs() -> Vec<PathBuf> {
             let f: Vec<&str> = l.split_whitespace().collect();
             match f.get(2).copied() {
                 Some("tracefs") => Some(PathBuf::from(f[1])),
-                Some("debugfs") => Some(Path::new(f[1]).join("tracing")),
                 _ => None,
             }
         })
