@@ -191,3 +191,29 @@ fn snapshot_of_a_root_reads_back_to_the_same_findings() {
     let kernfs = slab["rows"].as_array().unwrap().iter().find(|r| r[0] == "kernfs_node_cache").unwrap();
     assert_eq!(kernfs[6].as_str(), Some("kvm_async_pf"));
 }
+
+#[test]
+fn seed_000_bundle_names_cache_unit_period_and_stack() {
+    let v = json(&[], &[PathBuf::from("testdata/diagnose/seed000_bundle/inputs")]);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "slab.leak.cgroup_churn")
+        .expect("correlation finding");
+    assert_eq!(f["severity"], "critical");
+    assert!(f["title"].as_str().unwrap().contains("kernfs_node_cache"));
+    let ev = |label: &str| {
+        f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["label"] == label)
+            .map(|e| e["value"].to_string())
+            .unwrap_or_default()
+    };
+    assert!(ev("failing unit").contains("dbus-org.freedesktop.Avahi.service"));
+    assert!(ev("failure period").contains("5.0"));
+    assert!(ev("top outstanding path").contains("cgroup_mkdir"));
+    assert!(ev("allocating task").contains("systemd"));
+}

@@ -94,6 +94,14 @@ pub struct Case {
     pub traces: Vec<memdx_trace::ReclaimReport>,
     /// Memory cgroups walked on a root tree (not available from loose files).
     pub memcgs: Option<MemcgCount>,
+    /// slub_debug `TRACE` records of the logs, paired by (cache, pointer).
+    pub slab_pairing: Vec<memdx_slab::PairingReport>,
+    /// kmem tracepoint captures (`memdx trace slab --save`, ftrace text of kmem events).
+    pub kmem_traces: Vec<memdx_slab::KmemReport>,
+    /// Stacks from bcc/bpftrace/perf outputs.
+    pub tool_stacks: Vec<memdx_slab::ToolStacks>,
+    /// systemd/dbus failures per unit from syslog or journal text.
+    pub journals: Vec<memdx_slab::JournalReport>,
 }
 
 impl Case {
@@ -407,6 +415,37 @@ impl Case {
             }
         }
         self.logs.push(scan);
+    }
+
+    /// Adds the slub_debug TRACE pairing of a log (when it had records).
+    pub fn add_slab_pairing(&mut self, p: memdx_slab::PairingReport) {
+        if p.records > 0 {
+            self.slab_pairing.push(p);
+        }
+    }
+
+    /// Adds systemd/dbus failure analysis of a syslog or journal (when it found units).
+    pub fn add_journal(&mut self, file: &str, j: memdx_slab::JournalReport) {
+        if !j.units.is_empty() {
+            self.inputs.push(InputInfo {
+                file: file.to_string(),
+                format: "journal (systemd units)".into(),
+                diagnostics: 0,
+            });
+            self.journals.push(j);
+        }
+    }
+
+    /// Adds stacks from a tracing tool's output.
+    pub fn add_tool_stacks(&mut self, file: &str, t: memdx_slab::ToolStacks) {
+        self.inputs.push(InputInfo { file: file.to_string(), format: "tool stacks".into(), diagnostics: 0 });
+        self.tool_stacks.push(t);
+    }
+
+    /// Adds a kmem tracepoint capture.
+    pub fn add_kmem_trace(&mut self, file: &str, k: memdx_slab::KmemReport) {
+        self.inputs.push(InputInfo { file: file.to_string(), format: "kmem trace".into(), diagnostics: 0 });
+        self.kmem_traces.push(k);
     }
 
     /// Adds a scanned trace.

@@ -30,6 +30,7 @@ pub static ANALYZERS: &[Analyzer] = &[
     Analyzer { name: "kernel_log", run: analyzers::kernel_log::run },
     Analyzer { name: "accounting", run: analyzers::accounting::run },
     Analyzer { name: "slab", run: analyzers::slab::run },
+    Analyzer { name: "slab_leak", run: analyzers::slab_leak::run },
     Analyzer { name: "watermarks", run: analyzers::watermarks::run },
     Analyzer { name: "fragmentation", run: analyzers::fragmentation::run },
     Analyzer { name: "overcommit", run: analyzers::overcommit::run },

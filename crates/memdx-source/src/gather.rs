@@ -230,15 +230,8 @@ fn stream_inner<'a>(
     }
     // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
     let proc_style = memdx_parse::sniff::sniff(&head).is_ok();
-    if !proc_style && memdx_trace::sniff(&head) {
-        let scan = memdx_trace::parse(joined, name);
-        case.add_trace(name, scan);
-        return Ok(());
-    }
-    if !proc_style && memdx_log::sniff(&head) {
-        let scan = memdx_log::scan(joined, name);
-        case.add_log(name, scan);
-        return Ok(());
+    if !proc_style {
+        return stream_events(case, name, joined, &head);
     }
     match read_text(joined, MAX_TEXT_FILE)? {
         Text::Whole(text) => {
@@ -256,6 +249,84 @@ fn stream_inner<'a>(
             }
         }
         Text::TooLarge(reason) => case.skipped.push(Skipped { file: name.into(), reason }),
+    }
+    Ok(())
+}
+
+/// How much of a log is held in memory so that both the kernel log engine and the systemd/journal
+/// analysis read it. Larger logs are streamed through the kernel log engine only.
+const BOTH_PARSERS_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Kernel logs, traces, journals and tool outputs: everything that is not a /proc-style file.
+fn stream_events<'a>(
+    case: &mut Case,
+    name: &str,
+    mut r: Box<dyn BufRead + 'a>,
+    head: &[u8],
+) -> std::io::Result<()> {
+    let head_text = String::from_utf8_lossy(head);
+    let kmem_events = ["kmem_cache_alloc:", "kmem_cache_free:", "kmalloc:", "mm_page_alloc:"];
+    if memdx_trace::sniff(head)
+        || (kmem_events.iter().any(|e| head_text.contains(e)) && head_text.contains(": ["))
+    {
+        if kmem_events.iter().any(|e| head_text.contains(e)) {
+            let k = memdx_slab::parse_kmem(r, name, memdx_slab::KmemOptions::default(), None);
+            case.add_kmem_trace(name, k);
+        } else {
+            case.add_trace(name, memdx_trace::parse(r, name));
+        }
+        return Ok(());
+    }
+    let is_log = memdx_log::sniff(head);
+    if let Some(fmt) = memdx_slab::tools::sniff(&head_text).filter(|_| !is_log) {
+        match read_text(r, MAX_TEXT_FILE)? {
+            Text::Whole(text) | Text::Truncated(text, _) => {
+                case.add_tool_stacks(name, memdx_slab::tools::parse_as(&text, name, fmt))
+            }
+            Text::TooLarge(reason) => case.skipped.push(Skipped { file: name.into(), reason }),
+        }
+        return Ok(());
+    }
+    let is_journal = memdx_slab::journal::sniff(&head_text);
+    if !is_log && !is_journal {
+        // Not an event stream either: let the /proc-style path name the reason.
+        match read_text(r, MAX_TEXT_FILE)? {
+            Text::Whole(text) | Text::Truncated(text, _) => {
+                case.ingest(name, &text, None);
+            }
+            Text::TooLarge(reason) => case.skipped.push(Skipped { file: name.into(), reason }),
+        }
+        return Ok(());
+    }
+    let mut buf = Vec::new();
+    (&mut r).take(BOTH_PARSERS_LIMIT).read_to_end(&mut buf)?;
+    let whole = (buf.len() as u64) < BOTH_PARSERS_LIMIT;
+    if whole {
+        if is_log {
+            let mut pairing = memdx_slab::SlubPairing::new();
+            let scan = memdx_log::scan_with(&buf[..], name, &mut pairing);
+            case.add_log(name, scan);
+            case.add_slab_pairing(pairing.finish());
+        }
+        if is_journal {
+            case.add_journal(name, memdx_slab::parse_journal(&buf[..], name));
+        }
+        return Ok(());
+    }
+    let rest = BufReader::with_capacity(256 * 1024, Cursor::new(buf).chain(r));
+    if is_log {
+        if is_journal {
+            case.diags.push(memdx_core::Diag::note(
+                memdx_core::SourceRef::new(name),
+                "larger than 64 MiB: read by the kernel log engine only, systemd unit failures not analysed",
+            ));
+        }
+        let mut pairing = memdx_slab::SlubPairing::new();
+        let scan = memdx_log::scan_with(rest, name, &mut pairing);
+        case.add_log(name, scan);
+        case.add_slab_pairing(pairing.finish());
+    } else {
+        case.add_journal(name, memdx_slab::parse_journal(rest, name));
     }
     Ok(())
 }

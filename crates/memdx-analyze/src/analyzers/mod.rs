@@ -9,4 +9,5 @@ pub mod memcg;
 pub mod overcommit;
 pub mod reclaim;
 pub mod slab;
+pub mod slab_leak;
 pub mod watermarks;
