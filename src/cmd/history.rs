@@ -261,6 +261,8 @@ pub fn diagnose_extras(
     if let Some(path) = html {
         let mut input = memdx_render::html::HtmlInput::new(case, report, env!("CARGO_PKG_VERSION"));
         input.generated = Some(super::record::now());
+        let stacks = memdx_render::html::stacks_from_case(case);
+        input.stacks = &stacks;
         if let Some((h, r)) = &hist {
             input.history = Some(h);
             input.history_report = Some(r);

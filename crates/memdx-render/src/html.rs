@@ -705,3 +705,43 @@ mod tests {
         assert!(svg.starts_with("<svg") && !svg.contains("<script"));
     }
 }
+
+/// Allocation stacks known to a case, root first, for the flame graph: outstanding objects of
+/// slub_debug TRACE pairing and kmem captures, kmalloc paths of kmem captures, and stacks from tools
+/// (bcc, bpftrace, perf). Each path is prefixed with the cache or source it belongs to.
+pub fn stacks_from_case(case: &Case) -> Vec<(Vec<String>, u64)> {
+    let mut out: Vec<(Vec<String>, u64)> = Vec::new();
+    let mut push_paths = |label: &str, paths: &[memdx_slab::pairing::PathCount]| {
+        for p in paths {
+            let mut s = vec![label.to_string()];
+            if let Some(c) = &p.comm {
+                s.push(format!("comm {c}"));
+            }
+            s.extend(p.path.iter().rev().cloned());
+            out.push((s, p.count));
+        }
+    };
+    for pr in &case.slab_pairing {
+        for c in &pr.caches {
+            push_paths(&format!("{} (outstanding, slub TRACE)", c.cache), &c.outstanding_by_path);
+        }
+    }
+    for k in &case.kmem_traces {
+        for c in &k.slab.caches {
+            push_paths(&format!("{} (outstanding, kmem trace)", c.cache), &c.outstanding_by_path);
+        }
+        push_paths("kmalloc (kmem trace)", &k.kmalloc.by_count);
+        push_paths("page allocations (kmem trace)", &k.pages.by_count);
+    }
+    for t in &case.tool_stacks {
+        for s in &t.samples {
+            let mut v = vec![t.format.map(|f| format!("{f:?}")).unwrap_or_else(|| "tool".into())];
+            if let Some(c) = &s.comm {
+                v.push(format!("comm {c}"));
+            }
+            v.extend(s.stack.frames.iter().rev().map(|f| f.name().to_string()));
+            out.push((v, s.count));
+        }
+    }
+    out
+}
