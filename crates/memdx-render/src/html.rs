@@ -688,24 +688,6 @@ pub fn render(input: &HtmlInput) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stacks_and_escaping() {
-        let t = "  cat-1 [001] .....   1.0: kmalloc: call_site=x\n  cat-1 [001] .....   1.1: <stack trace>\n => kmalloc_trace+0x1/0x2\n => seq_read\n => vfs_read\n  ps-2 [000] .....   1.2: <stack trace>\n => kmalloc_trace+0x1/0x2\n => seq_read\n => vfs_read\n";
-        let st = stacks_from_ftrace(t);
-        assert_eq!(st, vec![(vec!["vfs_read".into(), "seq_read".into(), "kmalloc_trace".into()], 2)]);
-        assert_eq!(folded(&st), vec!["vfs_read;seq_read;kmalloc_trace 2".to_string()]);
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(fmt_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
-        let svg = flame_svg(&st, "t").unwrap();
-        assert!(svg.starts_with("<svg") && !svg.contains("<script"));
-    }
-}
-
 /// Allocation stacks known to a case, root first, for the flame graph: outstanding objects of
 /// slub_debug TRACE pairing and kmem captures, kmalloc paths of kmem captures, and stacks from tools
 /// (bcc, bpftrace, perf). Each path is prefixed with the cache or source it belongs to.
@@ -745,3 +727,22 @@ pub fn stacks_from_case(case: &Case) -> Vec<(Vec<String>, u64)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_and_escaping() {
+        let t = "  cat-1 [001] .....   1.0: kmalloc: call_site=x\n  cat-1 [001] .....   1.1: <stack trace>\n => kmalloc_trace+0x1/0x2\n => seq_read\n => vfs_read\n  ps-2 [000] .....   1.2: <stack trace>\n => kmalloc_trace+0x1/0x2\n => seq_read\n => vfs_read\n";
+        let st = stacks_from_ftrace(t);
+        assert_eq!(st, vec![(vec!["vfs_read".into(), "seq_read".into(), "kmalloc_trace".into()], 2)]);
+        assert_eq!(folded(&st), vec!["vfs_read;seq_read;kmalloc_trace 2".to_string()]);
+        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(fmt_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        let svg = flame_svg(&st, "t").unwrap();
+        assert!(svg.starts_with("<svg") && !svg.contains("<script"));
+    }
+}
+
