@@ -13,6 +13,8 @@ use memdx_store::{parse_duration_ms, Query, Store};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// Show what grew and when, from the history `memdx record` wrote.
+///
 /// Show what grew and when, from the history `memdx record` wrote: per slab cache growth with a
 /// straight-line fit and a leak verdict (steady growth or churn), the memcg count trend, the
 /// fragmentation trend, per process RSS growth, and the OOM and allocation-failure timeline of the

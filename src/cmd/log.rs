@@ -4,6 +4,8 @@ use anyhow::Context;
 use std::io::BufRead;
 use std::path::PathBuf;
 
+/// Every oops, WARNING, BUG, OOM kill and allocation failure in kernel logs, titled.
+///
 /// List every oops, WARNING, BUG, KASAN, hung task, lockup, OOM kill and allocation failure in
 /// kernel logs (dmesg, kern.log, journalctl -k, /dev/kmsg, serial consoles, vmcore-dmesg, crash
 /// sessions), grouped by signature, with explanations for memory reports.

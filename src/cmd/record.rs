@@ -9,6 +9,8 @@ use memdx_store::{parse_duration_ms, Retention, Store};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Record memory state every interval into a SQLite history (run it as a service).
+///
 /// Record meminfo, vmstat, every slab cache, buddyinfo, PSI, cgroup counts, the largest memory
 /// cgroups and the largest processes into a SQLite history, for `memdx history` and
 /// `memdx diagnose --db`.

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Export memdx metrics and findings to Prometheus at /metrics.
+///
 /// Serve memdx's view of this machine to Prometheus at /metrics: slab caches (bounded by
 /// --slab-include/--slab-exclude/--slab-top), fragmentation indices per zone and order, watermark
 /// headroom, live and dying memory cgroups, reclaim counters and rates, PSI, and the current findings
