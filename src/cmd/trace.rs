@@ -36,6 +36,26 @@ enum TraceCmd {
     Allocs(trace_allocs::AllocsArgs),
 }
 
+/// Options every live capture takes.
+#[derive(clap::Args, Debug)]
+pub struct CaptureArgs {
+    /// Keep the raw capture in FILE for offline analysis.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Print the tracefs writes a live capture would make, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Per-CPU ring buffer size of the live capture, KiB.
+    #[arg(long, default_value_t = 16384)]
+    pub buffer_kb: u32,
+    /// Root directory of the system (for /proc, /sys and tracefs).
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// With FILEs: analyse saved ftrace `trace`/`trace_pipe` text, `trace-cmd report` or `perf script`
 /// output. Without: capture live for --duration in a private tracefs instance.
 #[derive(clap::Args)]
@@ -49,30 +69,17 @@ pub struct ReclaimArgs {
     /// /sys/fs/cgroup/memory/kubepods.
     #[arg(long)]
     cgroup: Option<PathBuf>,
-    /// Keep the raw capture in FILE for offline analysis.
-    #[arg(long)]
-    save: Option<PathBuf>,
-    /// Print the tracefs writes a live capture would make, and make none.
-    #[arg(long)]
-    dry_run: bool,
-    /// Per-CPU ring buffer size for the live capture, KiB.
-    #[arg(long, default_value_t = 8192)]
-    buffer_kb: u32,
     /// Event `format` files (concatenated) of the traced kernel, for offline traces.
     #[arg(long)]
     formats: Option<PathBuf>,
-    /// Root directory of the system (for /proc and tracefs).
-    #[arg(long, default_value = "/")]
-    root: PathBuf,
     /// Print only the per-CPU per-second table of episode ends (fast path, seed 001 layout).
     #[arg(long)]
     table_only: bool,
     /// Print the per-CPU per-second table after the summary.
     #[arg(long)]
     table: bool,
-    /// JSON output.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -151,7 +158,7 @@ fn reclaim(a: ReclaimArgs) -> anyhow::Result<u8> {
     for r in &reports {
         let fs = findings(r);
         worst = worst.max(fs.iter().map(|f| f.severity).max());
-        if a.json {
+        if a.capture.json {
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"report": r, "findings": fs}))?);
         } else {
             print_report(r, &fs, a.table);
@@ -184,10 +191,10 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
     let spec = InstanceSpec {
         name: format!("memdx-reclaim-{}", std::process::id()),
         events: events.clone(),
-        buffer_kb: a.buffer_kb,
+        buffer_kb: a.capture.buffer_kb,
         ..Default::default()
     };
-    let tfs = Tracefs::open(&a.root, a.dry_run).context("opening tracefs")?;
+    let tfs = Tracefs::open(&a.capture.root, a.capture.dry_run).context("opening tracefs")?;
     let stop = tracefs::stop_flag().context("installing SIGINT/SIGTERM handlers")?;
     let mut inst = Instance::create(tfs, spec).context("creating the tracefs instance")?;
     if inst.dry_run() {
@@ -209,7 +216,7 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
         }
     }
     let tmp;
-    let save_path = match &a.save {
+    let save_path = match &a.capture.save {
         Some(p) => p.clone(),
         None => {
             tmp = std::env::temp_dir().join(format!("memdx-reclaim-{}.trace", std::process::id()));
@@ -219,8 +226,8 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
     let mut save = std::io::BufWriter::new(
         std::fs::File::create(&save_path).with_context(|| format!("{}", save_path.display()))?,
     );
-    let vm0 = tracefs::read_rooted(&a.root, "proc/vmstat").unwrap_or_default();
-    let psi0 = tracefs::read_rooted(&a.root, "proc/pressure/memory").unwrap_or_default();
+    let vm0 = tracefs::read_rooted(&a.capture.root, "proc/vmstat").unwrap_or_default();
+    let psi0 = tracefs::read_rooted(&a.capture.root, "proc/pressure/memory").unwrap_or_default();
     let mut pids = BTreeSet::new();
     if let Some(cg) = &a.cgroup {
         if !cg.is_dir() {
@@ -271,8 +278,8 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
     drop(inst);
     save.flush()?;
     drop(save);
-    let vm1 = tracefs::read_rooted(&a.root, "proc/vmstat").unwrap_or_default();
-    let psi1 = tracefs::read_rooted(&a.root, "proc/pressure/memory").unwrap_or_default();
+    let vm1 = tracefs::read_rooted(&a.capture.root, "proc/vmstat").unwrap_or_default();
+    let psi1 = tracefs::read_rooted(&a.capture.root, "proc/pressure/memory").unwrap_or_default();
     let lost: u64 = stats.iter().map(|s| s.overrun + s.dropped).sum();
     if interrupted {
         eprintln!("memdx: interrupted after {secs:.1} s; analysing what was captured");
@@ -286,10 +293,10 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
         parse_with(BufReader::with_capacity(1 << 20, f), &save_path.display().to_string(), formats, opts)
             .reclaim;
     r.scan.lost_events += lost;
-    r.context.swap_total_kb = swap_total_kb(&a.root);
+    r.context.swap_total_kb = swap_total_kb(&a.capture.root);
     r.context.cgroup = a.cgroup.as_ref().map(|c| c.display().to_string());
     r.context.window = Some(WindowDelta::from_texts(&vm0, &vm1, &psi0, &psi1, secs));
-    if a.save.is_none() {
+    if a.capture.save.is_none() {
         let _ = std::fs::remove_file(&save_path);
     } else {
         eprintln!("memdx: raw capture saved to {}", save_path.display());

@@ -24,21 +24,8 @@ pub struct AllocsArgs {
     /// Live capture length, e.g. 30s, 2m.
     #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
     duration: Duration,
-    /// Keep the raw capture in FILE.
-    #[arg(long)]
-    save: Option<PathBuf>,
-    /// Print the tracefs writes a live capture would make, and make none.
-    #[arg(long)]
-    dry_run: bool,
-    /// Per-CPU ring buffer size, KiB.
-    #[arg(long, default_value_t = 16384)]
-    buffer_kb: u32,
-    /// Root directory of the system (for tracefs).
-    #[arg(long, default_value = "/")]
-    root: PathBuf,
-    /// JSON output.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    capture: super::CaptureArgs,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -77,7 +64,7 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
                 opts.clone(),
                 None,
             );
-            print(&r, a.min_size, min_order, a.json)?;
+            print(&r, a.min_size, min_order, a.capture.json)?;
         }
         return Ok(crate::cmd::EXIT_OK);
     }
@@ -89,11 +76,18 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
             ("kmem/mm_page_alloc".into(), format!("order >= {min_order}")),
         ],
         options: vec![("stacktrace".into(), true)],
-        buffer_kb: a.buffer_kb,
+        buffer_kb: a.capture.buffer_kb,
         ..Default::default()
     };
-    let Some(cap) =
-        super::trace_slab::capture(&a.root, spec, a.duration, a.save.as_deref(), a.dry_run, "allocs", || {})?
+    let Some(cap) = super::trace_slab::capture(
+        &a.capture.root,
+        spec,
+        a.duration,
+        a.capture.save.as_deref(),
+        a.capture.dry_run,
+        "allocs",
+        || {},
+    )?
     else {
         return Ok(crate::cmd::EXIT_OK);
     };
@@ -105,12 +99,12 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
         Some(cap.seconds),
     );
     r.lost += cap.lost;
-    if a.save.is_none() {
+    if a.capture.save.is_none() {
         let _ = std::fs::remove_file(&cap.path);
     } else {
         eprintln!("memdx: raw capture saved to {}", cap.path.display());
     }
-    print(&r, a.min_size, min_order, a.json)?;
+    print(&r, a.min_size, min_order, a.capture.json)?;
     Ok(crate::cmd::EXIT_OK)
 }
 

@@ -25,21 +25,8 @@ pub struct SlabArgs {
     /// Live capture length, e.g. 60s, 500ms, 2m.
     #[arg(long, default_value = "60s", value_parser = super::parse_duration)]
     duration: Duration,
-    /// Keep the raw capture in FILE for offline analysis.
-    #[arg(long)]
-    save: Option<PathBuf>,
-    /// Print the tracefs writes a live capture would make, and make none.
-    #[arg(long)]
-    dry_run: bool,
-    /// Per-CPU ring buffer size, KiB.
-    #[arg(long, default_value_t = 16384)]
-    buffer_kb: u32,
-    /// Root directory of the system (for /proc, /sys and tracefs).
-    #[arg(long, default_value = "/")]
-    root: PathBuf,
-    /// JSON output.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    capture: super::CaptureArgs,
 }
 
 /// The result of a live capture: the raw text file and what was measured around it.
@@ -170,8 +157,8 @@ struct Window {
 }
 
 pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
-    let links = slab_links(&a.root);
-    let names = slabinfo_names(&a.root);
+    let links = slab_links(&a.capture.root);
+    let names = slabinfo_names(&a.capture.root);
     let merged = match resolve_merged(&a.cache, &links, &names) {
         Some(m) => m,
         None if !a.files.is_empty() || links.is_empty() => MergedCache {
@@ -180,7 +167,11 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
             aliases: vec![a.cache.clone()],
             target: None,
         },
-        None => bail!("no slab cache named {:?} under {}", a.cache, a.root.join("sys/kernel/slab").display()),
+        None => bail!(
+            "no slab cache named {:?} under {}",
+            a.cache,
+            a.capture.root.join("sys/kernel/slab").display()
+        ),
     };
     if merged.aliases.len() > 1 {
         eprintln!(
@@ -205,11 +196,11 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
             );
             let fs = findings(&r);
             worst = worst.max(fs.iter().map(|f| f.severity).max());
-            print(&merged, &r, None, &fs, a.json)?;
+            print(&merged, &r, None, &fs, a.capture.json)?;
         }
         return Ok(exit(worst));
     }
-    let name_field = has_name_field(&a.root);
+    let name_field = has_name_field(&a.capture.root);
     let cache = &merged.canonical;
     let mut spec = InstanceSpec {
         name: format!("memdx-slab-{}", std::process::id()),
@@ -223,14 +214,14 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
         .map(|s| s.to_string())
         .collect(),
         options: vec![("stacktrace".into(), true)],
-        buffer_kb: a.buffer_kb,
+        buffer_kb: a.capture.buffer_kb,
         ..Default::default()
     };
     if name_field {
         let f = format!("name == \"{cache}\"");
         spec.filters = vec![("kmem/kmem_cache_alloc".into(), f.clone()), ("kmem/kmem_cache_free".into(), f)];
     } else {
-        let size = tracefs::read_rooted(&a.root, &format!("sys/kernel/slab/{cache}/slab_size"))
+        let size = tracefs::read_rooted(&a.capture.root, &format!("sys/kernel/slab/{cache}/slab_size"))
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .context(
@@ -246,12 +237,20 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
         opts.fallback_label = Some(cache.clone());
         opts.fallback_size = Some(size);
     }
-    let before = if a.dry_run { None } else { slabinfo_active(&a.root, cache) };
+    let before = if a.capture.dry_run { None } else { slabinfo_active(&a.capture.root, cache) };
     // Read right before tracing stops, so both figures cover the same window.
     let mut after = None;
-    let Some(cap) = capture(&a.root, spec, a.duration, a.save.as_deref(), a.dry_run, "slab", || {
-        after = slabinfo_active(&a.root, cache);
-    })?
+    let Some(cap) = capture(
+        &a.capture.root,
+        spec,
+        a.duration,
+        a.capture.save.as_deref(),
+        a.capture.dry_run,
+        "slab",
+        || {
+            after = slabinfo_active(&a.capture.root, cache);
+        },
+    )?
     else {
         return Ok(crate::cmd::EXIT_OK);
     };
@@ -263,7 +262,7 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
         Some(cap.seconds),
     );
     r.lost += cap.lost;
-    if a.save.is_none() {
+    if a.capture.save.is_none() {
         let _ = std::fs::remove_file(&cap.path);
     } else {
         eprintln!("memdx: raw capture saved to {}", cap.path.display());
@@ -286,7 +285,7 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
         name_fallback: r.name_fallback,
     };
     let fs = findings(&r);
-    print(&merged, &r, Some(&window), &fs, a.json)?;
+    print(&merged, &r, Some(&window), &fs, a.capture.json)?;
     Ok(exit(fs.iter().map(|f| f.severity).max()))
 }
 

@@ -7,6 +7,7 @@
 
 mod finding;
 pub mod kver;
+pub mod lines;
 mod source;
 pub mod units;
 

@@ -419,27 +419,9 @@ pub fn sniff(head: &str) -> bool {
 }
 
 /// Reads a whole syslog/journal text. Never fails.
-pub fn parse_journal<R: BufRead>(mut r: R, source: &str) -> JournalReport {
+pub fn parse_journal<R: BufRead>(r: R, source: &str) -> JournalReport {
     let mut j = Journal::new(source);
-    let mut buf = Vec::with_capacity(256);
-    let mut n = 0usize;
-    let mut err = None;
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                err = Some(Diag::error(
-                    SourceRef::new(source).at(n + 1),
-                    format!("read error, the rest is not read: {e}"),
-                ));
-                break;
-            }
-        }
-        n += 1;
-        j.line(&String::from_utf8_lossy(&buf), n);
-    }
+    let (_, err) = memdx_core::lines::for_each_line(r, &SourceRef::new(source), |line, n| j.line(line, n));
     let mut rep = j.finish();
     rep.diags.extend(err);
     rep

@@ -418,28 +418,9 @@ fn stack_header_cpu(t: &str) -> Option<u32> {
 }
 
 /// Reads a whole kmem trace. Never fails: a read error ends the input with a diagnostic.
-pub fn parse_kmem<R: BufRead>(mut r: R, source: &str, opts: KmemOptions, span_s: Option<f64>) -> KmemReport {
+pub fn parse_kmem<R: BufRead>(r: R, source: &str, opts: KmemOptions, span_s: Option<f64>) -> KmemReport {
     let mut k = KmemTrace::new(source, opts);
-    let mut buf = Vec::with_capacity(512);
-    let mut n = 0usize;
-    let mut err = None;
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                err = Some(Diag::error(
-                    SourceRef::new(source).at(n + 1),
-                    format!("read error, the rest is not read: {e}"),
-                ));
-                break;
-            }
-        }
-        n += 1;
-        let s = String::from_utf8_lossy(&buf);
-        k.line(&s, n);
-    }
+    let (_, err) = memdx_core::lines::for_each_line(r, &SourceRef::new(source), |line, n| k.line(line, n));
     let mut rep = k.finish(span_s);
     rep.diags.extend(err);
     rep

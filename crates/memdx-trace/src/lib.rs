@@ -28,7 +28,7 @@ pub use scan::{Record, ScanStats, Scanner};
 pub use table::{table_only, CpuSecondRow, TableScanStats};
 pub use window::WindowDelta;
 
-use memdx_core::{Diag, SourceRef};
+use memdx_core::SourceRef;
 use std::io::BufRead;
 
 /// The result of scanning one trace: the reclaim report (which holds the scan counters and the
@@ -50,33 +50,13 @@ pub fn parse_with<R: BufRead>(mut r: R, source: &str, formats: Formats, opts: Op
     let src = SourceRef::new(source);
     let mut scanner = Scanner::new(src.clone(), formats);
     let mut analyzer = Analyzer::new(opts);
-    let mut buf = Vec::with_capacity(512);
-    let mut lineno = 0usize;
-    let mut extra: Vec<Diag> = Vec::new();
-    loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                extra.push(Diag::error(
-                    src.at(lineno + 1),
-                    format!("read error, the rest is not analysed: {e}"),
-                ));
-                break;
-            }
-        }
-        lineno += 1;
-        let line = match std::str::from_utf8(&buf) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(&buf),
-        };
-        if let Some(rec) = scanner.line(&line, lineno) {
+    let (_, err) = memdx_core::lines::for_each_line(&mut r, &src, |line, n| {
+        if let Some(rec) = scanner.line(line, n) {
             analyzer.record(&rec);
         }
-    }
+    });
     let mut diags = std::mem::take(&mut scanner.diags);
-    diags.extend(extra);
+    diags.extend(err);
     TraceScan { reclaim: analyzer.finish(source, scanner.stats, diags) }
 }
 
