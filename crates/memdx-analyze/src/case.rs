@@ -53,8 +53,26 @@ pub struct MemcgCount {
     pub dying: Option<u64>,
     /// Largest by usage: (path, bytes).
     pub top: Vec<(String, u64)>,
+    /// Limits of the largest, in the same order.
+    pub limits: Vec<MemcgLimit>,
+    /// Deepest level below the hierarchy root.
+    pub max_depth: u32,
     /// Where the hierarchy was walked.
     pub source: SourceRef,
+}
+
+/// What bounds one memory cgroup (v1 `memory.limit_in_bytes`/`memory.swappiness`, v2
+/// `memory.max`/`memory.swap.max`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemcgLimit {
+    pub path: String,
+    pub usage: u64,
+    /// `None` when unlimited.
+    pub limit: Option<u64>,
+    /// v1 only.
+    pub swappiness: Option<u64>,
+    /// v2 only, as written (`max` or bytes).
+    pub swap_max: Option<String>,
 }
 
 /// One slab table with its capture time (unix seconds) when known.

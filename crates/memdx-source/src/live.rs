@@ -107,6 +107,18 @@ pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
             live: m.live,
             dying: m.dying,
             top: m.top,
+            limits: m
+                .limits
+                .into_iter()
+                .map(|l| memdx_analyze::case::MemcgLimit {
+                    path: l.path,
+                    usage: l.usage,
+                    limit: l.limit,
+                    swappiness: l.swappiness,
+                    swap_max: l.swap_max,
+                })
+                .collect(),
+            max_depth: m.max_depth,
             source: memdx_core::SourceRef::new(name(dir)),
         });
     }

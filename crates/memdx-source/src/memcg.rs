@@ -23,6 +23,43 @@ pub struct MemcgScan {
     /// (path relative to the hierarchy root, usage in bytes), largest first. Usage is hierarchical:
     /// a parent includes its children.
     pub top: Vec<(String, u64)>,
+    /// Limits of the `top` cgroups, in the same order.
+    pub limits: Vec<MemcgLimits>,
+    /// Deepest level below the hierarchy root (0 = only the root).
+    pub max_depth: u32,
+}
+
+/// What bounds one memory cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemcgLimits {
+    pub path: String,
+    pub usage: u64,
+    /// v1 `memory.limit_in_bytes`, v2 `memory.max`; `None` when unlimited.
+    pub limit: Option<u64>,
+    /// v1 `memory.swappiness` (per cgroup; v2 has none).
+    pub swappiness: Option<u64>,
+    /// v2 `memory.swap.max` as written (`max` or bytes).
+    pub swap_max: Option<String>,
+}
+
+/// Values at or above this are "no limit" (v1 prints PAGE_COUNTER_MAX pages in bytes).
+const UNLIMITED: u64 = 1 << 60;
+
+fn limits(hier: Hierarchy, dir: &Path, path: &str, usage: u64) -> MemcgLimits {
+    let text = |f: &str| std::fs::read_to_string(dir.join(f)).ok().map(|s| s.trim().to_string());
+    let (limit, swappiness, swap_max) = match hier {
+        Hierarchy::V1 => {
+            (read_u64(&dir.join("memory.limit_in_bytes")), read_u64(&dir.join("memory.swappiness")), None)
+        }
+        Hierarchy::V2 => (read_u64(&dir.join("memory.max")), None, text("memory.swap.max")),
+    };
+    MemcgLimits {
+        path: path.to_string(),
+        usage,
+        limit: limit.filter(|&l| l < UNLIMITED),
+        swappiness,
+        swap_max,
+    }
 }
 
 /// Most cgroup directories walked: a machine leaking cgroups can have hundreds of thousands.
@@ -68,6 +105,14 @@ pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<Me
     }
     usage.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     usage.truncate(top);
+    let lims =
+        usage.iter().map(|(p, u)| limits(hier, &base.join(p.trim_start_matches('/')), p, *u)).collect();
+    let max_depth = dirs
+        .iter()
+        .filter_map(|d| d.strip_prefix(&base).ok())
+        .map(|r| r.components().count() as u32)
+        .max()
+        .unwrap_or(0);
     let (live, dying) = match hier {
         Hierarchy::V1 => {
             let live = dirs.len() as u64;
@@ -85,7 +130,7 @@ pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<Me
             (live, get("nr_dying_descendants "))
         }
     };
-    Some(MemcgScan { hierarchy: hier, live, dying, top: usage })
+    Some(MemcgScan { hierarchy: hier, live, dying, top: usage, limits: lims, max_depth })
 }
 
 #[cfg(test)]

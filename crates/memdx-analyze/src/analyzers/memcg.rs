@@ -37,8 +37,23 @@ pub fn run(case: &Case, out: &mut Output) {
             vec!["live memcgs (directories)".into(), w.live.to_string()],
             vec!["dying memcgs".into(), w.dying.map(|d| d.to_string()).unwrap_or_else(|| "unknown".into())],
         ];
-        for (p, u) in &w.top {
-            rows.push(vec![format!("usage {p}"), bytes(*u)]);
+        rows.push(vec!["deepest level".into(), w.max_depth.to_string()]);
+        for l in &w.limits {
+            let limit = match l.limit {
+                Some(lim) => format!(
+                    "{} of {} ({:.0}%)",
+                    bytes(l.usage),
+                    bytes(lim),
+                    memdx_core::units::pct(l.usage, lim)
+                ),
+                None => format!("{} (no limit)", bytes(l.usage)),
+            };
+            let swap = match (&l.swappiness, &l.swap_max) {
+                (Some(sw), _) => format!(", swappiness {sw}"),
+                (None, Some(m)) => format!(", swap.max {m}"),
+                _ => String::new(),
+            };
+            rows.push(vec![format!("usage {}", l.path), format!("{limit}{swap}")]);
         }
         out.tables.push(Table {
             id: "memcg.audit".into(),
@@ -47,6 +62,35 @@ pub fn run(case: &Case, out: &mut Output) {
             rows,
             notes: vec![],
         });
+        let at_limit: Vec<&crate::case::MemcgLimit> = w
+            .limits
+            .iter()
+            .filter(|l| {
+                l.limit.is_some_and(|lim| lim > 0 && l.usage.saturating_mul(100) >= lim.saturating_mul(95))
+            })
+            .collect();
+        if !at_limit.is_empty() {
+            let mut f = Finding::new(
+                "memcg.at_limit",
+                Severity::Info,
+                format!("{} memory cgroup(s) at 95% or more of their limit", at_limit.len()),
+            )
+            .explain(
+                "A cgroup at its limit reclaims on every charge: its tasks stall in memcg reclaim (memdx trace reclaim \
+                 --cgroup shows how long), and with no swap only its page cache can go. That is the limit working, \
+                 unless the stalls hurt: then raise the limit or shrink the workload.",
+            );
+            for l in at_limit.iter().take(5) {
+                f = f.evidence(Evidence::text(
+                    format!("usage {}", l.path),
+                    format!("{} of {}", bytes(l.usage), bytes(l.limit.unwrap_or(0))),
+                    Some(w.source.clone()),
+                ));
+            }
+            out.findings.push(
+                f.next("memdx trace reclaim --cgroup <dir> --duration 30s").score(at_limit.len() as f64),
+            );
+        }
         if let Some(d) = w.dying {
             if d >= DYING_WARN && d * 5 >= w.live {
                 out.findings.push(
