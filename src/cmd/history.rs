@@ -265,6 +265,8 @@ pub fn diagnose_extras(
         input.generated = Some(super::record::now());
         let stacks = memdx_render::html::stacks_from_case(case);
         input.stacks = &stacks;
+        let latency = memdx_render::html::reclaim_latency_from_case(case);
+        input.reclaim_latency = &latency;
         if let Some((h, r)) = &hist {
             input.history = Some(h);
             input.history_report = Some(r);

@@ -606,7 +606,7 @@ pub fn render(input: &HtmlInput) -> String {
     } else {
         let bars: Vec<(String, f64)> =
             input.reclaim_latency.iter().map(|(l, n)| (l.clone(), *n as f64)).collect();
-        s.push_str(&bar_chart("Direct reclaim latency (count per bucket)", &bars, fmt_num));
+        s.push_str(&bar_chart("Reclaim episodes tasks waited in, by duration", &bars, fmt_num));
     }
 
     // History.
@@ -728,6 +728,26 @@ pub fn stacks_from_case(case: &Case) -> Vec<(Vec<String>, u64)> {
     out
 }
 
+/// Durations of the reclaim episodes tasks waited in (direct, memcg, soft limit, node), per decade,
+/// summed over the traces of a case.
+pub fn reclaim_latency_from_case(case: &Case) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for r in &case.traces {
+        for k in r.foreground() {
+            for (i, (label, n)) in k.latency_decades().into_iter().enumerate() {
+                match out.get_mut(i) {
+                    Some(slot) => slot.1 += n,
+                    None => out.push((label, n)),
+                }
+            }
+        }
+    }
+    if out.iter().all(|(_, n)| *n == 0) {
+        out.clear();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,4 +765,3 @@ mod tests {
         assert!(svg.starts_with("<svg") && !svg.contains("<script"));
     }
 }
-

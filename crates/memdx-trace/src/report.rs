@@ -61,6 +61,11 @@ pub struct KindStats {
 }
 
 impl KindStats {
+    /// Episode durations per decade (`< 10 us` ... `>= 1 s`), for charts.
+    pub fn latency_decades(&self) -> Vec<(String, u64)> {
+        self.hist.decades()
+    }
+
     fn new(kind: EpisodeKind) -> Self {
         KindStats {
             kind,

@@ -250,6 +250,27 @@ impl LatencyHist {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Counts per decade of duration, for charts: `< 10 us`, `10-100 us`, ..., `>= 1 s`. A log-linear
+    /// bucket is counted in the decade holding its lower bound.
+    pub fn decades(&self) -> Vec<(String, u64)> {
+        const EDGES: [(u64, &str); 7] = [
+            (10_000, "< 10 us"),
+            (100_000, "10-100 us"),
+            (1_000_000, "0.1-1 ms"),
+            (10_000_000, "1-10 ms"),
+            (100_000_000, "10-100 ms"),
+            (1_000_000_000, "0.1-1 s"),
+            (u64::MAX, ">= 1 s"),
+        ];
+        let mut out: Vec<(String, u64)> = EDGES.iter().map(|(_, l)| (l.to_string(), 0)).collect();
+        for (i, n) in self.buckets.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let lower = if i == 0 { 0 } else { bucket_upper(i - 1) };
+            let d = EDGES.iter().position(|(edge, _)| lower < *edge).unwrap_or(EDGES.len() - 1);
+            out[d].1 += n;
+        }
+        out
+    }
+
     /// The `q` quantile (0..=1): the upper bound of the bucket holding it, never above the maximum.
     pub fn quantile(&self, q: f64) -> u64 {
         if self.count == 0 {
@@ -270,6 +291,17 @@ impl LatencyHist {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decades() {
+        let mut h = LatencyHist::default();
+        for ns in [5_000u64, 50_000, 50_001, 2_000_000, 3_000_000_000] {
+            h.add(ns);
+        }
+        let d = h.decades();
+        assert_eq!(d.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![1, 2, 0, 1, 0, 0, 1]);
+        assert_eq!(d[0].0, "< 10 us");
+    }
 
     #[test]
     fn hist_buckets() {
