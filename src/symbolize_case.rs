@@ -8,11 +8,22 @@ use std::path::Path;
 /// Opens the debug info and fills `location` of every frame it resolves. Returns how many frames
 /// were resolved. A kernel release mismatch between a log and the vmlinux is a diagnostic.
 pub fn symbolize(case: &mut Case, vmlinux: &Path, modules: Option<&Path>) -> Result<usize> {
+    let (resolved, diags) = symbolize_logs(case.logs.iter_mut(), vmlinux, modules)?;
+    case.diags.extend(diags);
+    Ok(resolved)
+}
+
+/// The same for scanned logs: resolved frame count and release-mismatch diagnostics.
+pub fn symbolize_logs<'a>(
+    logs: impl Iterator<Item = &'a mut memdx_log::LogScan>,
+    vmlinux: &Path,
+    modules: Option<&Path>,
+) -> Result<(usize, Vec<memdx_core::Diag>)> {
     let sym = memdx_symbolize::Symbolizer::open(vmlinux, modules)
         .with_context(|| format!("--vmlinux {}", vmlinux.display()))?;
     let mut resolved = 0;
     let mut diags = Vec::new();
-    for scan in &mut case.logs {
+    for scan in logs {
         if let Some(k) = &scan.kernel {
             let src = scan
                 .reports
@@ -35,6 +46,5 @@ pub fn symbolize(case: &mut Case, vmlinux: &Path, modules: Option<&Path>) -> Res
             }
         }
     }
-    case.diags.extend(diags);
-    Ok(resolved)
+    Ok((resolved, diags))
 }

@@ -20,6 +20,12 @@ pub struct Args {
     /// Show every frame, registers and code bytes.
     #[arg(long)]
     pub verbose: bool,
+    /// Kernel image with debug info: every frame gains file:line and its inline chain.
+    #[arg(long, value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
+    /// Directory of kernel modules (with debug info) for `[module]` frames; with --vmlinux.
+    #[arg(long, value_name = "DIR", requires = "vmlinux")]
+    pub modules: Option<PathBuf>,
 }
 
 fn open(path: &std::path::Path) -> anyhow::Result<Box<dyn BufRead>> {
@@ -33,6 +39,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let name = p.display().to_string();
         let s = memdx_log::scan(r, &name);
         scans.push((name, s));
+    }
+    if let Some(v) = &args.vmlinux {
+        let (_, diags) = crate::symbolize_case::symbolize_logs(
+            scans.iter_mut().map(|(_, s)| s),
+            v,
+            args.modules.as_deref(),
+        )?;
+        for d in diags {
+            eprintln!("memdx: {d}");
+        }
     }
     let found = scans.iter().any(|(_, s)| !s.reports.is_empty());
     let stdout = std::io::stdout();
