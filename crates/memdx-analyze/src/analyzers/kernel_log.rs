@@ -46,17 +46,43 @@ fn when(r: &Report) -> String {
     }
 }
 
+/// Reports folded across logs: the same report usually appears in several files of one bug report
+/// (dmesg, /var/log/messages, the journal). One finding per signature; the repeat count is the
+/// largest any one file saw (the files overlap, so counts are not added), and the other files are
+/// named.
+fn fold(case: &Case) -> Vec<(&Report, Vec<&Report>)> {
+    let mut groups: Vec<(&Report, Vec<&Report>)> = Vec::new();
+    for r in case.logs.iter().flat_map(|s| s.reports.iter()) {
+        match groups.iter_mut().find(|(g, _)| g.signature == r.signature) {
+            // Keep the most complete copy (intact, then most frames) as the one shown.
+            Some((g, others)) => {
+                let better = (g.corrupted.is_some() && r.corrupted.is_none())
+                    || (g.corrupted.is_some() == r.corrupted.is_some() && r.frames.len() > g.frames.len());
+                if better {
+                    others.push(*g);
+                    *g = r;
+                } else {
+                    others.push(r);
+                }
+            }
+            None => groups.push((r, Vec::new())),
+        }
+    }
+    groups
+}
+
 pub fn run(case: &Case, out: &mut Output) {
     let mut rows = Vec::new();
-    for scan in &case.logs {
-        for r in &scan.reports {
+    for (r, others) in fold(case) {
+        {
+            let count = std::iter::once(r).chain(others.iter().copied()).map(|x| x.count).max().unwrap_or(1);
             let sev = severity(r);
             let class =
                 r.explanation.as_ref().map(|e| e.class.clone()).unwrap_or_else(|| r.kind.name().to_string());
-            rows.push(vec![r.title.clone(), r.count.to_string(), when(r), r.source.to_string()]);
+            rows.push(vec![r.title.clone(), count.to_string(), when(r), r.source.to_string()]);
             let mut title = r.title.clone();
-            if r.count > 1 {
-                title.push_str(&format!(" (x{})", r.count));
+            if count > 1 {
+                title.push_str(&format!(" (x{count})"));
             }
             let mut f = Finding::new(&format!("log.{class}"), sev, title);
             let mut explanation = match &r.explanation {
@@ -68,6 +94,14 @@ pub fn run(case: &Case, out: &mut Output) {
             }
             f = f.evidence(Evidence::text("report", r.header.trim(), Some(r.source.clone())));
             f = f.evidence(Evidence::text("when", when(r), None));
+            for o in others.iter().take(5) {
+                let n = if o.count > 1 { format!(" ({} times)", o.count) } else { String::new() };
+                f = f.evidence(Evidence::text(
+                    "also logged in",
+                    format!("{}{n}", o.source.file),
+                    Some(o.source.clone()),
+                ));
+            }
             if let (Some(comm), pid) = (&r.comm, r.pid) {
                 let task = match pid {
                     Some(p) => format!("{comm} (pid {p})"),
@@ -124,7 +158,7 @@ pub fn run(case: &Case, out: &mut Output) {
                 Severity::Warning => 2.0,
                 Severity::Info => 1.0,
             };
-            out.findings.push(f.explain(explanation).score(rank * 1e6 + r.count as f64));
+            out.findings.push(f.explain(explanation).score(rank * 1e6 + count as f64));
         }
     }
     if !rows.is_empty() {
