@@ -87,6 +87,24 @@ fn check(dir: &Path) {
         .unwrap();
     let text = String::from_utf8_lossy(&one.stdout).replace(&db.display().to_string(), "DB");
     golden(&dir.join("expected_cache.txt"), &text);
+    // --json carries the same findings and the cache's points.
+    let js = Command::new(env!("CARGO_BIN_EXE_memdx"))
+        .args(["history", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
+    assert_eq!(js.status.code(), out.status.code());
+    for f in v["findings"].as_array().unwrap() {
+        assert!(String::from_utf8_lossy(&out.stdout).contains(f["title"].as_str().unwrap()), "{f}");
+    }
+    let js = Command::new(env!("CARGO_BIN_EXE_memdx"))
+        .args(["history", "--json", "--cache", "kernfs_node_cache", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
+    assert!(!v["cache"]["points"].as_array().unwrap().is_empty());
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 

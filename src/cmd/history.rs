@@ -40,11 +40,21 @@ pub struct Args {
     /// Kernel logs (dmesg, journal, kern.log) for the OOM and allocation-failure timeline.
     #[arg(long, value_name = "FILE")]
     pub log: Vec<PathBuf>,
+    /// Print JSON: {db, samples, first, last, since, findings, tables} (findings and tables as in
+    /// `memdx diagnose --json`; with --cache, the cache's points and fit).
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Default for Args {
     fn default() -> Self {
-        Args { db: PathBuf::from(memdx_store::DEFAULT_DB), since: None, cache: None, log: Vec::new() }
+        Args {
+            db: PathBuf::from(memdx_store::DEFAULT_DB),
+            since: None,
+            cache: None,
+            log: Vec::new(),
+            json: false,
+        }
     }
 }
 
@@ -61,25 +71,75 @@ fn fmt_time(t: i64) -> String {
     memdx_render::html::line_chart_time(t)
 }
 
+/// The `--json` document.
+#[derive(serde::Serialize)]
+struct JsonHistory<'a> {
+    db: String,
+    samples: u64,
+    first: i64,
+    last: i64,
+    since: Option<i64>,
+    findings: &'a [memdx_core::Finding],
+    tables: Vec<&'a Table>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<JsonCache>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonCache {
+    name: String,
+    /// (unix time, KiB, active objects)
+    points: Vec<(i64, f64, Option<f64>)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kib_per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    r2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
+}
+
 pub fn run(args: Args) -> Result<u8> {
     let store = Store::open_read_only(&args.db)?;
     let (n, first, last) = store.summary()?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     let (Some(first), Some(last)) = (first, last) else {
-        writeln!(w, "{}: no samples yet", args.db.display())?;
+        if args.json {
+            writeln!(w, "{}", serde_json::json!({"db": args.db.display().to_string(), "samples": 0}))?;
+        } else {
+            writeln!(w, "{}: no samples yet", args.db.display())?;
+        }
         return Ok(EXIT_OK);
     };
     let since = args.since.as_deref().map(|s| since_time(s, last)).transpose()?;
-    writeln!(
-        w,
-        "History {}: {n} samples from {} to {}{}\n",
-        args.db.display(),
-        fmt_time(first),
-        fmt_time(last),
-        since.map(|s| format!(", showing since {}", fmt_time(s))).unwrap_or_default()
-    )?;
+    let mut doc = JsonHistory {
+        db: args.db.display().to_string(),
+        samples: n as u64,
+        first,
+        last,
+        since,
+        findings: &[],
+        tables: Vec::new(),
+        cache: None,
+    };
+    if !args.json {
+        writeln!(
+            w,
+            "History {}: {n} samples from {} to {}{}\n",
+            args.db.display(),
+            fmt_time(first),
+            fmt_time(last),
+            since.map(|s| format!(", showing since {}", fmt_time(s))).unwrap_or_default()
+        )?;
+    }
     if let Some(cache) = &args.cache {
+        if args.json {
+            let (c, code) = cache_json(&store, cache, since)?;
+            doc.cache = Some(c);
+            serde_json::to_writer_pretty(&mut w, &doc)?;
+            writeln!(w)?;
+            return Ok(code);
+        }
         return cache_detail(&mut w, &store, cache, since);
     }
     let q = Query {
@@ -91,19 +151,56 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let h = store.load(&q)?;
     let report = analyze(&h);
-    print_report(&mut w, &report)?;
     let mut worst = report.findings.iter().map(|f| f.severity).max();
-    if !args.log.is_empty() {
-        let t = oom_timeline(&args.log)?;
-        if t.rows.is_empty() {
-            writeln!(w, "No OOM kill or allocation failure in {} log(s).", args.log.len())?;
-        } else {
-            memdx_render::diagnose::table(&mut w, &t, Style::default())?;
-            worst = worst.max(Some(Severity::Warning));
+    let timeline = if args.log.is_empty() { None } else { Some(oom_timeline(&args.log)?) };
+    if timeline.as_ref().is_some_and(|t| !t.rows.is_empty()) {
+        worst = worst.max(Some(Severity::Warning));
+    }
+    if args.json {
+        doc.findings = &report.findings;
+        doc.tables = report.tables.iter().chain(timeline.iter()).collect();
+        serde_json::to_writer_pretty(&mut w, &doc)?;
+        writeln!(w)?;
+    } else {
+        print_report(&mut w, &report)?;
+        if let Some(t) = &timeline {
+            if t.rows.is_empty() {
+                writeln!(w, "No OOM kill or allocation failure in {} log(s).", args.log.len())?;
+            } else {
+                memdx_render::diagnose::table(&mut w, t, Style::default())?;
+            }
         }
     }
     w.flush()?;
     Ok(if worst.is_some_and(|s| s >= Severity::Warning) { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+fn cache_json(store: &Store, cache: &str, since: Option<i64>) -> Result<(JsonCache, u8)> {
+    let q =
+        Query { since, kinds: vec![kind::SLAB_KB.into(), kind::SLAB_OBJS.into()], name: Some(cache.into()) };
+    let h = store.load(&q)?;
+    let Some(kb) = h.get(kind::SLAB_KB, cache) else {
+        anyhow::bail!("no slab cache {cache:?} in {}", store.path().display());
+    };
+    let objs = h.get(kind::SLAB_OBJS, cache);
+    let points = kb
+        .points
+        .iter()
+        .map(|(t, v)| (*t, *v, objs.and_then(|s| s.points.iter().find(|p| p.0 == *t)).map(|p| p.1)))
+        .collect();
+    let f = fit(&kb.points);
+    let v = f.map(|f| verdict(&f, memdx_store::findings::SLAB_MIN_GROWTH_KB));
+    let code = if v == Some(memdx_store::trend::Verdict::SteadyGrowth) { EXIT_FINDINGS } else { EXIT_OK };
+    Ok((
+        JsonCache {
+            name: cache.to_string(),
+            points,
+            kib_per_hour: f.map(|f| f.per_hour()),
+            r2: f.map(|f| f.r2),
+            verdict: v.map(|v| v.as_str()),
+        },
+        code,
+    ))
 }
 
 fn print_report<W: Write>(w: &mut W, r: &HistoryReport) -> Result<()> {
