@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<u8> {
     let since = args.since.as_deref().map(|s| since_time(s, last)).transpose()?;
     let mut doc = JsonHistory {
         db: args.db.display().to_string(),
-        samples: n as u64,
+        samples: n,
         first,
         last,
         since,
