@@ -95,9 +95,15 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
         let path = e.path();
         let Ok(ft) = e.file_type() else { continue };
         let name = path.display().to_string();
+        // A symlink to a file is read; one to a directory is not followed (loops, /proc/self).
+        let is_file = ft.is_file() || (ft.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_file()));
+        if ft.is_symlink() && !is_file {
+            case.skipped.push(Skipped { file: name, reason: "symlink to a directory or nothing: not followed".into() });
+            continue;
+        }
         if ft.is_dir() {
             walk(root, &path, case, opts, errors);
-        } else if ft.is_file() {
+        } else if is_file {
             if let Some(h) = structural(&path) {
                 if let Some(cb) = &opts.on_file {
                     cb(&name);
