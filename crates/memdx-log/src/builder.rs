@@ -1,9 +1,27 @@
 //! Assembles the lines of one report into a [`Report`] (or a [`SlubTrace`] record).
 
-use crate::lines::{parse_cpu_line, parse_frame, parse_registers};
+use crate::lines::{parse_cpu_line, parse_frame, parse_registers, visit_registers};
 use crate::model::*;
 use crate::table::{self, Row};
 use memdx_core::SourceRef;
+
+/// A report from [`Builder::finish`] whose registers and explanation are not filled in yet.
+pub struct Finished {
+    pub report: Report,
+    reg_lines: Vec<String>,
+}
+
+impl Finished {
+    /// Parses the registers and explains the report.
+    pub fn complete(&mut self) {
+        for l in &self.reg_lines {
+            if let Some(regs) = parse_registers(l) {
+                self.report.registers.extend(regs);
+            }
+        }
+        self.report.explanation = crate::explain::explain(&self.report);
+    }
+}
 
 /// What `feed` did with a line.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,7 +50,10 @@ pub struct Builder {
     pub taint: Option<String>,
     pub hardware: Option<String>,
     pub pc: Option<String>,
-    pub registers: Vec<Register>,
+    /// Register lines as printed, parsed into [`Register`]s only for reports that are kept
+    /// ([`Finished::complete`]): folded repeats never pay for them.
+    reg_lines: Vec<String>,
+    reg_count: usize,
     pub frames: Vec<Frame>,
     pub code: Option<String>,
     pub modules: Option<String>,
@@ -86,7 +107,8 @@ impl Builder {
             taint: None,
             hardware: None,
             pc: None,
-            registers: Vec::new(),
+            reg_lines: Vec::new(),
+            reg_count: 0,
             frames: Vec::new(),
             code: None,
             modules: None,
@@ -259,19 +281,26 @@ impl Builder {
             self.code = Some(c.trim().to_string());
             return Fed::Taken;
         }
-        if let Some(regs) = parse_registers(t) {
-            for r in &regs {
-                if (r.name == "RIP" || r.name == "pc") && self.pc.is_none()
-                    || r.name == "RIP" && self.kind != Kind::Warning
-                {
-                    let v = r.value.split_once(':').map(|(_, f)| f).unwrap_or(&r.value);
-                    if v.contains('+') {
-                        self.pc = Some(v.to_string());
-                    }
+        // The new pc is applied only when the whole line parses as registers.
+        let (had_pc, kind) = (self.pc.is_some(), self.kind);
+        let mut new_pc: Option<&str> = None;
+        let n = visit_registers(t, |name, value| {
+            if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none()
+                || name == "RIP" && kind != Kind::Warning
+            {
+                let v = value.split_once(':').map(|(_, f)| f).unwrap_or(value);
+                if v.contains('+') {
+                    new_pc = Some(v);
                 }
             }
-            if self.registers.len() < 64 {
-                self.registers.extend(regs);
+        });
+        if n > 0 {
+            if let Some(v) = new_pc {
+                self.pc = Some(v.to_string());
+            }
+            if self.reg_count < 64 {
+                self.reg_lines.push(t.to_string());
+                self.reg_count += n;
             }
             return Fed::Taken;
         }
@@ -313,7 +342,7 @@ impl Builder {
 
     fn feed_mem(&mut self, t: &str) -> Fed {
         let mem = self.mem.get_or_insert_with(MemReport::default);
-        if t.contains("Killed process ") {
+        if KILLED.find(t.as_bytes()).is_some() {
             parse_killed(t, mem);
             return Fed::End;
         }
@@ -423,8 +452,9 @@ impl Builder {
         Fed::Rejected
     }
 
-    /// Turns the collected lines into a report.
-    pub fn finish(mut self) -> Result<Report, Box<SlubTrace>> {
+    /// Turns the collected lines into a report. Registers and the explanation are left to the
+    /// caller ([`Finished::complete`]): folded repeats do not need them.
+    pub fn finish(mut self) -> Result<Finished, Box<SlubTrace>> {
         if let Some((cache, alloc, ptr, inuse, fp)) = self.slub.take() {
             return Err(Box::new(SlubTrace {
                 cache,
@@ -466,7 +496,7 @@ impl Builder {
             sig.push_str(f.func.split('.').next().unwrap_or(&f.func));
             n += 1;
         }
-        let mut r = Report {
+        let r = Report {
             kind: self.kind,
             title,
             signature: sig,
@@ -480,7 +510,7 @@ impl Builder {
             taint: self.taint,
             hardware: self.hardware,
             pc: self.pc,
-            registers: self.registers,
+            registers: Vec::new(),
             frames: self.frames,
             code: self.code,
             modules: self.modules,
@@ -493,8 +523,7 @@ impl Builder {
             mem: self.mem,
             explanation: None,
         };
-        r.explanation = crate::explain::explain(&r);
-        Ok(r)
+        Ok(Finished { report: r, reg_lines: self.reg_lines })
     }
 
     fn guilty(&self) -> Option<String> {
@@ -681,6 +710,10 @@ fn is_hex_dump(t: &str) -> bool {
     b.len() >= 2 && b[0].is_ascii_hexdigit() && b[1].is_ascii_hexdigit() && b.get(2) == Some(&b' ')
 }
 
+/// `Killed process `, searched on every line of an OOM report.
+static KILLED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("Killed process "));
+
 /// Lines `show_mem()` and the OOM report print (counters, swap, hugepages, slab summaries).
 fn is_mem_dump_line(t: &str) -> bool {
     let first = t.as_bytes().first().copied().unwrap_or(b' ');
@@ -715,16 +748,20 @@ fn is_mem_dump_line(t: &str) -> bool {
         ]
         .iter()
         .any(|p| t.starts_with(p))
-        || t.split_whitespace().count() == 2
-            && t.split_whitespace()
-                .nth(1)
-                .is_some_and(|v| v.bytes().all(|c| c.is_ascii_digit() || c == b'K' || c == b'B'))
-        || t.split_whitespace().count() == 3 && t.ends_with("KB")
+        || {
+            let mut w = t.split_ascii_whitespace();
+            let (_, second, third, fourth) = (w.next(), w.next(), w.next(), w.next());
+            match (second, third, fourth) {
+                (Some(v), None, _) => v.bytes().all(|c| c.is_ascii_digit() || c == b'K' || c == b'B'),
+                (Some(_), Some(_), None) => t.ends_with("KB"),
+                _ => false,
+            }
+        }
 }
 
 fn first_is_key(t: &str) -> bool {
     // `active_anon:123 inactive_anon:456 ...`
-    let first = t.split_whitespace().next().unwrap_or("");
+    let first = t.split_ascii_whitespace().next().unwrap_or("");
     match first.split_once(':') {
         Some((k, v)) => {
             !k.is_empty()
@@ -845,9 +882,10 @@ fn zone_mut<'a>(mem: &'a mut MemReport, node: u32, zone: &str) -> &'a mut ZoneSt
 /// Lines that only belong inside a report (frames, registers, trace markers): used to detect a
 /// report continuing after unrelated lines were interleaved into it.
 pub fn is_strict_body(t: &str) -> bool {
-    parse_frame(t).is_some()
+    // A frame has `+` (func+off/size): most lines have none, and need not be parsed (or allocate).
+    memchr::memchr(b'+', t.as_bytes()).is_some() && parse_frame(t).is_some()
         || matches!(t, "Call trace:" | "Call Trace:")
         || boundary(t).is_some()
         || t.starts_with("Code: ")
-        || parse_registers(t).is_some()
+        || visit_registers(t, |_, _| {}) > 0
 }

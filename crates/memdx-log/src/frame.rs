@@ -213,19 +213,27 @@ fn frame_dmesg(line: &str) -> Framed<'_> {
     if b.first() != Some(&b'[') {
         return f;
     }
-    let Some(close) = memchr::memchr(b']', &b[..b.len().min(40)]) else {
-        return f;
-    };
-    let inner = line[1..close].trim();
-    let mut rest = &line[close + 1..];
-    if let Some(t) = parse_mono(inner) {
+    let mut rest;
+    if let Some((t, close)) = fast_mono(b) {
         f.mono = Some(t);
         f.framing = Framing::Dmesg;
-    } else if inner.len() >= 20 && DAYS.iter().any(|d| inner.starts_with(d)) {
-        f.wall = Some(Cow::Borrowed(inner));
-        f.framing = Framing::DmesgHuman;
+        rest = &line[close + 1..];
     } else {
-        return f;
+        // A plain loop: the bracket is within a few bytes, where memchr's setup costs more.
+        let Some(close) = b[..b.len().min(40)].iter().position(|&c| c == b']') else {
+            return f;
+        };
+        let inner = line[1..close].trim_ascii();
+        rest = &line[close + 1..];
+        if let Some(t) = parse_mono(inner) {
+            f.mono = Some(t);
+            f.framing = Framing::Dmesg;
+        } else if inner.len() >= 20 && DAYS.iter().any(|d| inner.starts_with(d)) {
+            f.wall = Some(Cow::Borrowed(inner));
+            f.framing = Framing::DmesgHuman;
+        } else {
+            return f;
+        }
     }
     if let Some((caller, after)) = parse_caller(rest) {
         f.caller = Some(caller);
@@ -233,6 +241,38 @@ fn frame_dmesg(line: &str) -> Framed<'_> {
     }
     f.msg = Cow::Borrowed(rest.strip_prefix(' ').unwrap_or(rest));
     f
+}
+
+/// `[  201.452633]` in one pass over the bytes (the common case of [`frame_dmesg`]): the time and
+/// the index of `]`. `None` sends the line down the general path, which gives the same result for
+/// everything this accepts.
+fn fast_mono(b: &[u8]) -> Option<(f64, usize)> {
+    let mut i = 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    let int_start = i;
+    let mut frac_start = 0;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_digit() {
+            n = n * 10 + u64::from(c - b'0');
+            digits += 1;
+            if digits > 15 {
+                return None;
+            }
+        } else if c == b'.' && frac_start == 0 && i > int_start {
+            frac_start = i + 1;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if frac_start == 0 || i == frac_start || i >= 40 || b.get(i) != Some(&b']') {
+        return None;
+    }
+    Some((n as f64 / POW10[i - frac_start], i))
 }
 
 fn parse_mono(s: &str) -> Option<f64> {
@@ -264,7 +304,7 @@ fn parse_caller(rest: &str) -> Option<(Caller, &str)> {
     if b.first() != Some(&b'[') {
         return None;
     }
-    let close = memchr::memchr(b']', &b[..b.len().min(16)])?;
+    let close = b[..b.len().min(16)].iter().position(|&c| c == b']')?;
     let inner = rest[1..close].trim_start();
     // Byte-wise: `inner` may start with a multi-byte character on damaged input.
     let c = match inner.as_bytes().first()? {
@@ -279,6 +319,10 @@ fn parse_caller(rest: &str) -> Option<(Caller, &str)> {
 fn frame_kmsg(line: &str) -> Option<Framed<'_>> {
     let b = line.as_bytes();
     if !b.first()?.is_ascii_digit() {
+        return None;
+    }
+    // `prio,`: rejects ISO timestamps and other digit-led lines at the first non-digit.
+    if b.iter().find(|c| !c.is_ascii_digit()) != Some(&b',') {
         return None;
     }
     let semi = memchr::memchr(b';', &b[..b.len().min(64)])?;
@@ -359,10 +403,11 @@ fn frame_iso(line: &str) -> Option<Framed<'_>> {
 
 fn after_host<'a>(line: &'a str, start: usize, wall: &'a str, framing: Framing) -> Option<Framed<'a>> {
     let rest = line.get(start..)?;
-    // memchr instead of `split_once(' ')`: this runs on every syslog line.
-    let sp = memchr::memchr(b' ', rest.as_bytes())?;
+    // Byte loops instead of `split_once(' ')`: this runs on every syslog line, and host and
+    // ident are a few bytes long (too short for memchr's setup to pay off).
+    let sp = rest.bytes().position(|c| c == b' ')?;
     let rest = &rest[sp + 1..];
-    let (ident, msg) = match memchr::memchr(b' ', rest.as_bytes()) {
+    let (ident, msg) = match rest.bytes().position(|c| c == b' ') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
     };
@@ -429,6 +474,22 @@ mod tests {
         assert_eq!((f.msg.as_ref(), f.framing), ("total_swap 0", Framing::DmesgHuman));
         let f = frame("\u{0}\u{1b}[0m\u{fffd}[    5.000000] x");
         assert_eq!(f.msg.as_ref(), "x");
+        for l in [
+            "[    0.000000] x",
+            "[  201.452633]",
+            "[1.5]",
+            "[ .5] x",
+            "[5.] x",
+            "[1.2.3] x",
+            "[ 1.0 ] x",
+            "[12345678901234.56789] x",
+        ] {
+            let general = {
+                let close = l.find(']').unwrap_or(0);
+                parse_mono(l[1..close].trim_ascii())
+            };
+            assert_eq!(fast_mono(l.as_bytes()).map(|x| x.0).or(general), general, "{l}");
+        }
         for s in ["0.000000", "201.452633", "303.068571", "99999.999999", "12345678.123456", "1.5", "0.1"] {
             assert_eq!(parse_mono(s), s.parse::<f64>().ok(), "{s}");
         }

@@ -35,11 +35,21 @@ pub trait Sink {
     fn slub_trace(&mut self, _rec: &SlubTrace) {}
     /// Every report occurrence, before folding by signature.
     fn report(&mut self, _rep: &Report) {}
+    /// Whether [`Sink::report`] is used. When false, repeats folded into an existing signature
+    /// skip building their registers and explanation. Sinks that only take `slub_trace` records
+    /// should return false.
+    fn wants_reports(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that ignores everything.
 pub struct NoSink;
-impl Sink for NoSink {}
+impl Sink for NoSink {
+    fn wants_reports(&self) -> bool {
+        false
+    }
+}
 
 /// The result of scanning one log.
 #[derive(Debug, Clone, Default)]
@@ -140,7 +150,16 @@ impl<S: Sink> State<'_, S> {
                 }
                 self.sink.slub_trace(&trace);
             }
-            Ok(rep) => {
+            Ok(mut fin) => {
+                let group = self.groups.get(&fin.report.signature).copied();
+                let kept = match group {
+                    None => true,
+                    Some(i) => self.out.reports[i].corrupted.is_some() && fin.report.corrupted.is_none(),
+                };
+                if kept || self.sink.wants_reports() {
+                    fin.complete();
+                }
+                let rep = fin.report;
                 self.sink.report(&rep);
                 if let Some(k) = &rep.kernel {
                     self.out.kernel.get_or_insert_with(|| k.clone());
@@ -152,8 +171,8 @@ impl<S: Sink> State<'_, S> {
                     let msg = format!("{} report `{}` is incomplete: {c}", rep.kind.name(), rep.title);
                     self.diag(Diag::warning(rep.source.clone(), msg));
                 }
-                match self.groups.get(&rep.signature) {
-                    Some(&i) => {
+                match group {
+                    Some(i) => {
                         let g = &mut self.out.reports[i];
                         g.count += 1;
                         g.last_seen = rep.time.clone();
@@ -285,11 +304,83 @@ impl LineTime<'_> {
     }
 }
 
+/// Longest line read; kernel lines are at most 1 KiB (journal JSON lines a few KiB).
+const MAX_LINE: usize = 1 << 16;
+
+/// Appends up to `MAX_LINE` bytes in total; true when bytes were dropped.
+fn append_capped(buf: &mut Vec<u8>, more: &[u8]) -> bool {
+    let room = MAX_LINE.saturating_sub(buf.len());
+    buf.extend_from_slice(&more[..more.len().min(room)]);
+    more.len() > room
+}
+
+/// Per-line state of a scan.
+struct Lines<'s, S: Sink> {
+    st: State<'s, S>,
+    framings: [u64; Framing::ALL.len()],
+    line_no: usize,
+    crash_cmd: Option<crash::Cmd>,
+    session: crash::Session,
+    bad_utf8: u64,
+    long_lines: u64,
+}
+
+impl<S: Sink> Lines<'_, S> {
+    /// One line without its newline.
+    fn line(&mut self, bytes: &[u8], cut: bool) {
+        self.line_no += 1;
+        if cut {
+            self.long_lines += 1;
+        }
+        let line_no = self.line_no;
+        let lossy;
+        let s = match std::str::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(_) => {
+                self.bad_utf8 += 1;
+                lossy = String::from_utf8_lossy(bytes).into_owned();
+                &lossy
+            }
+        };
+        let st = &mut self.st;
+        if s.starts_with("crash> ") {
+            if let Some((cmd, text)) = crash::command(s) {
+                if self.crash_cmd == Some(crash::Cmd::Bt) {
+                    if let Some(b) = self.session.bt.take() {
+                        st.finalize(b);
+                    }
+                }
+                self.session.begin(cmd, text);
+                self.crash_cmd = if cmd == crash::Cmd::Log { None } else { Some(cmd) };
+            }
+            return;
+        }
+        if let Some(cmd) = self.crash_cmd {
+            if let Some(b) = self.session.line(cmd, s, &st.src, line_no) {
+                st.finalize(b);
+            }
+            return;
+        }
+        let f = frame::frame(s);
+        self.framings[f.framing as usize] += 1;
+        if !f.kernel {
+            return;
+        }
+        st.out.kernel_lines += 1;
+        let t = f.msg.trim_start();
+        if t.is_empty() {
+            return;
+        }
+        let time = LineTime { mono: f.mono, wall: f.wall.as_deref() };
+        st.kernel_line(t, f.caller, time, line_no);
+    }
+}
+
 /// Scans a log, handing slub_debug TRACE records and every report occurrence to `sink`.
 /// Never fails: unreadable bytes and damaged reports become [`Diag`]s.
 pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> LogScan {
     let src = SourceRef::new(source);
-    let mut st = State {
+    let st = State {
         src: src.clone(),
         sink,
         out: LogScan::default(),
@@ -298,68 +389,64 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
         lingering: Vec::new(),
         dropped_diags: 0,
     };
-    let mut framings = [0u64; Framing::ALL.len()];
-    let mut buf = Vec::with_capacity(512);
-    let mut line_no = 0usize;
-    let mut crash_cmd: Option<crash::Cmd> = None;
-    let mut session = crash::Session::default();
-    let mut bad_utf8 = 0u64;
+    let mut lines = Lines {
+        st,
+        framings: [0u64; Framing::ALL.len()],
+        line_no: 0,
+        crash_cmd: None,
+        session: crash::Session::default(),
+        bad_utf8: 0,
+        long_lines: 0,
+    };
+    // Lines are taken straight from the reader's buffer when they fit in it (no copy); a line
+    // that straddles buffer refills is assembled in `buf`, capped at MAX_LINE bytes so that a
+    // file without newlines cannot make memory grow with its size.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut cut = false;
     loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                st.diag(Diag::error(
-                    src.at(line_no + 1),
+                let at = lines.line_no + 1;
+                lines.st.diag(Diag::error(
+                    src.at(at),
                     format!("read error: {e}; the rest of the log was not read"),
                 ));
                 break;
             }
-        }
-        line_no += 1;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-        }
-        let lossy;
-        let s = match std::str::from_utf8(&buf) {
-            Ok(s) => s,
-            Err(_) => {
-                bad_utf8 += 1;
-                lossy = String::from_utf8_lossy(&buf).into_owned();
-                &lossy
-            }
         };
-        if s.starts_with("crash> ") {
-            if let Some((cmd, text)) = crash::command(s) {
-                if crash_cmd == Some(crash::Cmd::Bt) {
-                    if let Some(b) = session.bt.take() {
-                        st.finalize(b);
-                    }
+        if avail.is_empty() {
+            if !buf.is_empty() || cut {
+                lines.line(&buf, cut);
+            }
+            break;
+        }
+        match memchr::memchr(b'\n', avail) {
+            Some(i) => {
+                if buf.is_empty() && !cut {
+                    lines.line(&avail[..i], false);
+                } else {
+                    cut |= append_capped(&mut buf, &avail[..i]);
+                    lines.line(&buf, cut);
+                    buf.clear();
+                    cut = false;
                 }
-                session.begin(cmd, text);
-                crash_cmd = if cmd == crash::Cmd::Log { None } else { Some(cmd) };
+                r.consume(i + 1);
             }
-            continue;
-        }
-        if let Some(cmd) = crash_cmd {
-            if let Some(b) = session.line(cmd, s, &src, line_no) {
-                st.finalize(b);
+            None => {
+                let n = avail.len();
+                cut |= append_capped(&mut buf, avail);
+                r.consume(n);
             }
-            continue;
         }
-        let f = frame::frame(s);
-        framings[f.framing as usize] += 1;
-        if !f.kernel {
-            continue;
-        }
-        st.out.kernel_lines += 1;
-        let t = f.msg.trim_start();
-        if t.is_empty() {
-            continue;
-        }
-        let time = LineTime { mono: f.mono, wall: f.wall.as_deref() };
-        st.kernel_line(t, f.caller, time, line_no);
+    }
+    let Lines { mut st, framings, line_no, mut session, bad_utf8, long_lines, .. } = lines;
+    if long_lines > 0 {
+        st.diag(Diag::note(
+            src.clone(),
+            format!("{long_lines} lines were longer than {MAX_LINE} bytes and were cut to that length"),
+        ));
     }
     st.out.lines = line_no as u64;
     if let Some(b) = session.bt.take() {

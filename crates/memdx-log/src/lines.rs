@@ -9,25 +9,25 @@ fn hex(s: &str) -> Option<u64> {
 
 /// ` ? func+0x24/0xa8 [module]`, ` [<ffffffff81234>] func+0x1/0x2`, `func+0x1/0x2 (file.c:12)`.
 pub fn parse_frame(t: &str) -> Option<Frame> {
-    let mut s = t.trim();
+    let mut s = t.trim_ascii();
     let mut reliable = true;
     if let Some(r) = s.strip_prefix("? ") {
         reliable = false;
-        s = r.trim_start();
+        s = r.trim_ascii_start();
     }
     if let Some(r) = s.strip_prefix("[<") {
         let end = r.find(">]")?;
-        s = r[end + 2..].trim_start();
+        s = r[end + 2..].trim_ascii_start();
         if let Some(r) = s.strip_prefix("? ") {
             reliable = false;
-            s = r.trim_start();
+            s = r.trim_ascii_start();
         }
     }
-    let (sym, rest) = match memchr::memchr(b' ', s.as_bytes()) {
-        Some(i) => (&s[..i], s[i + 1..].trim()),
+    let (sym, rest) = match s.bytes().position(|c| c == b' ') {
+        Some(i) => (&s[..i], s[i + 1..].trim_ascii()),
         None => (s, ""),
     };
-    let plus = memchr::memrchr(b'+', sym.as_bytes())?;
+    let plus = sym.bytes().rposition(|c| c == b'+')?;
     let func = &sym[..plus];
     if func.is_empty()
         || !func.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$')
@@ -35,7 +35,7 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         return None;
     }
     let after = &sym[plus + 1..];
-    let slash = memchr::memchr(b'/', after.as_bytes())?;
+    let slash = after.bytes().position(|c| c == b'/')?;
     let (off, size) = (&after[..slash], &after[slash + 1..]);
     let offset = hex(off)?;
     let size = hex(size)?;
@@ -80,14 +80,13 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
     let (pid, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     out.pid = pid.parse().ok();
     let rest = rest.strip_prefix("Comm: ")?;
-    let ends = [" Kdump: ", " Not tainted", " Tainted: "];
-    let cut = ends.iter().filter_map(|e| rest.find(e)).min().unwrap_or(rest.len());
+    let cut = find_space_word(rest, &[" Kdump: ", " Not tainted", " Tainted: "]).unwrap_or(rest.len());
     out.comm = Some(rest[..cut].to_string());
     let tail = &rest[cut..];
-    let after = if let Some(i) = tail.find(" Not tainted") {
+    let after = if let Some(i) = find_space_word(tail, &[" Not tainted"]) {
         out.taint = Some(String::new());
         &tail[i + 12..]
-    } else if let Some(i) = tail.find(" Tainted: ") {
+    } else if let Some(i) = find_space_word(tail, &[" Tainted: "]) {
         let a = &tail[i + 10..];
         let mut flags = Vec::new();
         let mut rest_at = a.len();
@@ -115,53 +114,124 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
     Some(out)
 }
 
+/// The first position where one of `pats` (each starting with a space) occurs: one pass over the
+/// spaces of `s` instead of a substring searcher per pattern.
+fn find_space_word(s: &str, pats: &[&str]) -> Option<usize> {
+    memchr::memchr_iter(b' ', s.as_bytes())
+        .find(|&i| pats.iter().any(|p| s.as_bytes()[i..].starts_with(p.as_bytes())))
+}
+
 /// x86-64 (`RAX: ... RBX: ...`, `RIP: 0010:func+0x1/0x2`) and arm64 (`x29: ... x28: ...`,
 /// `pc : func+0x..`, `pstate: ...`) register lines. Returns `None` when the line is not one.
 pub fn parse_registers(t: &str) -> Option<Vec<Register>> {
-    let end = t.bytes().position(|c| c == b':' || c == b' ').unwrap_or(t.len());
-    if !is_reg_name(&t[..end]) {
-        return None;
-    }
     let mut regs = Vec::new();
-    let toks: Vec<&str> = t.split_whitespace().collect();
-    let mut i = 0;
-    while i < toks.len() {
-        let tok = toks[i];
-        let (name, value) = if let Some(n) = tok.strip_suffix(':') {
-            (n, toks.get(i + 1).copied())
-        } else if toks.get(i + 1) == Some(&":") {
-            i += 1;
-            (tok, toks.get(i + 1).copied())
-        } else if let Some((n, v)) = tok.split_once(':').filter(|(n, _)| is_reg_name(n)) {
-            regs.push(Register { name: n.to_string(), value: v.to_string() });
-            i += 1;
-            continue;
-        } else {
-            i += 1;
-            continue;
-        };
-        if !is_reg_name(name) {
-            return if regs.is_empty() { None } else { Some(regs) };
-        }
-        let value = value?;
-        regs.push(Register { name: name.to_string(), value: value.to_string() });
-        i += 2;
-    }
-    if regs.is_empty() {
+    let n = visit_registers(t, |name, value| {
+        regs.push(Register { name: name.to_string(), value: value.to_string() })
+    });
+    if n == 0 {
         None
     } else {
         Some(regs)
     }
 }
 
+/// Calls `f(name, value)` for each register of a register line, without allocating; returns how
+/// many there were (0 when the line is not a register line). [`parse_registers`] collects them.
+pub fn visit_registers<'a>(t: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> usize {
+    let end = t.bytes().position(|c| c == b':' || c == b' ').unwrap_or(t.len());
+    if !is_reg_name(&t[..end]) {
+        return 0;
+    }
+    let mut n = 0;
+    let mut toks = t.split_ascii_whitespace().peekable();
+    while let Some(tok) = toks.next() {
+        let (name, value) = if let Some(name) = tok.strip_suffix(':') {
+            (name, toks.next())
+        } else if toks.peek() == Some(&":") {
+            toks.next();
+            (tok, toks.next())
+        } else if let Some((name, v)) = tok.split_once(':').filter(|(name, _)| is_reg_name(name)) {
+            f(name, v);
+            n += 1;
+            continue;
+        } else {
+            continue;
+        };
+        if !is_reg_name(name) {
+            return n;
+        }
+        let Some(value) = value else {
+            // `NAME:` at the end of the line: the original parser dropped the whole line.
+            return 0;
+        };
+        f(name, value);
+        n += 1;
+    }
+    n
+}
+
 fn is_reg_name(n: &str) -> bool {
+    if n.len() < 2
+        || n.len() > 8
+        || !matches!(
+            n.as_bytes()[0],
+            b'R' | b'E' | b'F' | b'G' | b'C' | b'D' | b'S' | b'O' | b'P' | b'p' | b'l' | b's' | b'f' | b'x'
+        )
+    {
+        return false;
+    }
     // A `match` compiles to a length switch and a few word compares; this runs on most report lines.
     matches!(
         n,
-        "RIP" | "RSP" | "RAX" | "RBX" | "RCX" | "RDX" | "RSI" | "RDI" | "RBP" | "R08" | "R09" | "R10" | "R11"
-            | "R12" | "R13" | "R14" | "R15" | "FS" | "GS" | "CS" | "DS" | "ES" | "SS" | "CR0" | "CR2" | "CR3"
-            | "CR4" | "DR0" | "DR1" | "DR2" | "DR3" | "DR6" | "DR7" | "EFLAGS" | "ORIG_RAX" | "EIP" | "EAX"
-            | "EBX" | "ECX" | "EDX" | "ESI" | "EDI" | "EBP" | "ESP" | "PKRU" | "pc" | "lr" | "sp" | "pstate"
+        "RIP"
+            | "RSP"
+            | "RAX"
+            | "RBX"
+            | "RCX"
+            | "RDX"
+            | "RSI"
+            | "RDI"
+            | "RBP"
+            | "R08"
+            | "R09"
+            | "R10"
+            | "R11"
+            | "R12"
+            | "R13"
+            | "R14"
+            | "R15"
+            | "FS"
+            | "GS"
+            | "CS"
+            | "DS"
+            | "ES"
+            | "SS"
+            | "CR0"
+            | "CR2"
+            | "CR3"
+            | "CR4"
+            | "DR0"
+            | "DR1"
+            | "DR2"
+            | "DR3"
+            | "DR6"
+            | "DR7"
+            | "EFLAGS"
+            | "ORIG_RAX"
+            | "EIP"
+            | "EAX"
+            | "EBX"
+            | "ECX"
+            | "EDX"
+            | "ESI"
+            | "EDI"
+            | "EBP"
+            | "ESP"
+            | "PKRU"
+            | "pc"
+            | "lr"
+            | "sp"
+            | "pstate"
             | "fp"
     ) || n.len() >= 2 && n.len() <= 3 && n.starts_with('x') && n[1..].bytes().all(|c| c.is_ascii_digit())
 }

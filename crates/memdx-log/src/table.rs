@@ -174,6 +174,19 @@ static CONTAINS: std::sync::LazyLock<Option<aho_corasick::packed::Searcher>> =
         ])
     });
 
+/// The `Prefix` patterns of [`ROWS`] by first byte.
+static PREFIXES: std::sync::LazyLock<[Vec<&'static str>; 256]> = std::sync::LazyLock::new(|| {
+    let mut by_byte: [Vec<&'static str>; 256] = std::array::from_fn(|_| Vec::new());
+    for r in ROWS {
+        if let Prefix(p) = r.m {
+            if let Some(&b) = p.as_bytes().first() {
+                by_byte[usize::from(b)].push(p);
+            }
+        }
+    }
+    by_byte
+});
+
 fn contains_possible(t: &str) -> bool {
     match CONTAINS.as_ref() {
         Some(s) => s.find(t).is_some(),
@@ -189,9 +202,9 @@ pub fn header(t: &str) -> Option<&'static Row> {
     // substring search only when one of their keywords occurs.
     let prefix_possible =
         matches!(first, b'B' | b'U' | b'g' | b'k' | b'I' | b'O' | b'W' | b'c' | b'M' | b'u' | b'K');
-    // Most lines starting with these letters are not headers: check the rows' prefixes first.
-    let prefix_possible =
-        prefix_possible && ROWS.iter().any(|r| matches!(r.m, Prefix(p) if t.starts_with(p)));
+    // Most lines starting with these letters are not headers: check the prefixes of the rows
+    // that start with the same byte first.
+    let prefix_possible = prefix_possible && PREFIXES[usize::from(first)].iter().any(|p| t.starts_with(p));
     let contains_possible = contains_possible(t);
     if !prefix_possible && !contains_possible {
         return None;

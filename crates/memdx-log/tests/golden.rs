@@ -154,3 +154,51 @@ fn truncated_is_marked() {
     assert_eq!(v["reports"][0]["kind"], "unknown");
     assert!(v["reports"][0]["corrupted"].is_string());
 }
+
+/// One memcg OOM made on the 6.18 host (64 MiB v1 memory cgroup `/memdx-logperf`, python3
+/// allocating 200 MiB), captured in five framings: the report must read the same in each.
+#[test]
+fn live618_oom64m_every_framing() {
+    let cases = [
+        ("live618_memcg_oom64m.dmesg", "dmesg"),
+        ("live618_memcg_oom64m.dmesg-T", "dmesg -T"),
+        ("live618_memcg_oom64m.dmesg-x", "dmesg -x"),
+        ("live618_memcg_oom64m.dmesg-r", "dmesg -r"),
+        ("live618_memcg_oom64m.kmsg", "/dev/kmsg"),
+    ];
+    for (name, framing) in cases {
+        let v = check(name);
+        assert_eq!(v["sniff"], true, "{name}");
+        assert_eq!(v["framings"], json!([format!("{framing}=80")]), "{name}");
+        assert_eq!(titles(&v), vec!["Memory cgroup out of memory in /memdx-logperf"], "{name}");
+        let r = &v["reports"][0];
+        assert_eq!(r["corrupted"], Value::Null, "{name}");
+        assert_eq!(r["pid"], 8300, "{name}");
+        assert_eq!(r["kernel"], "6.18.44-fc-v657", "{name}");
+        assert_eq!(r["mem"]["victim"], "python3", "{name}");
+        assert_eq!(r["mem"]["victim_pid"], 8300, "{name}");
+        assert_eq!(r["mem"]["memcg_limit_kb"], 65536, "{name}");
+        assert_eq!(r["mem"]["tasks"].as_array().map(Vec::len), Some(1), "{name}");
+        assert_eq!(r["frames"].as_array().map(Vec::len), Some(16), "{name}");
+        assert_eq!(r["explanation"]["class"], "oom.memcg", "{name}");
+        // Only the time differs between framings.
+        let strip = |mut r: Value| {
+            for k in ["time", "first_seen", "last_seen", "source"] {
+                r[k] = Value::Null;
+            }
+            r
+        };
+        assert_eq!(strip(r.clone()), strip(check(cases[0].0)["reports"][0].clone()), "{name}");
+    }
+}
+
+/// The boot log of the 6.18 host (machine-specific init arguments removed): real kernel lines with
+/// no report, including `Speculative Return Stack Overflow: WARNING: ...`, must give no report.
+#[test]
+fn live618_boot_has_no_report() {
+    let v = check("live618_boot.dmesg");
+    assert_eq!(v["sniff"], true);
+    assert!(titles(&v).is_empty(), "{:?}", titles(&v));
+    assert_eq!(v["kernel"], "6.18.44-fc-v657");
+    assert_eq!(v["diags"], json!([]));
+}

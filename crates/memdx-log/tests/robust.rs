@@ -34,3 +34,33 @@ fn mutated_logs_do_not_panic() {
         }
     }
 }
+
+/// Inputs that crashed the framer or parser (fuzzing and review), kept as regressions.
+#[test]
+fn crash_regressions() {
+    let cases: &[&[u8]] = &[
+        // Caller id starting with a multi-byte character: `split_at(1)` inside a char.
+        "[    1.000000][\u{e9}1] x\n".as_bytes(),
+        "[    1.000000][\u{1F600}] x\n".as_bytes(),
+        "6,1,100,-,caller=\u{e9}12;x\n".as_bytes(),
+        // Binary junk before a timestamp (the frame.rs slicing panic fixed earlier).
+        b"\xff\xfe[\xc3\xa9 1.0] x\n",
+        b"[\xe2\x82\xac  1.000000] CPU: 0 PID: 1 Comm: \xe2\x82\xac Tainted: \xc3\xa9\n",
+    ];
+    for c in cases {
+        let _ = memdx_log::sniff(c);
+        let s = memdx_log::scan(*c, "regression");
+        assert_eq!(s.lines, 1);
+    }
+}
+
+/// A file without newlines is read in bounded memory: the line is cut at 64 KiB with a note.
+#[test]
+fn huge_line_is_cut() {
+    let mut data = b"[    1.000000] ".to_vec();
+    data.resize(1 << 20, b'a');
+    data.extend_from_slice(b"\n[    2.000000] next\n");
+    let s = memdx_log::scan(std::io::BufReader::with_capacity(4096, &data[..]), "huge");
+    assert_eq!(s.lines, 2);
+    assert!(s.diags.iter().any(|d| d.to_string().contains("longer than 65536 bytes")), "{:?}", s.diags);
+}

@@ -442,6 +442,11 @@ impl SlubPairing {
 }
 
 impl memdx_log::Sink for SlubPairing {
+    /// Only TRACE records are used: repeats of folded reports need not be fully built.
+    fn wants_reports(&self) -> bool {
+        false
+    }
+
     fn slub_trace(&mut self, rec: &memdx_log::SlubTrace) {
         let ev = Event {
             cache: &rec.cache,

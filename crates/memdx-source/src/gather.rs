@@ -96,9 +96,13 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
         let Ok(ft) = e.file_type() else { continue };
         let name = path.display().to_string();
         // A symlink to a file is read; one to a directory is not followed (loops, /proc/self).
-        let is_file = ft.is_file() || (ft.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_file()));
+        let is_file =
+            ft.is_file() || (ft.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_file()));
         if ft.is_symlink() && !is_file {
-            case.skipped.push(Skipped { file: name, reason: "symlink to a directory or nothing: not followed".into() });
+            case.skipped.push(Skipped {
+                file: name,
+                reason: "symlink to a directory or nothing: not followed".into(),
+            });
             continue;
         }
         if ft.is_dir() {
