@@ -10,8 +10,7 @@ cd "$(dirname "$0")/.."
 size_mb=${1:-1100}
 work=${TMPDIR:-/tmp}/memdx-bench-reclaim
 mkdir -p "$work"
-# memdx-trace alone (the example prints exactly what `memdx trace reclaim --table-only` prints)
-cargo build --release -p memdx-trace --example reclaim_table >/dev/null
+cargo build --release >/dev/null
 cc -O2 -w -o "$work/reclaim_table" testdata/trace/seed001/reclaim_table.c
 if [ ! -s "$work/trace.log" ] || [ "$(stat -c %s "$work/trace.log")" -lt $((size_mb * 1000000)) ]; then
   python3 - "$work/trace.log" "$size_mb" <<'PY'
@@ -42,7 +41,7 @@ run() { # name, command...
   echo "$name: ${secs} s, peak RSS ${rss} KiB"
 }
 (cd "$work" && run c_O2 ./reclaim_table)
-run memdx ./target/release/examples/reclaim_table "$work/trace.log"
+run memdx ./target/release/memdx trace reclaim --table-only "$work/trace.log"
 c=$(cut -d' ' -f1 "$work/c_O2.time"); m=$(cut -d' ' -f1 "$work/memdx.time")
 python3 -c "print(f'ratio C/memdx: {float($c)/max(float($m),0.001):.1f}x')"
 # same rows: drop the C time[] column, and memdx's final per-CPU rows (the C program never prints them)
