@@ -91,19 +91,7 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
     else {
         return Ok(crate::cmd::EXIT_OK);
     };
-    let file = std::fs::File::open(&cap.path).with_context(|| format!("{}", cap.path.display()))?;
-    let mut r = parse_kmem(
-        BufReader::with_capacity(1 << 20, file),
-        &cap.path.display().to_string(),
-        opts,
-        Some(cap.seconds),
-    );
-    r.lost += cap.lost;
-    if a.capture.save.is_none() {
-        let _ = std::fs::remove_file(&cap.path);
-    } else {
-        eprintln!("memdx: raw capture saved to {}", cap.path.display());
-    }
+    let r = super::trace_slab::analyse_capture(&cap, opts, a.capture.save.is_some())?;
     print(&r, a.min_size, min_order, a.capture.json)?;
     Ok(crate::cmd::EXIT_OK)
 }

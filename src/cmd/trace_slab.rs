@@ -29,6 +29,28 @@ pub struct SlabArgs {
     capture: super::CaptureArgs,
 }
 
+/// Parses a finished capture and removes its raw file unless the user asked to keep it (`--save`).
+pub fn analyse_capture(
+    cap: &Capture,
+    opts: KmemOptions,
+    keep: bool,
+) -> anyhow::Result<memdx_slab::KmemReport> {
+    let file = std::fs::File::open(&cap.path).with_context(|| format!("{}", cap.path.display()))?;
+    let mut r = parse_kmem(
+        BufReader::with_capacity(1 << 20, file),
+        &cap.path.display().to_string(),
+        opts,
+        Some(cap.seconds),
+    );
+    r.lost += cap.lost;
+    if keep {
+        eprintln!("memdx: raw capture saved to {}", cap.path.display());
+    } else {
+        let _ = std::fs::remove_file(&cap.path);
+    }
+    Ok(r)
+}
+
 /// The result of a live capture: the raw text file and what was measured around it.
 pub(super) struct Capture {
     pub path: PathBuf,
@@ -254,19 +276,7 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
     else {
         return Ok(crate::cmd::EXIT_OK);
     };
-    let file = std::fs::File::open(&cap.path).with_context(|| format!("{}", cap.path.display()))?;
-    let mut r = parse_kmem(
-        BufReader::with_capacity(1 << 20, file),
-        &cap.path.display().to_string(),
-        opts,
-        Some(cap.seconds),
-    );
-    r.lost += cap.lost;
-    if a.capture.save.is_none() {
-        let _ = std::fs::remove_file(&cap.path);
-    } else {
-        eprintln!("memdx: raw capture saved to {}", cap.path.display());
-    }
+    let r = analyse_capture(&cap, opts, a.capture.save.is_some())?;
     if cap.interrupted {
         eprintln!("memdx: interrupted after {:.1} s; analysing what was captured", cap.seconds);
     }

@@ -151,6 +151,26 @@ struct Group {
     example: SourceRef,
 }
 
+/// The group of `key` (cache, stack, comm), created on first sight with `example` as its source.
+fn group_id(
+    groups: &mut Vec<Group>,
+    ids: &mut HashMap<(u32, StackId, u32), u32>,
+    key: (u32, StackId, u32),
+    example: &SourceRef,
+) -> u32 {
+    *ids.entry(key).or_insert_with(|| {
+        groups.push(Group {
+            cache: key.0,
+            stack: key.1,
+            comm: key.2,
+            count: 0,
+            bytes: 0,
+            example: example.clone(),
+        });
+        groups.len() as u32 - 1
+    })
+}
+
 /// One side of an event: what the pairing needs.
 pub struct Event<'a> {
     pub cache: &'a str,
@@ -244,22 +264,8 @@ impl Pairing {
         self.clock(cache, ev.time, ev.source);
         let stack = self.stacks.intern(ev.stack);
         let comm = self.comm_id(ev.comm);
-        let gid = match self.alloc_group_ids.get(&(cache, stack, comm)) {
-            Some(&g) => g,
-            None => {
-                let g = self.alloc_groups.len() as u32;
-                self.alloc_groups.push(Group {
-                    cache,
-                    stack,
-                    comm,
-                    count: 0,
-                    bytes: 0,
-                    example: ev.source.clone(),
-                });
-                self.alloc_group_ids.insert((cache, stack, comm), g);
-                g
-            }
-        };
+        let gid =
+            group_id(&mut self.alloc_groups, &mut self.alloc_group_ids, (cache, stack, comm), ev.source);
         let g = &mut self.alloc_groups[gid as usize];
         g.count += 1;
         g.bytes += ev.bytes;
@@ -279,22 +285,7 @@ impl Pairing {
         self.clock(cache, ev.time, ev.source);
         let stack = self.stacks.intern(ev.stack);
         let comm = self.comm_id(ev.comm);
-        let gid = match self.free_group_ids.get(&(cache, stack, comm)) {
-            Some(&g) => g,
-            None => {
-                let g = self.free_groups.len() as u32;
-                self.free_groups.push(Group {
-                    cache,
-                    stack,
-                    comm,
-                    count: 0,
-                    bytes: 0,
-                    example: ev.source.clone(),
-                });
-                self.free_group_ids.insert((cache, stack, comm), g);
-                g
-            }
-        };
+        let gid = group_id(&mut self.free_groups, &mut self.free_group_ids, (cache, stack, comm), ev.source);
         self.free_groups[gid as usize].count += 1;
         let key = (cache, ev.ptr);
         let c = &mut self.caches[cache as usize];
