@@ -252,4 +252,69 @@ mod tests {
         assert_eq!(parse_frame_arg("kthread+0x128").map(|f| f.text()), Some("kthread+0x128".to_string()));
         assert!(parse_frame_arg("junk kthread+0x128").is_none());
     }
+
+    /// Every frame of the arm64 formats in seeds 000 (4.19 kern.log with a syslog prefix, SLUB
+    /// `trace` stacks) and 004 (4.19 warning and oops: `pc : `, `lr : `, `Call trace:` without `?`),
+    /// and of pre-4.15 arm64 kernels (`PC is at`, `LR is at`, `pc : [<addr>] lr : [<addr>]`).
+    #[test]
+    fn arm64_formats() {
+        let one = |line: &str| -> (String, u64, Option<u64>, Option<String>) {
+            let f = find_frames(line);
+            assert_eq!(f.len(), 1, "{line}: {f:?}");
+            assert!(!f[0].unreliable && f[0].runtime_address.is_none(), "{line}");
+            assert_eq!(&line[f[0].span.clone()], f[0].text(), "{line}");
+            sym(&f[0])
+        };
+        let s = |f: &str, o: u64, z: u64| (f.to_string(), o, Some(z), None::<String>);
+        // Seed 004.
+        assert_eq!(one("[201866.888862] pc : dentry_free+0x24/0xa8"), s("dentry_free", 0x24, 0xa8));
+        assert_eq!(one("[201866.971518] lr : ext4_i_callback+0x18/0x20"), s("ext4_i_callback", 0x18, 0x20));
+        assert_eq!(one("[201866.888894]  __dentry_kill+0x148/0x1d0"), s("__dentry_kill", 0x148, 0x1d0));
+        assert_eq!(one("[201866.888940]  ret_from_fork+0x10/0x18"), s("ret_from_fork", 0x10, 0x18));
+        assert_eq!(one("[201866.971583]  el1_irq+0xb0/0x140"), s("el1_irq", 0xb0, 0x140));
+        assert_eq!(
+            one("[201866.888860] WARNING: CPU: 2 PID: 67 at fs/dcache.c:338 dentry_free+0x24/0xa8"),
+            s("dentry_free", 0x24, 0xa8)
+        );
+        for line in [
+            "[201866.888864] sp : ffff8003dd467a70",
+            "[201866.888865] x29: ffff8003dd467a70 x28: 000000000000040e ",
+            "[201866.888883] x9 : 0000000000000000 x8 : 0000000000000004 ",
+            "[201866.888890] Call trace:",
+            "[201866.971487] pstate: a0400005 (NzCv daif +PAN -UAO)",
+            "[201866.948553] [00000000000000d0] pgd=000000014eba4003, pud=0000000000000000",
+            "[201867.029366] Code: 9a820000 f9400c00 eb0002bf 54fff980 (f9406801) ",
+            "[201866.971480] Process Isolated Web Co (pid: 29060, stack limit = 0x0000000033ac522b)",
+        ] {
+            assert!(find_frames(line).is_empty(), "{line}");
+        }
+        // Seed 000: kern.log lines (as quoted, with the line number in front).
+        let k = "1681 2024-01-24 12:40:55 0000000g-A8cUta6pu5 kernel: [  201.464272]  ";
+        assert_eq!(
+            one(&format!("{k}___slab_alloc.constprop.34+0x31c/0x388")),
+            s("___slab_alloc.constprop.34", 0x31c, 0x388)
+        );
+        assert_eq!(one(&format!("{k}dump_backtrace+0x0/0x190")), s("dump_backtrace", 0, 0x190));
+        assert_eq!(one(&format!("{k}__arm64_sys_mkdirat+0x1c/0x28")), s("__arm64_sys_mkdirat", 0x1c, 0x28));
+        assert_eq!(one(&format!("{k}el0_svc+0x8/0xc")), s("el0_svc", 0x8, 0xc));
+        for line in [
+            "1673 2024-01-24 12:40:55 0000000g-A8cUta6pu5 kernel: [  201.452633] TRACE kernfs_node_cache alloc 0x00000000a05f4917 inuse=35 fp=0x          (null)",
+            "3107 2024-01-24 12:40:56 0000000g-A8cUta6pu5 kernel: [  203.215538] Object 00000000e2ea365c: 00 00 00 00 01 00 00 80 78 a2 37 a6 03 80 ff ff  ........x.7.....",
+        ] {
+            assert!(find_frames(line).is_empty(), "{line}");
+        }
+        // arm64 before 4.15.
+        assert_eq!(one("[ 12.3] PC is at kmem_cache_free+0xfc/0x1c8"), s("kmem_cache_free", 0xfc, 0x1c8));
+        assert_eq!(one("[ 12.3] LR is at ext4_i_callback+0x18/0x20"), s("ext4_i_callback", 0x18, 0x20));
+        let f = find_frames("[ 12.3] pc : [<ffff000008239e0c>] lr : [<ffff0000082385bc>] pstate: 60000145");
+        let raw: Vec<_> = f.iter().map(|f| f.kind.clone()).collect();
+        assert_eq!(raw, [FrameKind::Address(0xffff000008239e0c), FrameKind::Address(0xffff0000082385bc)]);
+        let f = find_frames("[ 12.3] [<ffff000008085d3c>] dump_backtrace+0x0/0x270");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].runtime_address, Some(0xffff000008085d3c));
+        assert_eq!(sym(&f[0]), s("dump_backtrace", 0, 0x270));
+        // arm64 modules on 6.x print a build id after the name.
+        let f = find_frames(" ext4_i_callback+0x18/0x20 [ext4 5a1b2c3d4e5f60718293a4b5c6d7e8f901234567]");
+        assert_eq!(sym(&f[0]), ("ext4_i_callback".into(), 0x18, Some(0x20), Some("ext4".into())));
+    }
 }
