@@ -38,6 +38,7 @@ fn live_diagnose_reads_this_machine() {
     }
     if is_root() {
         assert!(formats.contains(&"slabinfo"), "root reads /proc/slabinfo");
+        assert!(formats.contains(&"kernel log"), "root reads /dev/kmsg: {formats:?}");
     } else {
         eprintln!("not root: /proc/slabinfo not checked");
     }
@@ -102,6 +103,7 @@ fn live_snapshot_reads_back() {
         "sysctl",
         "slab aliases",
         "kernel release",
+        "kernel log",
     ] {
         assert!(formats.contains(&f), "{f} missing from the bundle: {formats:?}");
     }

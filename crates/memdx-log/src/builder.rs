@@ -1,6 +1,6 @@
 //! Assembles the lines of one report into a [`Report`] (or a [`SlubTrace`] record).
 
-use crate::lines::{parse_cpu_line, parse_frame, parse_registers, visit_registers};
+use crate::lines::{parse_cpu_line, parse_frame, parse_registers, parse_taint, visit_registers};
 use crate::model::*;
 use crate::table::{self, Row};
 use memdx_core::SourceRef;
@@ -9,6 +9,16 @@ use memdx_core::SourceRef;
 pub struct Finished {
     pub report: Report,
     reg_lines: Vec<String>,
+    body: Body,
+}
+
+/// What a report body says about the object concerned, for the explanation: the slab cache
+/// (KASAN `which belongs to the cache kmalloc-128 of size 128`, KFENCE `cache=kmalloc-32`) and
+/// facts worth quoting (object size, offset of the access, bad bytes, allocation site).
+#[derive(Debug, Default)]
+pub struct Body {
+    pub cache: Option<String>,
+    pub facts: Vec<Fact>,
 }
 
 impl Finished {
@@ -19,7 +29,7 @@ impl Finished {
                 self.report.registers.extend(regs);
             }
         }
-        self.report.explanation = crate::explain::explain(&self.report);
+        self.report.explanation = crate::explain::explain(&self.report, &self.body);
     }
 }
 
@@ -55,6 +65,10 @@ pub struct Builder {
     reg_lines: Vec<String>,
     reg_count: usize,
     pub frames: Vec<Frame>,
+    pub aux_stacks: Vec<AuxStack>,
+    /// Frames go to the last of `aux_stacks` (after `Allocated by task N:` ...).
+    in_aux: bool,
+    body: Body,
     pub code: Option<String>,
     pub modules: Option<String>,
     pub access: Option<String>,
@@ -110,6 +124,9 @@ impl Builder {
             reg_lines: Vec::new(),
             reg_count: 0,
             frames: Vec::new(),
+            aux_stacks: Vec::new(),
+            in_aux: false,
+            body: Body::default(),
             code: None,
             modules: None,
             access: None,
@@ -200,6 +217,13 @@ impl Builder {
             }
             Kind::Kmemleak => {
                 self.in_trace = true;
+                // unreferenced object 0xffff89862ca702e8 (size 32):
+                if let Some(size) = field_after(h, "(size ") {
+                    let size = size.trim_end_matches([')', ':']);
+                    self.body
+                        .facts
+                        .push(Fact { label: "object size".into(), value: format!("{size} bytes") });
+                }
             }
             _ => {}
         }
@@ -242,12 +266,30 @@ impl Builder {
             return Fed::End;
         }
         if let Some(f) = parse_frame(t) {
-            if self.frames.len() < MAX_FRAMES {
+            let frames = match self.aux_stacks.last_mut() {
+                Some(a) if self.in_aux => &mut a.frames,
+                _ => &mut self.frames,
+            };
+            if frames.len() < MAX_FRAMES {
                 let mut f = f;
                 f.context = self.context.clone();
-                self.frames.push(f);
+                frames.push(f);
             }
             return Fed::Taken;
+        }
+        if let Some(label) = aux_label(t) {
+            if self.aux_stacks.len() < 16 {
+                if let Some(site) = slub_track(label) {
+                    let what = if label.contains("Allocated") { "allocated in" } else { "freed in" };
+                    self.body.facts.push(Fact { label: what.into(), value: site.to_string() });
+                }
+                self.aux_stacks.push(AuxStack { label: label.to_string(), frames: Vec::new() });
+                self.in_aux = true;
+            }
+            return Fed::Taken;
+        }
+        if self.in_aux && boundary(t).is_none() {
+            self.in_aux = false;
         }
         if matches!(t, "Call trace:" | "Call Trace:" | "Backtrace:" | "Stack:" | "backtrace:")
             || t.starts_with("backtrace (crc")
@@ -267,6 +309,14 @@ impl Builder {
             }
             self.kernel = c.kernel;
             self.taint = c.taint;
+            return Fed::Taken;
+        }
+        // Not the 6.x legend `Tainted: [W]=WARN, [O]=OOT_MODULE` (left to is_oops_detail).
+        if t.starts_with("Not tainted ") || t.starts_with("Tainted: ") && !t.starts_with("Tainted: [") {
+            // hung task: `      Not tainted 6.18.44 #1` under the header.
+            let (taint, kernel) = parse_taint(&format!(" {t}"));
+            self.taint = self.taint.take().or(taint);
+            self.kernel = self.kernel.take().or(kernel);
             return Fed::Taken;
         }
         if let Some(h) = t.strip_prefix("Hardware name: ") {
@@ -308,16 +358,28 @@ impl Builder {
             self.access = t.split_whitespace().next().map(str::to_string);
             return Fed::Taken;
         }
-        if matches!(self.kind, Kind::Kasan | Kind::Kfence | Kind::Ubsan) {
+        if self.is_sanitizer() {
             if t.starts_with("=====") {
                 return Fed::End;
             }
+            self.object_facts(t);
             return Fed::Taken;
         }
         if matches!(self.kind, Kind::Oom | Kind::AllocFailure) {
             return self.feed_mem(t);
         }
         if self.kind == Kind::Kmemleak {
+            if let Some(c) = t.strip_prefix("comm \"") {
+                // comm "modprobe", pid 2088, jiffies 4294680594 (age 375.486s)
+                if let Some((comm, rest)) = c.split_once("\", pid ") {
+                    self.comm.get_or_insert_with(|| comm.to_string());
+                    self.pid = self.pid.or_else(|| field_after(rest, "").and_then(|p| p.parse().ok()));
+                }
+                if let Some(age) = field_after(t, "(age ") {
+                    let age = age.trim_end_matches(')');
+                    self.body.facts.push(Fact { label: "age".into(), value: age.to_string() });
+                }
+            }
             return if t.starts_with("comm \"") || t.starts_with("hex dump") || is_hex_dump(t) {
                 Fed::Taken
             } else {
@@ -326,6 +388,14 @@ impl Builder {
         }
         if self.slub.is_some() {
             return if t.starts_with("Object ") { Fed::Taken } else { Fed::Rejected };
+        }
+        if self.kind == Kind::SlubDebug {
+            self.object_facts(t);
+        }
+        if self.kind == Kind::RcuStall && is_rcu_stall_detail(t)
+            || self.kind == Kind::StackDump && t.starts_with("name ") && t.contains(", interval ")
+        {
+            return Fed::Taken;
         }
         if is_oops_detail(t) {
             if let Some(p) = t.strip_prefix("Process ") {
@@ -512,6 +582,8 @@ impl Builder {
             pc: self.pc,
             registers: Vec::new(),
             frames: self.frames,
+            // slub_debug before 5.x prints `Allocated in f+0x1/0x2 age=..` without a stack.
+            aux_stacks: self.aux_stacks.into_iter().filter(|a| !a.frames.is_empty()).collect(),
             code: self.code,
             modules: self.modules,
             corrupted: self.corrupted,
@@ -523,7 +595,7 @@ impl Builder {
             mem: self.mem,
             explanation: None,
         };
-        Ok(Finished { report: r, reg_lines: self.reg_lines })
+        Ok(Finished { report: r, reg_lines: self.reg_lines, body: self.body })
     }
 
     fn guilty(&self) -> Option<String> {
@@ -543,7 +615,7 @@ impl Builder {
             if table::is_stop(&f.func) {
                 break;
             }
-            if !table::is_skip(&f.func) {
+            if !table::is_skip(&f.func) && !f.func.starts_with("0x") {
                 return Some(base(&f.func));
             }
         }
@@ -552,6 +624,61 @@ impl Builder {
             return Some(base(func));
         }
         self.frames.first().map(|f| base(&f.func))
+    }
+
+    /// KASAN, KFENCE, UBSAN, KMSAN and KCSAN reports run from their header to a `=====` line.
+    fn is_sanitizer(&self) -> bool {
+        matches!(self.kind, Kind::Kasan | Kind::Kfence | Kind::Ubsan)
+            || self.kind == Kind::Bug
+                && (self.header.starts_with("BUG: KMSAN") || self.header.starts_with("BUG: KCSAN"))
+    }
+
+    /// Lines that describe the object a memory report is about.
+    #[cold]
+    fn object_facts(&mut self, t: &str) {
+        let b = &mut self.body;
+        if b.facts.len() >= 16 {
+            return;
+        }
+        let mut fact =
+            |label: &str, value: &str| b.facts.push(Fact { label: label.into(), value: value.trim().into() });
+        if let Some(i) = t.find("which belongs to the cache ") {
+            // KASAN: ` which belongs to the cache kmalloc-128 of size 128`
+            let rest = &t[i + 27..];
+            let cache = rest.split_whitespace().next().unwrap_or("");
+            if !cache.is_empty() {
+                b.cache.get_or_insert_with(|| cache.to_string());
+                fact("object", rest);
+            }
+        } else if let Some(r) = t.strip_prefix("The buggy address is located ") {
+            fact("access", r.trim_end_matches(':'));
+        } else if t.contains("-byte region [") {
+            if let Some(last) = b.facts.last_mut().filter(|f| f.label == "access") {
+                last.value = format!("{} {}", last.value, t.trim());
+            }
+        } else if t.starts_with("kfence-#") && t.contains("cache=") {
+            // KFENCE: `kfence-#72: 0xffff...-0xffff..., size=32, cache=kmalloc-32`
+            if let Some(cache) = field_after(t, "cache=") {
+                b.cache.get_or_insert_with(|| cache.to_string());
+            }
+            fact("object", t.split_once(": ").map(|(_, r)| r).unwrap_or(t));
+        } else if (t.starts_with("Out-of-bounds ")
+            || t.starts_with("Use-after-free ")
+            || t.starts_with("Invalid free of ")
+            || t.starts_with("Corrupted memory at ")
+            || t.starts_with("Invalid read at ")
+            || t.starts_with("Invalid write at "))
+            && t.ends_with(':')
+        {
+            fact("access", t.trim_end_matches(':'));
+        } else if let Some(r) = t.strip_prefix("INFO: 0x").filter(|r| r.contains(" instead of ")) {
+            // slub_debug: `INFO: 0xc90f6d28-0xc90f6d2b. First byte 0x00 instead of 0xcc`
+            fact("bad bytes", &format!("0x{r}"));
+        } else if t.starts_with("Bytes ") && t.ends_with("are uninitialized")
+            || t.starts_with("Memory access of size ")
+        {
+            fact("access", t);
+        }
     }
 
     fn title(&self, guilty: Option<&str>) -> String {
@@ -577,7 +704,7 @@ impl Builder {
         if self.kind == Kind::Unknown {
             return format!("corrupted report in {frame}");
         }
-        if self.kind == Kind::StackDump {
+        if self.kind == Kind::StackDump && self.row.is_none() {
             return format!("stack dump in {frame}");
         }
         if self.kind == Kind::CrashBt {
@@ -606,6 +733,66 @@ fn boundary(t: &str) -> Option<Option<String>> {
         }
     };
     Some(ctx.map(str::to_string))
+}
+
+/// The line that opens a secondary stack, without its `:`: KASAN `Allocated by task 2760:`,
+/// KFENCE `freed by task 488 on cpu 2 at 33.871358s:`, KASAN `Last potentially related work
+/// creation:`, KMSAN `Uninit was stored to memory at:`, slub_debug `INFO: Allocated in
+/// get_modalias+0x61/0xf5 age=53 cpu=1 pid=554` (the stack follows since 5.x).
+#[inline(never)]
+fn aux_label(t: &str) -> Option<&str> {
+    const P: &[&str] = &[
+        "Allocated by task ",
+        "Freed by task ",
+        "allocated by task ",
+        "freed by task ",
+        "Last potentially related work creation",
+        "Second to last potentially related work creation",
+        "Last call_rcu()",
+        "Second to last call_rcu()",
+        "Uninit was ",
+        "Local variable ",
+    ];
+    if let Some(l) = t.strip_suffix(':') {
+        if P.iter().any(|p| l.starts_with(p)) {
+            return Some(l);
+        }
+    }
+    let track = t.strip_prefix("INFO: ").unwrap_or(t);
+    (slub_track(track).is_some()).then_some(track)
+}
+
+/// slub_debug `Allocated in get_modalias+0x61/0xf5 age=53 cpu=1 pid=554` -> `get_modalias+0x61/0xf5`.
+fn slub_track(t: &str) -> Option<&str> {
+    let r = t.strip_prefix("Allocated in ").or_else(|| t.strip_prefix("Freed in "))?;
+    let (site, rest) = r.split_once(' ')?;
+    rest.starts_with("age=").then_some(site)
+}
+
+/// RCU stall lines under the header: `2-...: (3 GPs behind) idle=06c/0/0 softirq=1453/1455 fqs=0`,
+/// tasks `P3421`, `rcu: ...` (6.x prefix).
+fn is_rcu_stall_detail(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && b.get(digits) == Some(&b'-')
+        || b.first() == Some(&b'P') && b.get(1).is_some_and(u8::is_ascii_digit)
+        || t.starts_with("All QSes seen")
+        || t.contains(" kthread starved for ")
+        || t.starts_with("Unless ")
+        || t.starts_with("Possible timer handling issue")
+        || t.starts_with("blocking rcu_node structures")
+}
+
+/// `00000000 c12ba080 00000000 ...`: raw stack words that old x86 kernels print before the trace.
+fn is_stack_words(t: &str) -> bool {
+    let mut n = 0;
+    for w in t.split_ascii_whitespace() {
+        if !(w.len() == 8 || w.len() == 16) || !w.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return false;
+        }
+        n += 1;
+    }
+    n >= 2
 }
 
 fn is_oops_detail(t: &str) -> bool {
@@ -702,6 +889,8 @@ fn is_oops_detail(t: &str) -> bool {
     ];
     P.iter().any(|p| t.starts_with(p))
         || t.starts_with('[') && t.contains("pgd=")
+        || t.len() >= 8 && t.bytes().all(|c| c == b'-' || c == b'=')
+        || is_stack_words(t)
         || t.starts_with("ffff") && t.contains(':')
 }
 

@@ -1,14 +1,91 @@
 //! Explanations for memory reports: slab crashes, OOM kills and allocation failures.
 
+use crate::builder::Body;
 use crate::model::*;
 use crate::table;
 use memdx_core::units::kib;
 
-pub fn explain(r: &Report) -> Option<Explanation> {
+pub fn explain(r: &Report, body: &Body) -> Option<Explanation> {
     match r.kind {
         Kind::Oom => Some(oom(r)),
         Kind::AllocFailure => Some(alloc_failure(r)),
-        _ => slab(r),
+        Kind::Kmemleak => Some(kmemleak(r, body)),
+        Kind::Kasan => match non_slab_kasan(r) {
+            Some(e) => Some(e),
+            None => slab(r, body),
+        },
+        _ => slab(r, body),
+    }
+}
+
+/// The first frames of a stack that are not allocator/reporting internals: `a < b < c`.
+fn stack_summary(frames: &[Frame]) -> String {
+    let v: Vec<&str> = frames
+        .iter()
+        .filter(|f| f.reliable && !table::is_skip(&f.func))
+        .take(3)
+        .map(|f| f.func.as_str())
+        .collect();
+    v.join(" < ")
+}
+
+/// KASAN bug types that are not about a slab object (`global-out-of-bounds`, `stack-out-of-bounds`,
+/// `vmalloc-out-of-bounds`, `use-after-scope`, `wild-memory-access`, `null-ptr-deref`, ...).
+fn non_slab_kasan(r: &Report) -> Option<Explanation> {
+    let t = r.header.strip_prefix("BUG: KASAN: ")?.split(" in ").next()?.trim();
+    const NON_SLAB: &[&str] =
+        &["global-", "stack-", "alloca-", "vmalloc-", "use-after-scope", "wild-", "null-ptr", "user-memory"];
+    if !NON_SLAB.iter().any(|p| t.starts_with(p)) {
+        return None;
+    }
+    let class = format!("memory.{}", t.replace('-', "_"));
+    let summary = format!(
+        "KASAN found a {t} access in {}: the memory is not a slab object (a global, a stack variable, vmalloc space or a wild pointer).",
+        r.guilty_frame.as_deref().unwrap_or("?")
+    );
+    let mut facts = Vec::new();
+    if let Some(pc) = &r.pc {
+        facts.push(fact("access in", pc.clone()));
+    }
+    Some(Explanation {
+        class,
+        summary,
+        cache: None,
+        facts,
+        next_steps: vec!["read the faulting function at the reported offset (addr2line / faddr2line on vmlinux) and check the bounds of the buffer it indexes".to_string()],
+    })
+}
+
+fn kmemleak(r: &Report, body: &Body) -> Explanation {
+    let size = body.facts.iter().find(|f| f.label == "object size").map(|f| f.value.as_str());
+    let mut summary = match size {
+        Some(s) => format!("kmemleak found an unreferenced object of {s} allocated"),
+        None => "kmemleak found an unreferenced object allocated".to_string(),
+    };
+    if let Some(c) = &r.comm {
+        summary.push_str(&format!(" by {c}"));
+        if let Some(p) = r.pid {
+            summary.push_str(&format!(" (pid {p})"));
+        }
+    }
+    summary.push_str(&format!(
+        " in {}: no pointer to it was found in memory, so it is probably leaked (or referenced only from places kmemleak does not scan).",
+        r.guilty_frame.as_deref().unwrap_or("?")
+    ));
+    let mut facts = body.facts.clone();
+    let stack = stack_summary(&r.frames);
+    if !stack.is_empty() {
+        facts.push(fact("allocated at", stack));
+    }
+    Explanation {
+        class: "leak.kmemleak".into(),
+        summary,
+        cache: None,
+        facts,
+        next_steps: vec![
+            "echo scan > /sys/kernel/debug/kmemleak; cat /sys/kernel/debug/kmemleak: a leak reported again after more scans is real".to_string(),
+            "check the error and teardown paths of the allocating function for a missing kfree()/kmem_cache_free()".to_string(),
+        ],
     }
 }
 
@@ -38,7 +115,7 @@ const ALLOC_PATH: &[&str] = &[
     "__kmem_cache_alloc*",
 ];
 
-fn slab(r: &Report) -> Option<Explanation> {
+fn slab(r: &Report, body: &Body) -> Option<Explanation> {
     let pc_func = r.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p)).unwrap_or("");
     let top: Vec<&str> = r.frames.iter().filter(|f| f.reliable).take(8).map(|f| f.func.as_str()).collect();
     let in_free = table::matches_list(FREE_PATH, pc_func)
@@ -47,8 +124,21 @@ fn slab(r: &Report) -> Option<Explanation> {
         || top.iter().take(4).any(|f| table::matches_list(ALLOC_PATH, f));
     let header = r.header.as_str();
     let lower = header.to_ascii_lowercase();
+    let freed_stack = r.aux_stacks.iter().any(|a| a.label.to_ascii_lowercase().starts_with("freed "));
     let (class, what) = if r.kind == Kind::SlubDebug || r.kind == Kind::Kasan || r.kind == Kind::Kfence {
-        if lower.contains("already free")
+        if r.kind == Kind::Kfence && lower.contains("invalid free") && !freed_stack {
+            (
+                "slab.invalid_free",
+                "an invalid free: a pointer that is not the start of a live object was freed",
+            )
+        } else if r.kind == Kind::Kfence && lower.contains("memory corruption") {
+            ("slab.out_of_bounds", "an out-of-bounds write: bytes next to the object (on the side without a guard page) were overwritten, found when the object was freed")
+        } else if r.kind == Kind::Kfence
+            && (lower.contains("invalid read") || lower.contains("invalid write"))
+        {
+            ("slab.invalid_access", "an access to a KFENCE guard page with no object next to it: a wild or far out-of-bounds pointer")
+        } else if lower.contains("already free")
+            || lower.contains("invalid free")
             || lower.contains("double-free")
             || lower.contains("double free")
             || lower.contains("invalid-free")
@@ -81,8 +171,11 @@ fn slab(r: &Report) -> Option<Explanation> {
     let mut via = None;
     if r.kind == Kind::SlubDebug {
         if let Some(rest) = header.strip_prefix("BUG ") {
-            cache = rest.split(' ').next().map(str::to_string);
+            cache = rest.split(' ').next().map(|c| c.trim_end_matches(':').to_string());
         }
+    }
+    if cache.is_none() {
+        cache = body.cache.clone();
     }
     if cache.is_none() {
         for f in r.frames.iter().filter(|f| f.reliable) {
@@ -99,6 +192,13 @@ fn slab(r: &Report) -> Option<Explanation> {
     }
     if let Some(v) = &via {
         facts.push(fact("freed by", format!("{v} (frees to {})", cache.as_deref().unwrap_or("?"))));
+    }
+    facts.extend(body.facts.iter().cloned());
+    for a in &r.aux_stacks {
+        let s = stack_summary(&a.frames);
+        if !s.is_empty() {
+            facts.push(fact(&a.label, s));
+        }
     }
     let rcu = r.frames.iter().any(|f| {
         f.func.starts_with("rcu_do_batch")

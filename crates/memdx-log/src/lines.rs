@@ -7,10 +7,13 @@ fn hex(s: &str) -> Option<u64> {
     u64::from_str_radix(s, 16).ok()
 }
 
-/// ` ? func+0x24/0xa8 [module]`, ` [<ffffffff81234>] func+0x1/0x2`, `func+0x1/0x2 (file.c:12)`.
+/// ` ? func+0x24/0xa8 [module]`, ` [<ffffffff81234>] func+0x1/0x2`, `func+0x1/0x2 (file.c:12)`,
+/// symbolized traces (`func+0x1/0x2 mm/slub.c:12`, inlined `func lib/kunit/test.c:333`) and
+/// unsymbolized addresses (`[<00000000e0a73ec7>] 0xffffffffc01d2036`, kmemleak; func = the address).
 pub fn parse_frame(t: &str) -> Option<Frame> {
     let mut s = t.trim_ascii();
     let mut reliable = true;
+    let mut bracketed = false;
     if let Some(r) = s.strip_prefix("? ") {
         reliable = false;
         s = r.trim_ascii_start();
@@ -18,6 +21,7 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
     if let Some(r) = s.strip_prefix("[<") {
         let end = r.find(">]")?;
         s = r[end + 2..].trim_ascii_start();
+        bracketed = true;
         if let Some(r) = s.strip_prefix("? ") {
             reliable = false;
             s = r.trim_ascii_start();
@@ -27,11 +31,11 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         Some(i) => (&s[..i], s[i + 1..].trim_ascii()),
         None => (s, ""),
     };
-    let plus = sym.bytes().rposition(|c| c == b'+')?;
+    let Some(plus) = sym.bytes().rposition(|c| c == b'+') else {
+        return bare_frame(sym, rest, bracketed, reliable);
+    };
     let func = &sym[..plus];
-    if func.is_empty()
-        || !func.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$')
-    {
+    if !is_ident(func) {
         return None;
     }
     let after = &sym[plus + 1..];
@@ -45,6 +49,8 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         module = Some(m.split(']').next().unwrap_or(m).to_string());
     } else if let Some(l) = rest.strip_prefix('(') {
         location = Some(l.trim_end_matches(')').to_string());
+    } else if is_location(rest) {
+        location = Some(rest.to_string());
     } else if !rest.is_empty() {
         return None;
     }
@@ -57,6 +63,53 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         context: None,
         location,
     })
+}
+
+fn is_ident(f: &str) -> bool {
+    !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$')
+}
+
+/// `mm/kmsan/kmsan_test.c:273`, `??:?`: one token with a `:line` suffix.
+fn is_location(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((file, line)) => {
+            !file.is_empty()
+                && !s.bytes().any(|c| c.is_ascii_whitespace())
+                && (line == "?" || !line.is_empty() && line.bytes().all(|c| c.is_ascii_digit()))
+                && (file.contains('/') || file.contains('.') || file == "??")
+        }
+        None => false,
+    }
+}
+
+/// A frame without `+off/size`: an unsymbolized address after `[<...>]`, or an inlined function
+/// followed by its source location.
+#[inline(never)]
+fn bare_frame(sym: &str, rest: &str, bracketed: bool, reliable: bool) -> Option<Frame> {
+    let frame = |func: &str, location: Option<&str>| Frame {
+        func: func.to_string(),
+        offset: None,
+        size: None,
+        module: None,
+        reliable,
+        context: None,
+        location: location.map(str::to_string),
+    };
+    if bracketed && rest.is_empty() {
+        let digits = sym.strip_prefix("0x")?;
+        return (!digits.is_empty() && digits.bytes().all(|c| c.is_ascii_hexdigit()))
+            .then(|| frame(sym, None));
+    }
+    // Cheapest test first: most lines reaching here are report text with several words.
+    if !rest.is_empty()
+        && memchr::memchr(b' ', rest.as_bytes()).is_none()
+        && is_location(rest)
+        && is_ident(sym)
+        && !sym.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Some(frame(sym, Some(rest)));
+    }
+    None
 }
 
 /// The fields of `CPU: 6 PID: 29060 Comm: Isolated Web Co Kdump: loaded Tainted: G  W  O  4.19.0 #5312`
@@ -82,13 +135,21 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
     let rest = rest.strip_prefix("Comm: ")?;
     let cut = find_space_word(rest, &[" Kdump: ", " Not tainted", " Tainted: "]).unwrap_or(rest.len());
     out.comm = Some(rest[..cut].to_string());
-    let tail = &rest[cut..];
-    let after = if let Some(i) = find_space_word(tail, &[" Not tainted"]) {
-        out.taint = Some(String::new());
-        &tail[i + 12..]
+    let (taint, kernel) = parse_taint(&rest[cut..]);
+    out.taint = taint;
+    out.kernel = kernel;
+    Some(out)
+}
+
+/// ` Not tainted 6.18.44 #1` / ` Tainted: P        WC O 4.8.4-build.1 #1` (the taint field has one
+/// column per flag, so adjacent flags print as one word: `WC` is W and C): taint flags (`P W C O`,
+/// empty when not tainted) and kernel release. Also the standalone line hung-task reports print.
+pub fn parse_taint(tail: &str) -> (Option<String>, Option<String>) {
+    let (taint, after) = if let Some(i) = find_space_word(tail, &[" Not tainted"]) {
+        (Some(String::new()), &tail[i + 12..])
     } else if let Some(i) = find_space_word(tail, &[" Tainted: "]) {
         let a = &tail[i + 10..];
-        let mut flags = Vec::new();
+        let mut flags = String::new();
         let mut rest_at = a.len();
         let mut pos = 0;
         for tok in a.split(' ') {
@@ -96,22 +157,26 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
                 pos += 1;
                 continue;
             }
-            if tok.len() == 1 && tok.as_bytes()[0].is_ascii_uppercase() {
-                flags.push(tok);
+            if tok.bytes().all(|c| c.is_ascii_uppercase()) {
+                for c in tok.chars() {
+                    if !flags.is_empty() {
+                        flags.push(' ');
+                    }
+                    flags.push(c);
+                }
                 pos += tok.len() + 1;
                 continue;
             }
             rest_at = pos;
             break;
         }
-        out.taint = Some(flags.join(" "));
-        &a[rest_at.min(a.len())..]
+        (Some(flags), &a[rest_at.min(a.len())..])
     } else {
-        ""
+        (None, "")
     };
-    out.kernel =
+    let kernel =
         after.split_whitespace().next().filter(|k| k.as_bytes()[0].is_ascii_digit()).map(str::to_string);
-    Some(out)
+    (taint, kernel)
 }
 
 /// The first position where one of `pats` (each starting with a space) occurs: one pass over the
@@ -247,6 +312,16 @@ mod tests {
         assert_eq!((f.func.as_str(), f.module.as_deref()), ("warn_slowpath_common", Some("ext4")));
         assert!(parse_frame("Call trace:").is_none());
         assert!(parse_frame("foo bar+0x1/0x2").is_none());
+        let f = parse_frame(" kunit_try_run_case+0x206/0x420 lib/kunit/test.c:374").unwrap();
+        assert_eq!(f.location.as_deref(), Some("lib/kunit/test.c:374"));
+        let f = parse_frame(" kunit_run_case_internal lib/kunit/test.c:333").unwrap();
+        assert_eq!((f.func.as_str(), f.offset), ("kunit_run_case_internal", None));
+        let f = parse_frame("[<00000000e0a73ec7>] 0xffffffffc01d2036").unwrap();
+        assert_eq!(f.func, "0xffffffffc01d2036");
+        assert!(parse_frame("0xffffffffc01d2036").is_none());
+        assert!(parse_frame("Hardware name: QEMU Standard PC").is_none());
+        assert!(parse_frame("name fault_inject, interval 1").is_none());
+        assert!(parse_frame("Bytes 4-7 of 8 are uninitialized").is_none());
     }
     #[test]
     fn cpu() {
@@ -254,6 +329,13 @@ mod tests {
         assert_eq!(c.comm.as_deref(), Some("Isolated Web Co"));
         assert_eq!(c.taint.as_deref(), Some("G W O"));
         assert_eq!(c.kernel.as_deref(), Some("4.19.0-arm64-desktop"));
+        let c =
+            parse_cpu_line("CPU: 1 PID: 28102 Comm: rmmod Tainted: P        WC O 4.8.4-build.1 #1").unwrap();
+        assert_eq!((c.taint.as_deref(), c.kernel.as_deref()), (Some("P W C O"), Some("4.8.4-build.1")));
+        assert_eq!(
+            parse_taint("      Not tainted 6.18.44-fc-v657 #1"),
+            (Some(String::new()), Some("6.18.44-fc-v657".to_string()))
+        );
         let c = parse_cpu_line(
             "CPU: 0 UID: 0 PID: 11452 Comm: python3 Not tainted 6.18.44-fc-v509 #1 PREEMPT(none) ",
         )

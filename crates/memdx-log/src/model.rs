@@ -126,6 +126,16 @@ impl std::fmt::Display for Frame {
     }
 }
 
+/// A secondary stack printed after the main one: KASAN/KFENCE `Allocated by task 12:` and
+/// `Freed by task 12:`, KASAN `Last potentially related work creation:`, KMSAN `Uninit was stored to
+/// memory at:`, slub_debug `Allocated in ... age=...` (the frames follow since 5.x).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuxStack {
+    /// The line that introduces the stack, without its trailing `:`.
+    pub label: String,
+    pub frames: Vec<Frame>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Register {
     pub name: String,
@@ -244,7 +254,11 @@ pub struct Report {
     /// Faulting instruction pointer (`RIP:` / `pc :` / `[exception RIP: ...]`).
     pub pc: Option<String>,
     pub registers: Vec<Register>,
+    /// The main stack (where the report fired); secondary stacks are in `aux_stacks`.
     pub frames: Vec<Frame>,
+    /// Allocation/free stacks and the like (KASAN, KFENCE, KMSAN, slub_debug).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aux_stacks: Vec<AuxStack>,
     pub code: Option<String>,
     pub modules: Option<String>,
     /// Why the report is incomplete or mixed with other lines; `None` when intact.

@@ -19,8 +19,12 @@ pub enum Cap {
     UntilIn,
     /// Text after the matched prefix up to the first `:`, `,`, ` at `, ` on `, ` in ` (generic `BUG:`).
     Short,
-    /// slub_debug: `BUG <cache> (<taint>): <problem>`: the problem.
+    /// slub_debug: `BUG <cache> (<taint>): <problem>` (`BUG <cache>: <problem>` before 2.6.39):
+    /// the problem.
     Slub,
+    /// The whole text after the prefix with `+0x../0x..` offsets removed (KCSAN names both racing
+    /// functions: `data-race in foo / bar`).
+    Stripped,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +77,14 @@ pub static ROWS: &[Row] = &[
         ..row(Prefix("BUG: KFENCE: "), Kind::Kfence, "KFENCE: {cap} in {frame}")
     },
     Row { cap: Cap::UntilIn, ..row(Prefix("UBSAN: "), Kind::Ubsan, "UBSAN: {cap} in {frame}") },
+    // KMSAN and KCSAN have no kind of their own (the `Kind` enum is matched exhaustively by
+    // consumers): they are `Bug`s titled the syzkaller way.
+    Row {
+        cap: Cap::UntilIn,
+        func_in_header: true,
+        ..row(Prefix("BUG: KMSAN: "), Kind::Bug, "KMSAN: {cap} in {frame}")
+    },
+    Row { cap: Cap::Stripped, ..row(Prefix("BUG: KCSAN: "), Kind::Bug, "KCSAN: {cap}") },
     row(
         Prefix("BUG: unable to handle kernel NULL pointer dereference"),
         Kind::Oops,
@@ -133,6 +145,8 @@ pub static ROWS: &[Row] = &[
     row(Contains("self-detected stall on CPU"), Kind::RcuStall, "INFO: rcu detected stall in {frame}"),
     row(Contains("detected stalls on CPUs"), Kind::RcuStall, "INFO: rcu detected stall in {frame}"),
     row(Contains("detected stall on CPU"), Kind::RcuStall, "INFO: rcu detected stall in {frame}"),
+    row(Contains("detected expedited stalls"), Kind::RcuStall, "INFO: rcu detected stall in {frame}"),
+    row(Contains("detected stalls on tasks"), Kind::RcuStall, "INFO: rcu detected stall in {frame}"),
     row(Prefix("cache_from_obj: Wrong slab cache"), Kind::SlubDebug, "SLUB: Wrong slab cache in {frame}"),
     Row { cap: Cap::Slub, ..row(Prefix("BUG "), Kind::SlubDebug, "SLUB: {cap} in {frame}") },
     row(Prefix("BUG: Bad page state"), Kind::Bug, "BUG: Bad page state in {frame}"),
@@ -153,6 +167,8 @@ pub static ROWS: &[Row] = &[
     Row { continues: &[Kind::Oom], ..row(Prefix("Out of memory: Kill"), Kind::Oom, "{cap}") },
     Row { continues: &[Kind::Oom], ..row(Prefix("Memory cgroup out of memory: Kill"), Kind::Oom, "{cap}") },
     row(Prefix("unreferenced object 0x"), Kind::Kmemleak, "memory leak in {frame}"),
+    // CONFIG_FAULT_INJECTION's stack dump: the failure that follows was injected, not real.
+    row(Prefix("FAULT_INJECTION: forcing a failure"), Kind::StackDump, "fault injection in {frame}"),
     Row {
         cap: Cap::Short,
         continues: OOPSY,
@@ -201,7 +217,7 @@ pub fn header(t: &str) -> Option<&'static Row> {
     // Cheap filter: every prefix row starts with one of these letters; `Contains` rows need a
     // substring search only when one of their keywords occurs.
     let prefix_possible =
-        matches!(first, b'B' | b'U' | b'g' | b'k' | b'I' | b'O' | b'W' | b'c' | b'M' | b'u' | b'K');
+        matches!(first, b'B' | b'U' | b'g' | b'k' | b'I' | b'O' | b'W' | b'c' | b'M' | b'u' | b'K' | b'F');
     // Most lines starting with these letters are not headers: check the prefixes of the rows
     // that start with the same byte first.
     let prefix_possible = prefix_possible && PREFIXES[usize::from(first)].iter().any(|p| t.starts_with(p));
@@ -215,15 +231,27 @@ pub fn header(t: &str) -> Option<&'static Row> {
     })
 }
 
-/// `BUG kmalloc-128 (Not tainted): Object already free`
+/// `BUG kmalloc-128 (Not tainted): Object already free`; before 2.6.39 without the taint:
+/// `BUG kmalloc-8: Right Redzone overwritten` (the sample in Documentation/mm/slub.rst).
 fn is_slub_header(t: &str) -> bool {
     let rest = &t[4..];
     match rest.split_once(' ') {
         Some((cache, after)) => {
-            !cache.is_empty() && !cache.ends_with(':') && after.starts_with('(') && after.contains("): ")
+            if let Some(name) = cache.strip_suffix(':') {
+                return is_cache_name(name) && !after.is_empty();
+            }
+            !cache.is_empty() && after.starts_with('(') && after.contains("): ")
         }
         None => false,
     }
+}
+
+/// Slab cache names: `kmalloc-8`, `ext4_inode_cache`, `kmalloc-rcl-64`, `:0000136`, `TCPv6`.
+fn is_cache_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes().any(|c| c.is_ascii_lowercase())
+        && n.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':' | b'.' | b'(' | b')'))
 }
 
 pub fn capture(row: &Row, t: &str) -> Option<String> {
@@ -243,7 +271,15 @@ pub fn capture(row: &Row, t: &str) -> Option<String> {
             }
             Some(after[..end].trim().to_string())
         }
-        Cap::Slub => after.split_once("): ").map(|(_, p)| p.trim().to_string()),
+        Cap::Slub => match after.split_once("): ") {
+            Some((_, p)) => Some(p.trim().to_string()),
+            None => after.split_once(": ").map(|(_, p)| p.trim().to_string()),
+        },
+        Cap::Stripped => {
+            let words: Vec<&str> =
+                after.split_whitespace().map(|w| w.split_once("+0x").map(|(f, _)| f).unwrap_or(w)).collect();
+            Some(words.join(" "))
+        }
     }
 }
 
@@ -308,6 +344,10 @@ pub static SKIP: &[&str] = &[
     "do_general_protection",
     "kasan_*",
     "__kasan_*",
+    "____kasan_*",
+    "save_stack",
+    "stack_trace_save*",
+    "set_track*",
     "print_address_description*",
     "print_report",
     "check_memory_region*",
@@ -325,10 +365,38 @@ pub static SKIP: &[&str] = &[
     "do_slab_free",
     "cache_from_obj",
     "free_debug_processing",
+    "object_err",
+    "slab_err",
+    "slab_bug",
+    "slab_fix",
+    "print_trailer",
+    "print_track*",
+    "check_object",
+    "check_bytes_and_report",
+    "check_bytes*",
+    "check_pad_bytes",
+    "check_slab",
+    "slab_pad_check",
+    "on_freelist",
+    "free_consistency_checks",
+    "alloc_consistency_checks",
+    "dump_trace",
+    "show_trace*",
+    "should_fail*",
+    "should_failslab",
     "free_to_partial_list",
     "kmem_cache_alloc*",
     "__kmem_cache_alloc*",
-    "kmalloc*",
+    // Not `kmalloc*`: that would skip callers named kmalloc_* (KASAN's kmalloc_oob_right test).
+    "kmalloc",
+    "kmalloc_trace*",
+    "kmalloc_node*",
+    "kmalloc_large*",
+    "kmalloc_order*",
+    "kmalloc_array*",
+    "kmalloc_noprof",
+    "kmalloc_reserve",
+    "kmalloc_slab",
     "__kmalloc*",
     "___slab_alloc*",
     "__slab_alloc*",
@@ -337,7 +405,9 @@ pub static SKIP: &[&str] = &[
     "krealloc*",
     "kvfree*",
     "kvmalloc*",
-    "kzalloc*",
+    "kzalloc",
+    "kzalloc_node*",
+    "kzalloc_noprof",
     "kmemdup*",
     "kstrdup*",
     "slab_post_alloc_hook",
@@ -379,6 +449,10 @@ pub static SKIP: &[&str] = &[
     "__mutex_lock*",
     "mutex_unlock",
     "down_read*",
+    "percpu_down_*",
+    "__percpu_down_*",
+    "percpu_rwsem_*",
+    "percpu_up_*",
     "down_write*",
     "up_read",
     "up_write",
@@ -560,6 +634,17 @@ mod tests {
             Some(Kind::Oom)
         );
         assert!(header("BUGS are fun").is_none());
+        let r = header("BUG kmalloc-8: Right Redzone overwritten").unwrap();
+        assert_eq!(r.kind, Kind::SlubDebug);
+        assert_eq!(
+            capture(r, "BUG kmalloc-8: Right Redzone overwritten").as_deref(),
+            Some("Right Redzone overwritten")
+        );
+        assert!(header("BUG FOO: bar").is_none());
+        let h = "BUG: KCSAN: data-race in foo+0x1/0x2 / bar+0x3/0x4";
+        assert_eq!(capture(header(h).unwrap(), h).as_deref(), Some("data-race in foo / bar"));
+        assert!(!is_skip("kmalloc_oob_right"));
+        assert!(is_skip("kmalloc_trace_noprof"));
         assert!(header("TRACE kernfs_node_cache alloc 0x0").is_none());
         let r = header("BUG: sleeping function called from invalid context at mm/slab.h:421").unwrap();
         assert_eq!(

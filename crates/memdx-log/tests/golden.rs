@@ -202,3 +202,205 @@ fn live618_boot_has_no_report() {
     assert_eq!(v["kernel"], "6.18.44-fc-v657");
     assert_eq!(v["diags"], json!([]));
 }
+
+fn report(v: &Value, i: usize) -> &Value {
+    &v["reports"][i]
+}
+
+fn fact<'a>(r: &'a Value, label: &str) -> Option<&'a str> {
+    r["explanation"]["facts"].as_array()?.iter().find(|f| f["label"] == label)?["value"].as_str()
+}
+
+/// Documentation/dev-tools/kasan.rst (linux-doc-6.12): the slab-out-of-bounds report of
+/// kmalloc_oob_right (4.19-rc3, x86-64) with its allocation and free stacks.
+#[test]
+fn doc612_kasan() {
+    let v = check("doc612_kasan.txt");
+    assert_eq!(titles(&v), vec!["KASAN: slab-out-of-bounds Write in kmalloc_oob_right"]);
+    let r = report(&v, 0);
+    assert_eq!(r["corrupted"], Value::Null);
+    assert_eq!(
+        (r["cpu"].as_u64(), r["pid"].as_u64(), r["comm"].as_str()),
+        (Some(1), Some(2760), Some("insmod"))
+    );
+    assert_eq!(r["kernel"], "4.19.0-rc3+");
+    assert_eq!(r["taint"], "");
+    assert_eq!(r["frames"].as_array().map(Vec::len), Some(13));
+    assert_eq!(r["frames"][4]["module"], "kasan_test");
+    assert_eq!(r["registers"].as_array().map(Vec::len), Some(19));
+    let aux = r["aux_stacks"].as_array().expect("aux stacks");
+    assert_eq!(aux.len(), 2);
+    assert_eq!(aux[0]["label"], "Allocated by task 2760");
+    assert_eq!(aux[1]["label"], "Freed by task 815");
+    let e = &r["explanation"];
+    assert_eq!(e["class"], "slab.out_of_bounds");
+    assert_eq!(e["cache"], "kmalloc-128");
+    assert_eq!(
+        fact(r, "access"),
+        Some("123 bytes inside of 128-byte region [ffff8801f44ec300, ffff8801f44ec380)")
+    );
+    assert_eq!(
+        fact(r, "Allocated by task 2760"),
+        Some("kmalloc_oob_right < kmalloc_tests_init < do_one_initcall")
+    );
+}
+
+/// Documentation/dev-tools/kfence.rst: the five sample reports (5.13-rc3 / 5.8-rc6, x86-64).
+#[test]
+fn doc612_kfence() {
+    let v = check("doc612_kfence.txt");
+    assert_eq!(
+        titles(&v),
+        vec![
+            "KFENCE: out-of-bounds read in test_out_of_bounds_read",
+            "KFENCE: use-after-free read in test_use_after_free_read",
+            "KFENCE: invalid free in test_double_free",
+            "KFENCE: memory corruption in test_kmalloc_aligned_oob_write",
+            "KFENCE: invalid read in test_invalid_access",
+        ]
+    );
+    let classes: Vec<&str> =
+        (0..5).map(|i| report(&v, i)["explanation"]["class"].as_str().unwrap_or("")).collect();
+    assert_eq!(
+        classes,
+        vec![
+            "slab.out_of_bounds",
+            "slab.use_after_free",
+            "slab.double_free",
+            "slab.out_of_bounds",
+            "slab.invalid_access"
+        ]
+    );
+    let caches: Vec<&str> =
+        (0..4).map(|i| report(&v, i)["explanation"]["cache"].as_str().unwrap_or("")).collect();
+    assert_eq!(caches, vec!["kmalloc-32", "kmalloc-32", "kmalloc-32", "kmalloc-96"]);
+    for i in 0..5 {
+        let r = report(&v, i);
+        assert_eq!(r["corrupted"], Value::Null, "{i}");
+        assert_eq!(r["frames"].as_array().map(Vec::len), Some(5), "{i}: the access stack only");
+    }
+    assert_eq!(report(&v, 1)["taint"], "G B");
+    assert_eq!(report(&v, 2)["aux_stacks"][1]["label"], "freed by task 490 on cpu 1 at 34.175348s");
+}
+
+/// Documentation/dev-tools/ubsan.rst: a 4.4 shift-out-of-bounds report (old `Undefined behaviour`
+/// header, raw stack words before the trace, `[<addr>]` frames).
+#[test]
+fn doc612_ubsan() {
+    let v = check("doc612_ubsan.txt");
+    assert_eq!(titles(&v), vec!["UBSAN: Undefined behaviour in _mix_pool_bytes"]);
+    assert_eq!(report(&v, 0)["corrupted"], Value::Null);
+    assert_eq!(report(&v, 0)["frames"][3]["reliable"], false);
+}
+
+/// Documentation/dev-tools/kmemleak.rst: `cat /sys/kernel/debug/kmemleak` with an unsymbolized
+/// module address as the first frame.
+#[test]
+fn doc612_kmemleak() {
+    let v = check("doc612_kmemleak.txt");
+    assert_eq!(titles(&v), vec!["memory leak in do_one_initcall"]);
+    let r = report(&v, 0);
+    assert_eq!(r["corrupted"], Value::Null);
+    assert_eq!((r["comm"].as_str(), r["pid"].as_u64()), (Some("modprobe"), Some(2088)));
+    assert_eq!(r["frames"][0]["func"], "0xffffffffc01d2036");
+    assert_eq!(r["explanation"]["class"], "leak.kmemleak");
+    assert_eq!(fact(r, "object size"), Some("32 bytes"));
+}
+
+/// Documentation/RCU/stallwarn.rst: the two stall headers it quotes (normal and expedited), without
+/// the stack dumps that follow them in a real log, so both are marked incomplete.
+#[test]
+fn doc612_rcu_stall() {
+    let v = check("doc612_rcu_stall.txt");
+    assert_eq!(titles(&v), vec!["INFO: rcu detected stall in unknown"]);
+    assert_eq!(report(&v, 0)["count"], 2);
+    assert_eq!(report(&v, 0)["lines"], 4, "the per-CPU lines belong to the report");
+    assert!(report(&v, 0)["corrupted"].as_str().unwrap_or("").contains("no call trace"));
+}
+
+/// Documentation/mm/slub.rst: the 2.6-era `BUG kmalloc-8: Right Redzone overwritten` sample (no
+/// taint in the header, i386 `[<addr>]` frames, `FIX` line).
+#[test]
+fn doc612_slub_redzone() {
+    let v = check("doc612_slub_redzone.txt");
+    assert_eq!(titles(&v), vec!["SLUB: Right Redzone overwritten in get_modalias"]);
+    let r = report(&v, 0);
+    assert_eq!(r["corrupted"], Value::Null);
+    assert_eq!(r["explanation"]["class"], "slab.out_of_bounds");
+    assert_eq!(r["explanation"]["cache"], "kmalloc-8");
+    assert_eq!(fact(r, "allocated in"), Some("get_modalias+0x61/0xf5"));
+    assert_eq!(fact(r, "bad bytes"), Some("0xc90f6d28-0xc90f6d2b. First byte 0x00 instead of 0xcc"));
+}
+
+/// Documentation/admin-guide/bug-hunting.rst: a 4.8 i386 WARNING whose frames are all `?`, with
+/// raw stack words and adjacent taint flags (`WC`).
+#[test]
+fn doc612_warning() {
+    let v = check("doc612_warning.txt");
+    assert_eq!(titles(&v), vec!["WARNING in module_put"]);
+    let r = report(&v, 0);
+    assert_eq!(r["corrupted"], Value::Null);
+    assert_eq!(r["taint"], "P W C O");
+    assert_eq!(r["kernel"], "4.8.4-build.1");
+    assert_eq!(r["frames"].as_array().map(Vec::len), Some(23));
+}
+
+/// Documentation/admin-guide/tainted-kernels.rst: the head of a 4.20 NULL dereference oops, cut by
+/// the document after `RIP:`.
+#[test]
+fn doc612_oops_null() {
+    let v = check("doc612_oops_null.txt");
+    assert_eq!(titles(&v), vec!["BUG: unable to handle kernel NULL pointer dereference in my_oops_init"]);
+    let r = report(&v, 0);
+    assert_eq!(r["pc"], "my_oops_init+0x13/0x1000");
+    assert_eq!(r["taint"], "P W O");
+    assert!(r["corrupted"].is_string());
+}
+
+/// Documentation/dev-tools/kcsan.rst and kmsan.rst: sanitizer reports without a kind of their own.
+#[test]
+fn doc612_kcsan_kmsan() {
+    let v = check("doc612_kcsan.txt");
+    assert_eq!(titles(&v), vec!["KCSAN: data-race in test_kernel_rmw_array"]);
+    assert_eq!(report(&v, 0)["corrupted"], Value::Null);
+    let v = check("doc612_kmsan.txt");
+    assert_eq!(titles(&v), vec!["KMSAN: uninit-value in test_uninit_kmsan_check_memory"]);
+    let r = report(&v, 0);
+    assert_eq!(r["corrupted"], Value::Null);
+    assert_eq!(r["frames"].as_array().map(Vec::len), Some(6));
+    assert_eq!(r["frames"][0]["location"], "mm/kmsan/kmsan_test.c:273");
+    assert_eq!(r["frames"][1]["func"], "kunit_run_case_internal");
+    assert_eq!(r["aux_stacks"][0]["label"], "Uninit was stored to memory at");
+    assert_eq!(r["aux_stacks"][1]["label"], "Local variable uninit created at");
+}
+
+/// Documentation/fault-injection/nvme-fault-injection.rst: a FAULT_INJECTION stack dump taken in
+/// an interrupt (`<IRQ>` ... `</IRQ>`, then the interrupted task's registers and stack). The
+/// document wraps the `Hardware name:` line in two, which the engine reports as interleaving.
+#[test]
+fn doc612_fault_injection() {
+    let v = check("doc612_fault_injection_irq.txt");
+    assert_eq!(titles(&v), vec!["fault injection in nvme_should_fail"]);
+    let r = report(&v, 0);
+    assert_eq!(r["frames"][2]["module"], "nvme_core");
+    assert_eq!(r["frames"][2]["context"], "irq");
+    assert_eq!(r["frames"][14]["context"], Value::Null);
+    assert_eq!(r["pc"], "native_safe_halt+0x2/0x10");
+}
+
+/// A real hung task on the 6.18 host: a shell writing to a frozen (`fsfreeze -f`) loop-mounted
+/// ext4 with `hung_task_timeout_secs` at 3; reported three times (3, 6, 9 seconds).
+#[test]
+fn live618_hung_task() {
+    let v = check("live618_hung_task.dmesg");
+    assert_eq!(titles(&v), vec!["INFO: task hung in mnt_want_write"]);
+    let r = report(&v, 0);
+    assert_eq!(r["count"], 3);
+    assert_eq!(r["corrupted"], Value::Null);
+    assert_eq!((r["comm"].as_str(), r["pid"].as_u64()), (Some("bash"), Some(10467)));
+    assert_eq!(r["kernel"], "6.18.44-fc-v657");
+    assert_eq!(r["taint"], "");
+    assert_eq!(r["frames"][0]["context"], "task");
+    assert_eq!(v["kernel"], "6.18.44-fc-v657");
+    assert_eq!(v["diags"], json!([]));
+}

@@ -97,6 +97,17 @@ pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
         }
     }
     read_slab_aliases(&root.join(SLAB_DIR), &name(SLAB_DIR), case);
+    // The kernel log of the running machine (a captured tree has its logs as files: give them as inputs).
+    if root == Path::new("/") {
+        match read_kmsg(root) {
+            Ok(bytes) if !bytes.is_empty() => {
+                let scan = memdx_log::scan(&bytes[..], "/dev/kmsg");
+                case.add_log("/dev/kmsg", scan);
+            }
+            Ok(_) => {}
+            Err(why) => case.missing.push(Missing { what: "/dev/kmsg (kernel log)".into(), why }),
+        }
+    }
     if let Some(m) = crate::memcg::scan(root, 10, case.cgroups.as_ref()) {
         let (hierarchy, dir) = match m.hierarchy {
             crate::memcg::Hierarchy::V1 => ("v1", "sys/fs/cgroup/memory"),
@@ -148,4 +159,40 @@ pub fn read_slab_aliases(dir: &Path, display: &str, case: &mut Case) {
         case.slab_aliases.source = Some(memdx_core::SourceRef::new(display));
         case.inputs.push(InputInfo { file: display.into(), format: "slab aliases".into(), diagnostics: 0 });
     }
+}
+
+/// The kernel ring buffer as `/dev/kmsg` records (`prio,seq,usec,flags;message` plus continuation
+/// lines), read without blocking until the end of what is buffered. `Err` names why it could not be
+/// read (non-root with `kernel.dmesg_restrict=1`, no /dev/kmsg in a container).
+pub fn read_kmsg(root: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = root.join("dev/kmsg");
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(
+        |e| match e.kind() {
+            ErrorKind::PermissionDenied => {
+                "permission denied (kernel.dmesg_restrict=1: run as root)".to_string()
+            }
+            _ => e.to_string(),
+        },
+    )?;
+    // Each read returns one record; the buffer holds the longest (the kernel limits them to 8 KiB).
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            // EPIPE: records were overwritten while reading; the next read resumes at the oldest one.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+        // The ring buffer is bounded (log_buf_len), but a flood of new messages must not keep us here.
+        if out.len() > 64 * 1024 * 1024 {
+            break;
+        }
+    }
+    Ok(out)
 }

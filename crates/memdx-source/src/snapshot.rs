@@ -58,6 +58,16 @@ pub fn write(root: &Path, out: &Path, now: i64, release: &str) -> std::io::Resul
             }
         }
     }
+    // The kernel log, as /dev/kmsg records (the log engine reads that framing).
+    if root == Path::new("/") {
+        match crate::live::read_kmsg(root) {
+            Ok(bytes) => {
+                add_file(&mut b, "dmesg.kmsg", &bytes, mtime)?;
+                sum.files += 1;
+            }
+            Err(why) => sum.unreadable.push(("/dev/kmsg".into(), why)),
+        }
+    }
     if let Ok(rd) = std::fs::read_dir(root.join(SLAB_DIR)) {
         let mut links: Vec<(String, std::path::PathBuf)> = rd
             .filter_map(Result::ok)
