@@ -989,13 +989,21 @@ fn parse_gfp(s: &str, key: &str, mem: &mut MemReport) {
 }
 
 /// `... Killed process 11452 (python3) total-vm:119016kB, anon-rss:101760kB, file-rss:6624kB, ...`
+/// Also the pre-4.x `Out of memory: Kill process 1234 (x) score 900 or sacrifice child`.
 fn parse_killed(t: &str, mem: &mut MemReport) {
-    let Some(i) = t.find("ill process ") else { return };
-    let r = &t[i + 12..];
+    let r = match t.find("Killed process ") {
+        Some(i) => &t[i + "Killed process ".len()..],
+        None => match t.find("Kill process ") {
+            Some(i) => &t[i + "Kill process ".len()..],
+            None => return,
+        },
+    };
     let (pid, r) = r.split_once(' ').unwrap_or((r, ""));
     mem.victim_pid = mem.victim_pid.or(pid.parse().ok());
     if let Some(r) = r.strip_prefix('(') {
-        if let Some(j) = r.rfind(')') {
+        // The comm may hold spaces and parentheses: it ends at the `)` before the first field.
+        let end = [" total-vm:", " score "].iter().filter_map(|k| r.find(k)).min().unwrap_or(r.len());
+        if let Some(j) = r[..end].rfind(')') {
             mem.victim.get_or_insert_with(|| r[..j].to_string());
         }
     }
@@ -1004,7 +1012,7 @@ fn parse_killed(t: &str, mem: &mut MemReport) {
 }
 
 /// `Node 0 Normal free:123kB min:..`, `Node 0 Normal: 360*4kB (UME) 12*8kB ... = 1234kB`,
-/// `Node 0 active_anon:...` (per-node counters: skipped).
+/// `Node 0 active_anon:...` and `Node 0 hugepages_total=...` (per-node counters: skipped).
 fn parse_node_line(r: &str, mem: &mut MemReport) {
     let (node, rest) = r.split_once(' ').unwrap_or((r, ""));
     let Ok(node) = node.parse::<u32>() else { return };
@@ -1037,8 +1045,8 @@ fn parse_node_line(r: &str, mem: &mut MemReport) {
         z.page_kb = page_kb;
         return;
     }
-    if zone.contains(':') {
-        return; // per-node counters
+    if zone.contains(':') || zone.contains('=') {
+        return; // per-node counters, `Node 0 hugepages_total=0 hugepages_free=0 ...`
     }
     let z = zone_mut(mem, node, zone);
     for kv in rest.split_whitespace() {
@@ -1046,6 +1054,7 @@ fn parse_node_line(r: &str, mem: &mut MemReport) {
             let v = kb(v);
             match k {
                 "free" => z.free_kb = v,
+                "boost" => z.boost_kb = v,
                 "min" => z.min_kb = v,
                 "low" => z.low_kb = v,
                 "high" => z.high_kb = v,

@@ -229,6 +229,100 @@ fn pages_kb(pages: u64, page_kb: u64) -> String {
     kib(pages.saturating_mul(page_kb))
 }
 
+/// Zones in kernel index order (`enum zone_type`, include/linux/mmzone.h); which of them exist
+/// depends on the architecture and the config.
+const ZONE_ORDER: &[&str] = &["DMA", "DMA32", "Normal", "HighMem", "Movable", "Device"];
+
+fn zone_rank(name: &str) -> Option<usize> {
+    ZONE_ORDER.iter().position(|z| *z == name)
+}
+
+/// The highest zone a request may use, as `gfp_zone()` picks it from the decoded GFP flags.
+fn request_zone(flags: &[String]) -> Option<&'static str> {
+    if flags.is_empty() {
+        return None;
+    }
+    let has = |f: &str| flags.iter().any(|x| x == f);
+    Some(if has("GFP_DMA") || has("__GFP_DMA") {
+        "DMA"
+    } else if has("GFP_DMA32") || has("__GFP_DMA32") {
+        "DMA32"
+    } else if has("GFP_HIGHUSER_MOVABLE")
+        || has("GFP_TRANSHUGE")
+        || has("GFP_TRANSHUGE_LIGHT")
+        || has("__GFP_HIGHMEM") && has("__GFP_MOVABLE")
+    {
+        "Movable"
+    } else if has("GFP_HIGHUSER") || has("__GFP_HIGHMEM") {
+        "HighMem"
+    } else {
+        "Normal"
+    })
+}
+
+/// Pages of zone `z` held back from a request whose highest zone is `req`:
+/// `z->lowmem_reserve[zone index of req]`. The array is indexed by zone index, which is not
+/// printed: above the highest zone the node prints (the highest populated one) the reserve stops
+/// growing, so the last entry applies; below it the index comes from the zone layout (64-bit:
+/// DMA, DMA32, Normal, Movable, Device; 32-bit: DMA, Normal, HighMem, Movable, Device), keeping
+/// only layouts whose length matches the array. None when it cannot be told.
+fn reserve_pages(z: &ZoneState, zones: &[ZoneState], req: &str) -> Option<u64> {
+    let rz = zone_rank(&z.zone)?;
+    let rq = zone_rank(req)?;
+    if rq <= rz {
+        return Some(0);
+    }
+    let last = *z.lowmem_reserve.last()?;
+    let top = zones.iter().filter(|o| o.node == z.node).filter_map(|o| zone_rank(&o.zone)).max()?;
+    if rq > top {
+        return Some(last);
+    }
+    let printed = |n: &str| zones.iter().any(|o| o.zone == n);
+    let highmem = printed("HighMem");
+    let mut layout: Vec<&str> = ZONE_ORDER
+        .iter()
+        .copied()
+        .filter(|n| match *n {
+            "HighMem" => highmem,
+            "DMA32" => !highmem,
+            _ => true,
+        })
+        .collect();
+    for optional in ["Device", "DMA", "DMA32"] {
+        if layout.len() > z.lowmem_reserve.len() && !printed(optional) {
+            layout.retain(|n| *n != optional);
+        }
+    }
+    if layout.len() != z.lowmem_reserve.len() {
+        return None;
+    }
+    let i = layout.iter().position(|n| *n == req)?;
+    z.lowmem_reserve.get(i).copied()
+}
+
+/// `free` and a watermark it is compared with, exact in KiB when rounding would print them equal
+/// (`5.2 MiB below min 5.2 MiB` reads as a contradiction).
+fn kib_pair(free: u64, mark: u64) -> (String, String) {
+    let (f, m) = (kib(free), kib(mark));
+    if f == m && free != mark {
+        (format!("{free} KiB"), format!("{mark} KiB"))
+    } else {
+        (f, m)
+    }
+}
+
+/// `, lowmem reserve 724 KiB for Movable requests, watermark boost 3.6 MiB included`.
+fn reserve_and_boost(reserve_kb: u64, req: Option<&str>, boost_kb: Option<u64>) -> String {
+    let mut s = String::new();
+    if reserve_kb > 0 {
+        s.push_str(&format!(", lowmem reserve {} for {} requests", kib(reserve_kb), req.unwrap_or("?")));
+    }
+    if let Some(b) = boost_kb.filter(|b| *b > 0) {
+        s.push_str(&format!(", watermark boost {} included", kib(b)));
+    }
+    s
+}
+
 fn oom(r: &Report) -> Explanation {
     let empty = MemReport::default();
     let m = r.mem.as_ref().unwrap_or(&empty);
@@ -271,38 +365,66 @@ fn oom(r: &Report) -> Explanation {
     } else {
         summary.push_str("Global OOM: the whole machine ran out of reclaimable memory. ");
         let page_kb = m.zones.iter().find_map(|z| z.page_kb).unwrap_or(4);
-        // Which zone was below which watermark.
+        let req = request_zone(&m.gfp_flags);
+        // Which zone was below which watermark, counting the lowmem reserve the zone keeps from
+        // requests that may use higher zones (the allocator's check is free > mark + reserve).
         for z in &m.zones {
             let (Some(free), Some(min)) = (z.free_kb, z.min_kb) else { continue };
             if z.managed_kb == Some(0) {
                 continue;
             }
-            let level = if free < min {
-                "below min"
-            } else if z.low_kb.is_some_and(|l| free < l) {
-                "below low"
-            } else if z.high_kb.is_some_and(|h| free < h) {
-                "below high"
+            let reserve_kb =
+                req.and_then(|q| reserve_pages(z, &m.zones, q)).unwrap_or(0).saturating_mul(page_kb);
+            let below = |mark: u64| free < mark.saturating_add(reserve_kb);
+            let mark = if below(min) {
+                Some("min")
+            } else if z.low_kb.is_some_and(below) {
+                Some("low")
+            } else if z.high_kb.is_some_and(below) {
+                Some("high")
             } else {
-                "above high"
+                None
             };
+            let plus = if reserve_kb > 0 { " + lowmem reserve" } else { "" };
+            let level = match mark {
+                Some(w) => format!("below {w}{plus}"),
+                None => format!("above high{plus}"),
+            };
+            let (free_s, min_s) = kib_pair(free, min.saturating_add(reserve_kb));
+            let (free_s, min_s) = if reserve_kb > 0 { (free_s, kib(min)) } else { (free_s, min_s) };
             facts.push(fact(
                 &format!("Node {} {}", z.node, z.zone),
                 format!(
-                    "free {} {level} (min {}, low {}, high {})",
-                    kib(free),
-                    kib(min),
+                    "free {free_s} {level} (min {min_s}, low {}, high {}{})",
                     z.low_kb.map(kib).unwrap_or_default(),
-                    z.high_kb.map(kib).unwrap_or_default()
+                    z.high_kb.map(kib).unwrap_or_default(),
+                    reserve_and_boost(reserve_kb, req, z.boost_kb)
                 ),
             ));
-            if level != "above high" {
-                summary.push_str(&format!(
-                    "Node {} {} had {} free, {level} watermark. ",
-                    z.node,
-                    z.zone,
-                    kib(free)
-                ));
+            if let Some(w) = mark {
+                let wm = match w {
+                    "min" => Some(min),
+                    "low" => z.low_kb,
+                    _ => z.high_kb,
+                }
+                .unwrap_or(min);
+                if reserve_kb > 0 {
+                    summary.push_str(&format!(
+                        "Node {} {} had {} free, below its {w} watermark {} plus the {} it keeps from {} requests. ",
+                        z.node,
+                        z.zone,
+                        kib(free),
+                        kib(wm),
+                        kib(reserve_kb),
+                        req.unwrap_or("?")
+                    ));
+                } else {
+                    let (f, w_s) = kib_pair(free, wm);
+                    summary.push_str(&format!(
+                        "Node {} {} had {f} free, below its {w} watermark ({w_s}). ",
+                        z.node, z.zone
+                    ));
+                }
             }
         }
         if let Some(o) = m.order.filter(|o| *o > 0) {
@@ -344,9 +466,9 @@ fn oom(r: &Report) -> Explanation {
         }
     }
     if let Some(v) = &m.victim {
-        let rss = m.victim_anon_rss_kb.map(|a| format!(" (anon-rss {})", kib(a))).unwrap_or_default();
+        let rss = m.victim_anon_rss_kb.map(|a| format!(", anon-rss {}", kib(a))).unwrap_or_default();
         summary.push_str(&format!(
-            "Killed {v} (pid {}){rss}.",
+            "Killed {v} (pid {}{rss}).",
             m.victim_pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())
         ));
         facts.push(fact("victim", format!("{v} pid {}", m.victim_pid.unwrap_or(0))));
@@ -428,6 +550,8 @@ fn alloc_failure(r: &Report) -> Explanation {
     }
     summary.push_str(". ");
     let atomic = m.gfp_flags.iter().any(|f| f == "GFP_ATOMIC" || f == "GFP_NOWAIT");
+    let req = request_zone(&m.gfp_flags);
+    let page_kb = m.zones.iter().find_map(|z| z.page_kb).unwrap_or(4);
     let mut frag = false;
     for z in &m.zones {
         if z.free_blocks.is_empty() && z.free_kb.is_none() {
@@ -437,11 +561,13 @@ fn alloc_failure(r: &Report) -> Explanation {
         let lists: Vec<String> = z.free_blocks.iter().enumerate().map(|(o, n)| format!("{o}:{n}")).collect();
         facts.push(fact(&format!("Node {} {} free blocks by order", z.node, z.zone), lists.join(" ")));
         if let (Some(free), Some(min)) = (z.free_kb, z.min_kb) {
+            let reserve_kb =
+                req.and_then(|q| reserve_pages(z, &m.zones, q)).unwrap_or(0).saturating_mul(page_kb);
             facts.push(fact(
                 &format!("Node {} {} free", z.node, z.zone),
-                format!("{} (min {})", kib(free), kib(min)),
+                format!("{} (min {}{})", kib(free), kib(min), reserve_and_boost(reserve_kb, req, z.boost_kb)),
             ));
-            if order > 0 && big == 0 && free > min {
+            if order > 0 && big == 0 && free > min.saturating_add(reserve_kb) {
                 frag = true;
             }
         }

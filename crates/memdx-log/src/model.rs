@@ -148,11 +148,17 @@ pub struct ZoneState {
     pub node: u32,
     pub zone: String,
     pub free_kb: Option<u64>,
+    /// Watermark boost after fragmentation events (`boost:`, since 5.0). The printed `min`, `low`
+    /// and `high` already include it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boost_kb: Option<u64>,
     pub min_kb: Option<u64>,
     pub low_kb: Option<u64>,
     pub high_kb: Option<u64>,
     pub managed_kb: Option<u64>,
-    /// `lowmem_reserve[]` in pages.
+    /// `lowmem_reserve[]` in pages, indexed by the zone index of the request: an allocation that
+    /// may use zone `j` takes pages from this zone only while free stays above the watermark plus
+    /// `lowmem_reserve[j]`.
     pub lowmem_reserve: Vec<u64>,
     /// Free blocks per order from the buddy line `Node 0 Normal: 360*4kB ...`.
     pub free_blocks: Vec<u64>,

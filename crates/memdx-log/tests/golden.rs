@@ -404,3 +404,58 @@ fn live618_hung_task() {
     assert_eq!(v["kernel"], "6.18.44-fc-v657");
     assert_eq!(v["diags"], json!([]));
 }
+
+/// A real global OOM and a real order-10 `page allocation failure` from Debian's 6.1 kernel in qemu
+/// (testdata/log/qemu/make.sh), as the serial console printed them (CRLF, firmware escape
+/// sequences, user-space output between the reports) and as `dmesg` printed them.
+#[test]
+fn qemu61_global_oom() {
+    for name in ["qemu61_global_oom.dmesg", "qemu61_global_oom.serial"] {
+        let v = check(name);
+        assert_eq!(v["kernel"], "6.1.0-56-amd64", "{name}");
+        assert_eq!(
+            titles(&v),
+            vec![
+                "page allocation failure: order:10 in sock_kmalloc",
+                "Out of memory (CONSTRAINT_NONE, order:0, GFP_HIGHUSER_MOVABLE)"
+            ],
+            "{name}"
+        );
+        // The allocation failure: memory free, but all of it order-0 pages.
+        let a = report(&v, 0);
+        assert_eq!(a["explanation"]["class"], "alloc.fragmentation", "{name}");
+        assert_eq!(a["mem"]["order"], 10);
+        let zones: Vec<&str> =
+            a["mem"]["zones"].as_array().unwrap().iter().map(|z| z["zone"].as_str().unwrap()).collect();
+        assert_eq!(zones, ["DMA", "DMA32"], "{name}: `Node 0 hugepages_total=` is not a zone");
+        let dma32 = &a["mem"]["zones"][1];
+        assert_eq!(dma32["free_kb"], 75104);
+        assert_eq!(dma32["free_blocks"][0], 18782);
+        assert!(dma32["free_blocks"].as_array().unwrap()[3..].iter().all(|n| n == 0));
+        // The global OOM.
+        let o = report(&v, 1);
+        let m = &o["mem"];
+        assert_eq!(o["explanation"]["class"], "oom.global", "{name}");
+        assert_eq!(m["constraint"], "CONSTRAINT_NONE");
+        assert_eq!((m["victim"].as_str(), m["victim_pid"].as_u64()), (Some("memhog"), Some(94)));
+        assert_eq!(m["victim_anon_rss_kb"], 127968);
+        assert_eq!(m["tasks"].as_array().unwrap().len(), 2);
+        assert_eq!(m["swap_total_kb"], 0);
+        let dma32 = &m["zones"][1];
+        assert_eq!(
+            (&dma32["free_kb"], &dma32["boost_kb"], &dma32["min_kb"], &dma32["low_kb"], &dma32["high_kb"]),
+            (&json!(5336), &json!(3712), &json!(5364), &json!(5776), &json!(6188))
+        );
+        assert_eq!(m["zones"][0]["lowmem_reserve"], json!([0, 181, 181, 181, 181]));
+        assert_eq!(
+            fact(o, "Node 0 DMA"),
+            Some("free 848 KiB below min + lowmem reserve (min 136 KiB, low 168 KiB, high 200 KiB, lowmem reserve 724 KiB for Movable requests)")
+        );
+        assert_eq!(
+            m["meminfo"].as_array().unwrap().iter().find(|kv| kv[0] == "slab_unreclaimable").unwrap()[1],
+            1667
+        );
+        assert_eq!(o["corrupted"], Value::Null);
+        assert!(v["diags"].as_array().unwrap().is_empty(), "{name}");
+    }
+}
