@@ -56,6 +56,26 @@ pub struct CaptureArgs {
     pub json: bool,
 }
 
+/// Opens tracefs (mounting a private one if needed), installs the SIGINT/SIGTERM flag and creates the
+/// instance. With `dry_run`, prints the tracefs writes it would make, makes none, and returns `None`.
+pub(super) fn start_instance(
+    root: &std::path::Path,
+    dry_run: bool,
+    spec: InstanceSpec,
+) -> anyhow::Result<Option<(Instance, std::sync::Arc<std::sync::atomic::AtomicBool>)>> {
+    let tfs = Tracefs::open(root, dry_run).context("opening tracefs")?;
+    let stop = tracefs::stop_flag().context("installing SIGINT/SIGTERM handlers")?;
+    let mut inst = Instance::create(tfs, spec).context("creating the tracefs instance")?;
+    if inst.dry_run() {
+        inst.cleanup().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+        for w in inst.writes() {
+            println!("{w}");
+        }
+        return Ok(None);
+    }
+    Ok(Some((inst, stop)))
+}
+
 /// With FILEs: analyse saved ftrace `trace`/`trace_pipe` text, `trace-cmd report` or `perf script`
 /// output. Without: capture live for --duration in a private tracefs instance.
 #[derive(clap::Args)]
@@ -194,16 +214,9 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
         buffer_kb: a.capture.buffer_kb,
         ..Default::default()
     };
-    let tfs = Tracefs::open(&a.capture.root, a.capture.dry_run).context("opening tracefs")?;
-    let stop = tracefs::stop_flag().context("installing SIGINT/SIGTERM handlers")?;
-    let mut inst = Instance::create(tfs, spec).context("creating the tracefs instance")?;
-    if inst.dry_run() {
-        inst.cleanup().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
-        for w in inst.writes() {
-            println!("{w}");
-        }
+    let Some((mut inst, stop)) = start_instance(&a.capture.root, a.capture.dry_run, spec)? else {
         return Ok(None);
-    }
+    };
     // Layouts of this kernel's events.
     for sys in ["vmscan", "oom", "cgroup"] {
         if let Ok(rd) = std::fs::read_dir(inst.dir().join("events").join(sys)) {

@@ -9,7 +9,7 @@ use memdx_core::{Finding, Severity};
 use memdx_slab::cgroup::{resolve_merged, MergedCache};
 use memdx_slab::kmem::{parse_kmem, KmemOptions, KmemReport};
 use memdx_slab::SlabEvidence;
-use memdx_source::tracefs::{self, Instance, InstanceSpec, Tracefs};
+use memdx_source::tracefs::{self, InstanceSpec};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -71,16 +71,9 @@ pub(super) fn capture(
     what: &str,
     mut at_stop: impl FnMut(),
 ) -> anyhow::Result<Option<Capture>> {
-    let tfs = Tracefs::open(root, dry_run).context("opening tracefs")?;
-    let stop = tracefs::stop_flag().context("installing SIGINT/SIGTERM handlers")?;
-    let mut inst = Instance::create(tfs, spec).context("creating the tracefs instance")?;
-    if inst.dry_run() {
-        inst.cleanup().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
-        for w in inst.writes() {
-            println!("{w}");
-        }
+    let Some((mut inst, stop)) = super::start_instance(root, dry_run, spec)? else {
         return Ok(None);
-    }
+    };
     let path = match save {
         Some(p) => p.to_path_buf(),
         None => std::env::temp_dir().join(format!("memdx-{what}-{}.trace", std::process::id())),
