@@ -6,6 +6,7 @@
 //! plotting crate either pulls a font stack and a rasteriser or emits script. The flame graph is
 //! `inferno`'s, inlined.
 
+use memdx_analyze::analyzers::fragmentation::unusable_index;
 use memdx_analyze::{Case, Report, Table};
 use memdx_core::units::kib;
 use memdx_core::Severity;
@@ -13,7 +14,6 @@ use memdx_store::findings::{
     fragmentation_series, trends, HistoryReport, RSS_MIN_GROWTH_KB, SLAB_MIN_GROWTH_KB,
 };
 use memdx_store::sample::kind;
-use memdx_store::trend::unusable_index;
 use memdx_store::History;
 use std::fmt::Write as _;
 use std::io::{self, Write};

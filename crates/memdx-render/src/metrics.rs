@@ -3,9 +3,9 @@
 //! reclaim counters and rates, PSI, and the findings by id and severity. `memdx serve` calls
 //! [`write`]; it is pure so the output can be tested and checked with `promtool check metrics`.
 
+use memdx_analyze::analyzers::fragmentation::{extfrag_index, unusable_index};
 use memdx_analyze::{Case, Report};
 use memdx_parse::kv::Counters;
-use memdx_store::trend::{extfrag_index, unusable_index};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};

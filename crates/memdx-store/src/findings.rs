@@ -3,8 +3,9 @@
 //! tables out.
 
 use crate::sample::kind;
-use crate::trend::{fit, unusable_index, verdict, Fit, Verdict};
+use crate::trend::{fit, verdict, Fit, Verdict};
 use crate::{History, Series};
+use memdx_analyze::analyzers::fragmentation::unusable_index;
 use memdx_analyze::Table;
 use memdx_core::units::kib;
 use memdx_core::{Evidence, Finding, Severity, SourceRef};

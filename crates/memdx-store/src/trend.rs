@@ -125,50 +125,6 @@ pub fn verdict(f: &Fit, min_growth: f64) -> Verdict {
     }
 }
 
-/// Fraction of free memory in a zone unusable for an allocation of `order` (0..1000), from free block
-/// counts per order (mm/vmstat.c `unusable_free_index`). 1000 when nothing is free.
-pub fn unusable_index(free_per_order: &[u64], order: usize) -> u64 {
-    let mut free_pages: u128 = 0;
-    let mut suitable: u128 = 0;
-    for (k, &n) in free_per_order.iter().enumerate() {
-        let k = k.min(63) as u32;
-        free_pages += (n as u128) << k;
-        if k as usize >= order {
-            suitable += (n as u128) << (k as usize - order);
-        }
-    }
-    if free_pages == 0 {
-        return 1000;
-    }
-    let usable = suitable << order.min(63);
-    (free_pages.saturating_sub(usable) * 1000 / free_pages) as u64
-}
-
-/// Extfrag index for `order` (mm/vmstat.c `__fragmentation_index`): -1000 when a suitable block
-/// exists, 0 when nothing is free, otherwise towards 1000 the more the failure is due to
-/// fragmentation rather than lack of memory.
-pub fn extfrag_index(free_per_order: &[u64], order: usize) -> i64 {
-    let mut free_pages: u128 = 0;
-    let mut blocks: u128 = 0;
-    let mut suitable: u128 = 0;
-    for (k, &n) in free_per_order.iter().enumerate() {
-        let k = k.min(63);
-        free_pages += (n as u128) << k;
-        blocks += n as u128;
-        if k >= order {
-            suitable += (n as u128) << (k - order);
-        }
-    }
-    if blocks == 0 {
-        return 0;
-    }
-    if suitable > 0 {
-        return -1000;
-    }
-    let requested = 1u128 << order.min(63);
-    1000 - ((1000 + free_pages * 1000 / requested) / blocks) as i64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,17 +143,5 @@ mod tests {
         assert_eq!(verdict(&f, 1e6), Verdict::Flat);
         assert_eq!(verdict(&fit(&line[..3]).unwrap(), 1.0), Verdict::TooShort);
         assert!(fit(&[(5, 1.0)]).is_none());
-    }
-
-    #[test]
-    fn indices_match_kernel_formulas() {
-        // 10 order-0 blocks, nothing larger: order 3 cannot be served from 10 free pages.
-        assert_eq!(unusable_index(&[10, 0, 0, 0], 3), 1000);
-        assert_eq!(unusable_index(&[0, 0, 0, 2], 3), 0);
-        assert_eq!(unusable_index(&[], 0), 1000);
-        // free 8 pages as 8 blocks, order 3: 1000 - (1000 + 8*1000/8) / 8 = 750.
-        assert_eq!(extfrag_index(&[8, 0, 0, 0], 3), 750);
-        assert_eq!(extfrag_index(&[0, 0, 0, 1], 3), -1000);
-        assert_eq!(extfrag_index(&[0, 0], 1), 0);
     }
 }

@@ -62,6 +62,16 @@ pub fn fragmentation_index(order: usize, i: &ContigInfo) -> i64 {
     1000 - x.min(i64::MAX as u128) as i64
 }
 
+/// [`unusable_free_index`] of a zone's free block counts per order (x1000, 1000 when nothing is free).
+pub fn unusable_index(free: &[u64], order: usize) -> i64 {
+    unusable_free_index(order, &contig_info(free, order))
+}
+
+/// [`fragmentation_index`] of a zone's free block counts per order (x1000).
+pub fn extfrag_index(free: &[u64], order: usize) -> i64 {
+    fragmentation_index(order, &contig_info(free, order))
+}
+
 /// The kernel's `%d.%03d` of `index / 1000, index % 1000`.
 pub fn kernel_fmt(index: i64) -> String {
     format!("{}.{:03}", index / 1000, index % 1000)
@@ -346,6 +356,18 @@ fn migratetypes(case: &Case, pageblock_order: usize, out: &mut Output) {
 mod tests {
     use super::super::watermarks::golden::{check, dir};
     use super::*;
+
+    #[test]
+    fn indices_of_free_lists() {
+        // 10 order-0 blocks, nothing larger: order 3 cannot be served from 10 free pages.
+        assert_eq!(unusable_index(&[10, 0, 0, 0], 3), 1000);
+        assert_eq!(unusable_index(&[0, 0, 0, 2], 3), 0);
+        assert_eq!(unusable_index(&[], 0), 1000);
+        // free 8 pages as 8 blocks, order 3: 1000 - (1000 + 8*1000/8) / 8 = 750.
+        assert_eq!(extfrag_index(&[8, 0, 0, 0], 3), 750);
+        assert_eq!(extfrag_index(&[0, 0, 0, 1], 3), -1000);
+        assert_eq!(extfrag_index(&[0, 0], 1), 0);
+    }
 
     /// Parses debugfs `extfrag/*` lines (`Node 0, zone Normal 0.000 0.008 ...`) into x1000 integers.
     fn kernel_rows(text: &str) -> Vec<(String, Vec<i64>)> {
