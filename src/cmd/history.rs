@@ -4,12 +4,13 @@ use super::{EXIT_FINDINGS, EXIT_OK};
 use anyhow::{Context, Result};
 use memdx_analyze::Table;
 use memdx_core::units::kib;
+use memdx_core::units::parse_duration_ms;
 use memdx_core::Severity;
 use memdx_render::Style;
 use memdx_store::findings::{analyze, HistoryReport};
 use memdx_store::sample::kind;
 use memdx_store::trend::{fit, verdict};
-use memdx_store::{parse_duration_ms, Query, Store};
+use memdx_store::{Query, Store};
 use std::io::Write;
 use std::path::PathBuf;
 

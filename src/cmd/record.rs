@@ -2,10 +2,11 @@
 
 use anyhow::{Context, Result};
 use memdx_analyze::Case;
+use memdx_core::units::parse_duration_ms;
 use memdx_source::memcg::MemcgScan;
 use memdx_source::procs::ProcRss;
 use memdx_store::sample::{Extras, MemcgCounts};
-use memdx_store::{parse_duration_ms, Retention, Store};
+use memdx_store::{Retention, Store};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -48,7 +48,7 @@ pub struct Args {
 }
 
 fn parse_min_interval(s: &str) -> std::result::Result<Duration, String> {
-    memdx_store::parse_duration_ms(s).map(Duration::from_millis)
+    memdx_core::units::parse_duration_ms(s).map(Duration::from_millis)
 }
 
 struct State {

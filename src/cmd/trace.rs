@@ -102,21 +102,13 @@ pub struct ReclaimArgs {
     capture: CaptureArgs,
 }
 
+/// `--duration` of a live capture: up to one hour.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, mul) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?} (use e.g. 30s, 500ms, 2m)"))?;
-    if !(v > 0.0 && v * mul <= 3600.0) {
+    let ms = memdx_core::units::parse_duration_ms(s)?;
+    if ms == 0 || ms > 3_600_000 {
         return Err(format!("duration {s:?} must be between 0 and 1 hour"));
     }
-    Ok(Duration::from_secs_f64(v * mul))
+    Ok(Duration::from_millis(ms))
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {

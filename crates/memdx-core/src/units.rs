@@ -34,8 +34,48 @@ pub fn pct(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// Parses a duration such as `10s`, `1m`, `2h`, `14d`, `1w`, `500ms`, `0.5s` (a bare number is seconds):
+/// returns milliseconds. For command-line options; the message names the input and the accepted units.
+pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| format!("{s:?}: expected a number and a unit, e.g. 10s, 500ms, 1m, 14d"))?;
+    let mult = match unit {
+        "ms" => 1.0,
+        "" | "s" => 1e3,
+        "m" => 60e3,
+        "h" => 3600e3,
+        "d" => 86400e3,
+        "w" => 7.0 * 86400e3,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m, h, d or w)")),
+    };
+    let ms = (n * mult).round();
+    if ms >= u64::MAX as f64 {
+        return Err(format!("{s:?}: too large"));
+    }
+    Ok(ms as u64)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations() {
+        use super::parse_duration_ms;
+        assert_eq!(parse_duration_ms("10s"), Ok(10_000));
+        assert_eq!(parse_duration_ms("1m"), Ok(60_000));
+        assert_eq!(parse_duration_ms("14d"), Ok(14 * 86_400_000));
+        assert_eq!(parse_duration_ms("250ms"), Ok(250));
+        assert_eq!(parse_duration_ms("0.5s"), Ok(500));
+        assert!(parse_duration_ms("ten").is_err());
+        assert!(parse_duration_ms("5y").is_err());
+        assert!(parse_duration_ms("1e400s").is_err());
+    }
+
     #[test]
     fn formats() {
         assert_eq!(super::kib(512), "512 KiB");

@@ -431,26 +431,6 @@ fn err(path: &Path, e: rusqlite::Error) -> StoreError {
     StoreError::Sqlite { path: path.display().to_string(), source: e }
 }
 
-/// Parses a duration such as `10s`, `1m`, `2h`, `14d`, `500ms` (rounded up to whole seconds is the
-/// caller's business): returns milliseconds.
-pub fn parse_duration_ms(s: &str) -> std::result::Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 =
-        num.parse().map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 10s, 1m, 14d"))?;
-    let mult = match unit {
-        "ms" => 1,
-        "" | "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m, h, d or w)")),
-    };
-    n.checked_mul(mult).ok_or_else(|| format!("{s:?}: too large"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,15 +477,5 @@ mod tests {
         let r = Store::open_read_only(&db).unwrap();
         assert_eq!(r.names("meminfo").unwrap(), vec!["MemFree".to_string()]);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ms("10s"), Ok(10_000));
-        assert_eq!(parse_duration_ms("1m"), Ok(60_000));
-        assert_eq!(parse_duration_ms("14d"), Ok(14 * 86_400_000));
-        assert_eq!(parse_duration_ms("250ms"), Ok(250));
-        assert!(parse_duration_ms("ten").is_err());
-        assert!(parse_duration_ms("5y").is_err());
     }
 }
