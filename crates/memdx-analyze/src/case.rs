@@ -422,7 +422,7 @@ impl Case {
                         label: r.label.clone(),
                         pages: r.pages,
                         total: r.total.clone(),
-                        percent: r.percent.as_deref().and_then(|p| p.split('%').next()?.trim().parse().ok()),
+                        percent: r.percent,
                         line: 0,
                     })
                     .collect();

@@ -59,25 +59,13 @@ impl Session {
             Cmd::Bt => return self.bt_line(t, source, line),
             Cmd::Ps => self.ps_line(t),
             Cmd::Kmem => {
-                // `    TOTAL MEM  3967057      15.1 GB         ----`
-                let toks: Vec<&str> = t.split_whitespace().collect();
-                if let Some(i) = toks.iter().position(|x| x.bytes().all(|c| c.is_ascii_digit())) {
-                    if i > 0 && toks[..i].iter().all(|w| w.bytes().all(|c| c.is_ascii_uppercase())) {
-                        let label = toks[..i].join(" ");
-                        let pages = toks[i].parse().unwrap_or(0);
-                        let rest = &toks[i + 1..];
-                        let pct_at = rest.iter().position(|x| x.ends_with('%'));
-                        let total = rest[..pct_at.unwrap_or(rest.len())]
-                            .iter()
-                            .filter(|x| **x != "----")
-                            .copied()
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        let percent = pct_at.map(|p| {
-                            rest[p..].iter().take_while(|x| **x != "#").copied().collect::<Vec<_>>().join(" ")
-                        });
-                        self.case.kmem.push(KmemRow { label, pages, total, percent });
-                    }
+                if let Some(r) = memdx_parse::crash_kmem::parse_row(t) {
+                    self.case.kmem.push(KmemRow {
+                        label: r.label,
+                        pages: r.pages,
+                        total: r.total,
+                        percent: r.percent,
+                    });
                 }
             }
             Cmd::Mount => {

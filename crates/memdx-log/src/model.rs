@@ -323,7 +323,7 @@ pub struct CrashCase {
     /// `crash> ps`: active tasks and the largest by RSS (at most 10 of each).
     pub tasks: Vec<CrashTask>,
     pub task_count: u32,
-    /// `crash> kmem -i` rows: label -> (pages, percentage text).
+    /// `crash> kmem -i` rows: label, pages, size as crash prints it, percentage.
     pub kmem: Vec<KmemRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mounts: Option<u32>,
@@ -338,5 +338,6 @@ pub struct KmemRow {
     pub pages: u64,
     pub total: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub percent: Option<String>,
+    /// The percentage crash prints (`373` of `373% of TOTAL LIMIT`).
+    pub percent: Option<u64>,
 }

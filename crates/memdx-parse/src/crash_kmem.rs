@@ -48,6 +48,25 @@ const LABELS: &[&str] = &[
     "COMMITTED",
 ];
 
+/// One `kmem -i` row (`    TOTAL MEM  3967057      15.1 GB         ----`); `None` for headers and other
+/// lines. `line` is 0: the caller numbers rows. Shared with the crash sessions the log engine reads.
+pub fn parse_row(line: &str) -> Option<KmemRow> {
+    let t = line.trim_start();
+    let label = LABELS.iter().filter(|l| t.starts_with(**l)).max_by_key(|l| l.len())?;
+    let rest = &t[label.len()..];
+    let mut it = rest.split_whitespace();
+    let pages = it.next().and_then(uint)?;
+    let num = it.next().unwrap_or_default();
+    let unit = it.next().unwrap_or_default();
+    let total = if num == "0" && !matches!(unit, "KB" | "MB" | "GB" | "TB") {
+        "0".to_string()
+    } else {
+        format!("{num} {unit}")
+    };
+    let percent = rest.split_whitespace().find_map(|w| w.strip_suffix('%').and_then(uint));
+    Some(KmemRow { label: label.to_string(), pages, total, percent, line: 0 })
+}
+
 pub fn parse(text: &str, src: &SourceRef) -> ParseResult<KmemInfo> {
     let mut rows = Vec::new();
     let mut diags = Vec::new();
@@ -55,22 +74,10 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<KmemInfo> {
         if too_long(src, no, line, &mut diags) {
             continue;
         }
-        let t = line.trim_start();
-        let Some(label) = LABELS.iter().filter(|l| t.starts_with(**l)).max_by_key(|l| l.len()) else {
-            continue;
-        };
-        let rest = &t[label.len()..];
-        let mut it = rest.split_whitespace();
-        let Some(pages) = it.next().and_then(uint) else { continue };
-        let num = it.next().unwrap_or_default();
-        let unit = it.next().unwrap_or_default();
-        let total = if num == "0" && !matches!(unit, "KB" | "MB" | "GB" | "TB") {
-            "0".to_string()
-        } else {
-            format!("{num} {unit}")
-        };
-        let percent = rest.split_whitespace().find_map(|w| w.strip_suffix('%').and_then(uint));
-        rows.push(KmemRow { label: label.to_string(), pages, total, percent, line: no as u32 });
+        if let Some(mut row) = parse_row(line) {
+            row.line = no as u32;
+            rows.push(row);
+        }
     }
     if rows.iter().all(|r| r.label != "TOTAL MEM") {
         return Err(ParseError::NotThisFormat {
