@@ -209,21 +209,7 @@ fn print_report<W: Write>(w: &mut W, r: &HistoryReport) -> Result<()> {
         writeln!(w, "No steady growth found.\n")?;
     }
     for f in &r.findings {
-        writeln!(w, "{} {}  [{}]", f.severity, f.title, f.id)?;
-        if !f.explanation.is_empty() {
-            writeln!(w, "  {}", f.explanation)?;
-        }
-        for e in &f.evidence {
-            let unit = e.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-            writeln!(w, "    {}: {}{unit}", e.label, e.value)?;
-        }
-        if !f.next_steps.is_empty() {
-            writeln!(w, "  Next:")?;
-            for n in &f.next_steps {
-                writeln!(w, "    {n}")?;
-            }
-        }
-        writeln!(w)?;
+        memdx_render::diagnose::finding(w, f, Style::default())?;
     }
     for t in &r.tables {
         memdx_render::diagnose::table(w, t, Style::default())?;

@@ -173,7 +173,7 @@ fn reclaim(a: ReclaimArgs) -> anyhow::Result<u8> {
         if a.capture.json {
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"report": r, "findings": fs}))?);
         } else {
-            print_report(r, &fs, a.table);
+            print_report(r, &fs, a.table)?;
         }
     }
     Ok(if worst >= Some(Severity::Warning) { super::EXIT_FINDINGS } else { super::EXIT_OK })
@@ -313,7 +313,7 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-fn print_report(r: &ReclaimReport, fs: &[memdx_core::Finding], table: bool) {
+fn print_report(r: &ReclaimReport, fs: &[memdx_core::Finding], table: bool) -> std::io::Result<()> {
     println!(
         "memdx trace reclaim  ·  {}  ·  {} events over {:.3} s",
         r.source,
@@ -426,19 +426,7 @@ fn print_report(r: &ReclaimReport, fs: &[memdx_core::Finding], table: bool) {
     }
     println!();
     for f in fs {
-        println!("{:<9} {}", f.severity.to_string(), f.title);
-        println!("  {}", f.explanation);
-        for e in &f.evidence {
-            println!(
-                "    {}: {}{}",
-                e.label,
-                e.value,
-                e.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
-            );
-        }
-        for n in &f.next_steps {
-            println!("  next: {n}");
-        }
+        memdx_render::diagnose::finding(&mut std::io::stdout().lock(), f, memdx_render::Style::default())?;
     }
     if fs.is_empty() {
         println!("no reclaim problem found");
@@ -451,4 +439,5 @@ fn print_report(r: &ReclaimReport, fs: &[memdx_core::Finding], table: bool) {
             println!("{kind}{}{}", row.seed_c_line(), if row.last { "  (last)" } else { "" });
         }
     }
+    Ok(())
 }

@@ -396,11 +396,7 @@ fn print(
     }
     println!();
     for f in fs {
-        println!("{:<9} {}", f.severity.to_string(), f.title);
-        println!("  {}", f.explanation);
-        for n in &f.next_steps {
-            println!("  next: {n}");
-        }
+        memdx_render::diagnose::finding(&mut std::io::stdout().lock(), f, memdx_render::Style::default())?;
     }
     Ok(())
 }

@@ -126,7 +126,8 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
     out
 }
 
-fn finding<W: Write>(w: &mut W, f: &Finding, st: Style) -> io::Result<()> {
+/// One finding: severity, title and id, the explanation wrapped, evidence with sources, next steps.
+pub fn finding<W: Write>(w: &mut W, f: &Finding, st: Style) -> io::Result<()> {
     writeln!(w, "{} {}  {}", st.severity(f.severity), st.bold(&f.title), st.dim(&format!("[{}]", f.id)))?;
     if !f.explanation.is_empty() {
         write!(w, "{}", wrap(&f.explanation, "  ", 110))?;

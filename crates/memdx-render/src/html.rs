@@ -626,18 +626,24 @@ pub fn render(input: &HtmlInput) -> String {
                 .filter_map(|k| h.get(kind::MEMINFO, k).map(|s| (k.to_string(), s.points.clone())))
                 .collect();
             s.push_str(&line_chart("Memory (meminfo)", &mem, fmt_kib_axis));
-            let slabs: Vec<(String, Vec<(i64, f64)>)> = trends(h, kind::SLAB_KB, SLAB_MIN_GROWTH_KB)
-                .into_iter()
-                .take(5)
-                .map(|t| (t.series.name.clone(), t.series.points.clone()))
-                .collect();
-            s.push_str(&line_chart("Slab caches that grew most", &slabs, fmt_kib_axis));
-            let procs: Vec<(String, Vec<(i64, f64)>)> = trends(h, kind::PROC_RSS, RSS_MIN_GROWTH_KB)
-                .into_iter()
-                .take(5)
-                .map(|t| (t.series.name.clone(), t.series.points.clone()))
-                .collect();
-            s.push_str(&line_chart("Processes whose RSS grew most", &procs, fmt_kib_axis));
+            // The five series of a kind that grew most, as chart lines.
+            let top5 = |k: &str, min_growth: f64| -> Vec<(String, Vec<(i64, f64)>)> {
+                trends(h, k, min_growth)
+                    .into_iter()
+                    .take(5)
+                    .map(|t| (t.series.name.clone(), t.series.points.clone()))
+                    .collect()
+            };
+            s.push_str(&line_chart(
+                "Slab caches that grew most",
+                &top5(kind::SLAB_KB, SLAB_MIN_GROWTH_KB),
+                fmt_kib_axis,
+            ));
+            s.push_str(&line_chart(
+                "Processes whose RSS grew most",
+                &top5(kind::PROC_RSS, RSS_MIN_GROWTH_KB),
+                fmt_kib_axis,
+            ));
             let memcg: Vec<(String, Vec<(i64, f64)>)> = ["live", "dying"]
                 .iter()
                 .filter_map(|k| h.get(kind::MEMCG, k).map(|s| (format!("{k} memcgs"), s.points.clone())))
