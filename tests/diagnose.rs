@@ -2,42 +2,10 @@
 //! (real kernel output) and `expected.txt` (the text report, verbose, no colour) plus `expected.exit`.
 //! `MEMDX_UPDATE_GOLDENS=1 cargo test` rewrites the goldens; review the diff before committing.
 
+mod common;
+
+use common::{golden, memdx};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn memdx() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_memdx"));
-    c.env("NO_COLOR", "1").current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-fn update() -> bool {
-    std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some_and(|v| v == "1")
-}
-
-/// Compares `actual` with the golden file, or rewrites it under MEMDX_UPDATE_GOLDENS=1.
-fn golden(path: &Path, actual: &str) {
-    if update() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} missing: run with MEMDX_UPDATE_GOLDENS=1", path.display()));
-    if expected != actual {
-        let first = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} differs at line {}:\nexpected: {:?}\nactual:   {:?}\n(MEMDX_UPDATE_GOLDENS=1 rewrites it)",
-            path.display(),
-            first + 1,
-            expected.lines().nth(first),
-            actual.lines().nth(first)
-        );
-    }
-}
 
 fn check(dir: &Path) {
     let rel = dir.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().join("inputs");

@@ -6,6 +6,9 @@
 //! capture times and `memdx history` output is compared with `expected.txt`.
 //! `MEMDX_UPDATE_GOLDENS=1 cargo test --test history` rewrites the goldens.
 
+mod common;
+
+use common::golden;
 use memdx_analyze::Case;
 use memdx_store::{sample, Store};
 use std::path::{Path, PathBuf};
@@ -21,27 +24,6 @@ fn tmpdir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn update() -> bool {
-    std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some_and(|v| v == "1")
-}
-
-fn golden(path: &Path, actual: &str) {
-    if update() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} missing: run with MEMDX_UPDATE_GOLDENS=1", path.display()));
-    if let Some((i, (e, a))) = expected.lines().zip(actual.lines()).enumerate().find(|(_, (e, a))| e != a) {
-        panic!(
-            "{} differs at line {}:\nexpected: {e:?}\nactual:   {a:?}\n(MEMDX_UPDATE_GOLDENS=1 rewrites it)",
-            path.display(),
-            i + 1
-        );
-    }
-    assert_eq!(expected.lines().count(), actual.lines().count(), "{}: line count differs", path.display());
 }
 
 /// Writes each step of `dir/steps` as one sample at its capture time; returns the database path.

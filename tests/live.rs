@@ -2,13 +2,10 @@
 //! or a kernel feature, and leaves nothing behind.
 
 use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn memdx() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_memdx"));
-    c.env("NO_COLOR", "1");
-    c
-}
+use common::memdx;
+use std::process::Command;
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)

@@ -3,13 +3,10 @@
 //! testdata/symbolize/elf (skips with a reason when gcc is missing).
 
 use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn memdx() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_memdx"));
-    c.env("NO_COLOR", "1").current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
+use common::memdx;
+use std::process::Command;
 
 #[test]
 fn log_and_diagnose_frames_are_symbolized() {
