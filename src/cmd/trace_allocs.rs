@@ -3,10 +3,9 @@
 //! `order >=`, with `options/stacktrace`, in a private tracefs instance (no kprobes needed), and
 //! reports the top call paths by count and by bytes. With FILEs, analyses a saved capture.
 
-use anyhow::Context;
-use memdx_slab::kmem::{parse_kmem, AllocPaths, KmemOptions, KmemReport};
+use memdx_slab::kmem::{AllocPaths, KmemOptions, KmemReport};
 use memdx_source::tracefs::InstanceSpec;
-use std::io::BufReader;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,13 +56,7 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
     let opts = KmemOptions { min_bytes: a.min_size, min_order, ..Default::default() };
     if !a.files.is_empty() {
         for f in &a.files {
-            let file = std::fs::File::open(f).with_context(|| format!("{}", f.display()))?;
-            let r = parse_kmem(
-                BufReader::with_capacity(1 << 20, file),
-                &f.display().to_string(),
-                opts.clone(),
-                None,
-            );
+            let r = super::trace_slab::parse_saved(f, opts.clone())?;
             print(&r, a.min_size, min_order, a.capture.json)?;
         }
         return Ok(crate::cmd::EXIT_OK);
@@ -98,25 +91,17 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
 
 fn table(title: &str, p: &AllocPaths) {
     println!("\n{title}: {} allocations, {} bytes", p.events, p.bytes);
-    println!("  by count");
-    for c in p.by_count.iter().take(8) {
-        println!(
-            "  {:>8} {:>12} B  {}  [{}]",
-            c.count,
-            c.bytes,
-            c.short(6),
-            c.comm.as_deref().unwrap_or("?")
-        );
-    }
-    println!("  by bytes");
-    for c in p.by_bytes.iter().take(8) {
-        println!(
-            "  {:>8} {:>12} B  {}  [{}]",
-            c.count,
-            c.bytes,
-            c.short(6),
-            c.comm.as_deref().unwrap_or("?")
-        );
+    for (order, paths) in [("by count", &p.by_count), ("by bytes", &p.by_bytes)] {
+        println!("  {order}");
+        for c in paths.iter().take(8) {
+            println!(
+                "  {:>8} {:>12} B  {}  [{}]",
+                c.count,
+                c.bytes,
+                c.short(6),
+                c.comm.as_deref().unwrap_or("?")
+            );
+        }
     }
 }
 

@@ -29,6 +29,12 @@ pub struct SlabArgs {
     capture: super::CaptureArgs,
 }
 
+/// Parses a saved capture (`--save` output or ftrace text; compressed ones too).
+pub(super) fn parse_saved(f: &Path, opts: KmemOptions) -> anyhow::Result<memdx_slab::KmemReport> {
+    let r = memdx_source::open_stream(f).with_context(|| format!("{}", f.display()))?;
+    Ok(parse_kmem(r, &f.display().to_string(), opts, None))
+}
+
 /// Parses a finished capture and removes its raw file unless the user asked to keep it (`--save`).
 pub fn analyse_capture(
     cap: &Capture,
@@ -202,13 +208,7 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
         opts.fallback_label = Some(merged.canonical.clone());
         let mut worst = None;
         for f in &a.files {
-            let file = std::fs::File::open(f).with_context(|| format!("{}", f.display()))?;
-            let r = parse_kmem(
-                BufReader::with_capacity(1 << 20, file),
-                &f.display().to_string(),
-                opts.clone(),
-                None,
-            );
+            let r = parse_saved(f, opts.clone())?;
             let fs = findings(&r);
             worst = worst.max(fs.iter().map(|f| f.severity).max());
             print(&merged, &r, None, &fs, a.capture.json)?;
