@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use memdx_analyze::Case;
 use memdx_core::units::parse_duration_ms;
-use memdx_source::memcg::MemcgScan;
 use memdx_source::procs::ProcRss;
 use memdx_store::sample::{Extras, MemcgCounts};
 use memdx_store::{Retention, Store};
@@ -90,7 +89,7 @@ pub fn now() -> i64 {
 /// One reading of a root: the case, the memcg scan and the largest processes.
 pub struct Reading {
     pub case: Case,
-    pub memcg: Option<MemcgScan>,
+    pub memcg: Option<memdx_analyze::case::MemcgCount>,
     pub procs: Vec<ProcRss>,
 }
 
@@ -108,8 +107,10 @@ impl Reading {
 pub fn read(root: &Path, time: i64, top_procs: usize, top_memcgs: usize) -> Reading {
     let mut case = Case::new();
     case.live = root == Path::new("/");
-    memdx_source::live::read_root(root, &mut case, Some(time));
-    let memcg = memdx_source::memcg::scan(root, top_memcgs, case.cgroups.as_ref());
+    // One walk of the cgroup tree (in read_root); no kernel log: history does not keep it.
+    let opts = memdx_source::live::ReadOptions { kernel_log: false, top_memcgs };
+    memdx_source::live::read_root_with(root, &mut case, Some(time), &opts);
+    let memcg = case.memcgs.clone();
     let procs = if top_procs > 0 { memdx_source::procs::top_rss(root, top_procs) } else { Vec::new() };
     Reading { case, memcg, procs }
 }

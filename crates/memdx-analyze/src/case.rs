@@ -478,10 +478,15 @@ impl Case {
         self.traces.push(r);
     }
 
-    /// Orders series by time once all inputs are in.
+    /// Orders series by time and completes cross-input context once all inputs are in.
     pub fn finish(&mut self) {
         if self.slabs.iter().all(|s| s.time.is_some()) {
             self.slabs.sort_by_key(|s| s.time);
+        }
+        // Traces judge reclaim knowing whether the machine has swap (the trace itself cannot say).
+        let swap = self.meminfo.as_ref().and_then(|m| m.kb("SwapTotal"));
+        for t in &mut self.traces {
+            t.context.swap_total_kb = t.context.swap_total_kb.or(swap);
         }
     }
 }

@@ -45,8 +45,29 @@ fn why(e: &std::io::Error, rel: &str) -> String {
     }
 }
 
+/// What [`read_root_with`] reads besides the fixed files.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// The kernel log from `/dev/kmsg` (only on `/`): `diagnose` and `snapshot` want it, the
+    /// recorder does not.
+    pub kernel_log: bool,
+    /// How many of the largest memory cgroups to list with their limits.
+    pub top_memcgs: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { kernel_log: true, top_memcgs: 10 }
+    }
+}
+
 /// Reads the fixed kernel paths under `root` into `case`. `time` is the capture time.
 pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
+    read_root_with(root, case, time, &ReadOptions::default())
+}
+
+/// [`read_root`] with options.
+pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &ReadOptions) {
     let name = |rel: &str| {
         if root == Path::new("/") {
             format!("/{rel}")
@@ -98,7 +119,7 @@ pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
     }
     read_slab_aliases(&root.join(SLAB_DIR), &name(SLAB_DIR), case);
     // The kernel log of the running machine (a captured tree has its logs as files: give them as inputs).
-    if root == Path::new("/") {
+    if opts.kernel_log && root == Path::new("/") {
         match read_kmsg(root) {
             Ok(bytes) if !bytes.is_empty() => {
                 let scan = memdx_log::scan(&bytes[..], "/dev/kmsg");
@@ -108,7 +129,7 @@ pub fn read_root(root: &Path, case: &mut Case, time: Option<i64>) {
             Err(why) => case.missing.push(Missing { what: "/dev/kmsg (kernel log)".into(), why }),
         }
     }
-    if let Some(m) = crate::memcg::scan(root, 10, case.cgroups.as_ref()) {
+    if let Some(m) = crate::memcg::scan(root, opts.top_memcgs, case.cgroups.as_ref()) {
         let (hierarchy, dir) = match m.hierarchy {
             crate::memcg::Hierarchy::V1 => ("v1", "sys/fs/cgroup/memory"),
             crate::memcg::Hierarchy::V2 => ("v2", "sys/fs/cgroup"),

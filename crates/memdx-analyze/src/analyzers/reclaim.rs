@@ -1,5 +1,5 @@
 //! Analyzer: reclaim as seen in tracepoint captures (vmscan episodes), judged by the trace engine's
-//! detection rules with this machine's context (swap from meminfo).
+//! detection rules with this machine's context (swap from meminfo, filled in by `Case::finish`).
 
 use crate::case::Case;
 use crate::report::{Output, Table};
@@ -9,13 +9,9 @@ fn ms(ns: u64) -> String {
 }
 
 pub fn run(case: &Case, out: &mut Output) {
-    let swap = case.meminfo.as_ref().and_then(|m| m.kb("SwapTotal"));
+    // The machine's swap is in each trace's context: Case::finish puts it there.
     for r in &case.traces {
-        let mut r = r.clone();
-        if r.context.swap_total_kb.is_none() {
-            r.context.swap_total_kb = swap;
-        }
-        out.findings.extend(memdx_trace::findings(&r));
+        out.findings.extend(memdx_trace::findings(r));
         let rows: Vec<Vec<String>> = r
             .kinds
             .iter()
