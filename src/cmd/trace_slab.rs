@@ -217,6 +217,16 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
     }
     let name_field = has_name_field(&a.capture.root);
     let cache = &merged.canonical;
+    let flag = |attr: &str| {
+        tracefs::read_rooted(&a.capture.root, &format!("sys/kernel/slab/{cache}/{attr}"))
+            .is_ok_and(|v| v.trim() == "1")
+    };
+    if flag("reclaim_account") {
+        opts.reclaimable.push(cache.clone());
+    }
+    if flag("destroy_by_rcu") {
+        opts.typesafe_rcu.push(cache.clone());
+    }
     let mut spec = InstanceSpec {
         name: format!("memdx-slab-{}", std::process::id()),
         events: [
@@ -339,7 +349,7 @@ fn print(
     };
     let span = r.span_s.unwrap_or(0.0);
     println!(
-        "\n{} allocs, {} frees in {:.1} s (net {:+}, {:+.0}/h); {} allocated in the window still live; {} frees of older objects; {} double frees",
+        "\n{} allocs, {} frees in {:.1} s (net {:+}, {:+.0}/h); {} allocated in the window still live; {} frees of older objects; {} repeated frees",
         c.allocs,
         c.frees,
         span,
@@ -347,7 +357,7 @@ fn print(
         c.net_per_hour.unwrap_or(0.0),
         c.outstanding,
         c.freed_unallocated,
-        c.double_frees
+        c.repeated_frees
     );
     if let Some(w) = w {
         if let Some(d) = w.slabinfo_delta {

@@ -109,24 +109,8 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
     let tool_cg = tool_cgroup_stacks(ev.tools);
     let mut correlated = false;
     for (c, how) in activities(ev) {
-        if c.double_frees > 0 {
-            let mut f = Finding::new(
-                "slab.trace.double_free",
-                Severity::Critical,
-                format!("{}: {} objects freed twice in the traced window", c.cache, c.double_frees),
-            )
-            .explain(format!(
-                "The same object pointer of {} was freed again without an allocation in between ({how}). \
-                 This is memory corruption in the making; the free stacks show who.",
-                c.cache
-            ))
-            .score(c.double_frees as f64);
-            for s in &c.double_free_examples {
-                f = f.evidence(Evidence::text("second free", c.cache.clone(), Some(s.clone())));
-            }
-            out.push(f.next(
-                "boot with slub_debug=FZPU,".to_string() + &c.cache + " to catch it at the second free",
-            ));
+        if c.repeated_frees > 0 {
+            out.push(repeated_free_finding(c, how, ev.kmem));
         }
         if c.net <= 0 || c.allocs < 10 {
             continue;
@@ -177,7 +161,20 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
         } else {
             "slab.leak.trace"
         };
-        let sev = if c.net as f64 / span.max(1.0) * 3600.0 > 10000.0 || share > 0.2 {
+        // A looping unit is the sustained evidence (hours of failures) for a cgroup-churn leak; a
+        // trace alone must show growth over a long enough window, in most of its minutes.
+        let unit_evidence = id == "slab.leak.cgroup_churn" && unit.is_some();
+        if !unit_evidence {
+            if let Some(f) = growth_not_leak(c, how, ev.kmem) {
+                out.push(f);
+                continue;
+            }
+        }
+        let reclaimable = ev.kmem.is_some_and(|k| k.reclaimable_caches.contains(&c.cache));
+        let sev = if reclaimable {
+            // Reclaimable caches grow with use and shrink under pressure: never more than a warning.
+            Severity::Warning
+        } else if c.net as f64 / span.max(1.0) * 3600.0 > 10000.0 || share > 0.2 {
             Severity::Critical
         } else {
             Severity::Warning
@@ -332,6 +329,116 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// The shortest trace window in which steady net growth is called a leak, seconds.
+pub const MIN_LEAK_SPAN_S: f64 = 600.0;
+/// Share of the full growth windows that must grow for the growth to be sustained.
+const SUSTAINED_SHARE: f64 = 0.75;
+
+/// The run length to suggest after a window of `span` seconds.
+fn suggested_duration(span: f64) -> &'static str {
+    if span < MIN_LEAK_SPAN_S / 2.0 {
+        "10m"
+    } else {
+        "30m"
+    }
+}
+
+/// An INFO finding when `c` grew but the window does not support a leak verdict: shorter than
+/// [`MIN_LEAK_SPAN_S`], or growth not sustained over its minutes. `None` when it does.
+fn growth_not_leak(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>) -> Option<Finding> {
+    let span = c.span_s.unwrap_or(0.0);
+    let full = (span / crate::pairing::GROWTH_BUCKET_S).floor() as usize;
+    let windows = &c.net_by_window[..full.min(c.net_by_window.len())];
+    let growing = windows.iter().filter(|n| **n > 0).count();
+    let sustained = !windows.is_empty() && growing as f64 >= SUSTAINED_SHARE * windows.len() as f64;
+    if span >= MIN_LEAK_SPAN_S && sustained {
+        return None;
+    }
+    let reclaimable = kmem.is_some_and(|k| k.reclaimable_caches.contains(&c.cache));
+    let run = suggested_duration(span);
+    let (title, why) = if span < MIN_LEAK_SPAN_S {
+        (
+            format!("{} grew {} objects in {}; too short to call a leak", c.cache, c.net, fmt_period(span)),
+            format!(
+                "{how} cover {} ({} allocations, {} frees): caches grow in bursts with the workload and are freed                  later (RCU, shrinkers, the task's exit), so growth over less than {} is no evidence of a leak.",
+                fmt_period(span),
+                c.allocs,
+                c.frees,
+                fmt_period(MIN_LEAK_SPAN_S)
+            ),
+        )
+    } else {
+        (
+            format!("{} grew {} objects in {}, not steadily; not a leak", c.cache, c.net, fmt_period(span)),
+            format!(
+                "{how} cover {}: net growth in {growing} of {} full minutes; a leak grows in most of them.",
+                fmt_period(span),
+                windows.len()
+            ),
+        )
+    };
+    let mut why = why;
+    if reclaimable {
+        why.push_str(&format!(
+            " {} is reclaimable (SLAB_RECLAIM_ACCOUNT): it follows file activity and shrinks under memory pressure.",
+            c.cache
+        ));
+    }
+    Some(
+        Finding::new("slab.growth.short", Severity::Info, title)
+            .explain(why)
+            .evidence(Evidence::int("net growth", c.net, None, c.first_source.clone()))
+            .evidence(Evidence::float("window", span, Some("s"), c.first_source.clone()))
+            .evidence(Evidence::int("outstanding objects", c.outstanding as i64, None, c.first_source.clone()))
+            .next(format!("trace longer: memdx trace slab {} --duration {run}", c.cache))
+            .score(c.net as f64),
+    )
+}
+
+/// Frees of a pointer already freed with no allocation between. slub_debug `TRACE` records every
+/// allocation and free of the cache, so there it is a double free; kmem tracepoints miss
+/// allocations (and lost events hide them), so there it is a count to check, not a verdict.
+fn repeated_free_finding(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>) -> Finding {
+    let complete = how == "slub_debug TRACE";
+    let mut f = if complete {
+        Finding::new(
+            "slab.trace.double_free",
+            Severity::Critical,
+            format!("{}: {} objects freed twice in the traced window", c.cache, c.repeated_frees),
+        )
+        .explain(format!(
+            "slub_debug TRACE logs every allocation and free of {}; the same object was freed again without an              allocation in between. This is memory corruption in the making; the free stacks show who.",
+            c.cache
+        ))
+    } else {
+        let mut why = format!(
+            "The same pointer of {} was freed again with no allocation of it traced in between ({how}). The kmem              tracepoints do not see every allocation (bpftrace on the same tracepoints shows such pairs on healthy              machines)",
+            c.cache
+        );
+        if let Some(k) = kmem.filter(|k| k.lost > 0) {
+            why.push_str(&format!(", and the ring buffer dropped {} events in this capture", k.lost));
+        }
+        why.push_str(": this is not evidence of a double free. A real one is caught by the kernel itself with slub_debug.");
+        if kmem.is_some_and(|k| k.typesafe_rcu_caches.contains(&c.cache)) {
+            why.push_str(&format!(
+                " {} is SLAB_TYPESAFE_BY_RCU: its objects are reused at once, so one address is freed and allocated                  again often.",
+                c.cache
+            ));
+        }
+        Finding::new(
+            "slab.trace.repeated_free",
+            Severity::Info,
+            format!("{}: {} repeated frees without a traced allocation between", c.cache, c.repeated_frees),
+        )
+        .explain(why)
+    }
+    .score(c.repeated_frees as f64);
+    for s in &c.repeated_free_examples {
+        f = f.evidence(Evidence::text(if complete { "second free" } else { "repeated free" }, c.cache.clone(), Some(s.clone())));
+    }
+    f.next("boot with slub_debug=FZPU,".to_string() + &c.cache + " to catch a double free at the second free")
 }
 
 fn remedy_for(u: &UnitFailures) -> String {

@@ -5,15 +5,26 @@
 //! `<stack trace>` entry with ` => func` lines right after its event on the same CPU.
 //!
 //! memdx-trace's line splitter reads the event header; the kmem payloads (`key=value`) are read
-//! here because memdx-trace models reclaim events only. Streaming: one pending event per CPU.
+//! here because memdx-trace models reclaim events only.
+//!
+//! Order: `trace`/`trace_pipe` merge the per-CPU ring buffers by timestamp, and the pairing must see
+//! events in that order (an alloc on CPU1 before the free on CPU0 of the same pointer). An event waits
+//! for its stack (written right after it on the same CPU, possibly after other CPUs' events), then is
+//! released in timestamp order: when its stack has ended, another event arrived on its CPU, or the
+//! stream moved [`REORDER_WINDOW_NS`] past it. Memory: the events of that window.
 
 use crate::pairing::{Event, Pairing, PairingReport, PathCount, TOP_PATHS};
 use crate::stack::{parse_sym, Stack, StackFrame, StackId, StackTable};
 use memdx_core::{Diag, SourceRef};
 use memdx_trace::line::{split_line, LineKind};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
+
+/// How far (trace clock) the stream may move past an event before it is released without a stack.
+pub const REORDER_WINDOW_NS: u64 = 50_000_000;
+/// Events held at most, whatever their timestamps (a bound for damaged clocks).
+const MAX_HELD: usize = 100_000;
 
 /// What to keep from the trace.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +39,10 @@ pub struct KmemOptions {
     pub min_bytes: u64,
     /// `mm_page_alloc` events below this order are ignored.
     pub min_order: u32,
+    /// Caches created with SLAB_RECLAIM_ACCOUNT (`/sys/kernel/slab/X/reclaim_account`), when known.
+    pub reclaimable: Vec<String>,
+    /// Caches created with SLAB_TYPESAFE_BY_RCU (`/sys/kernel/slab/X/destroy_by_rcu`), when known.
+    pub typesafe_rcu: Vec<String>,
 }
 
 /// Allocations grouped by call path.
@@ -63,8 +78,12 @@ pub struct KmemReport {
     pub events: u64,
     /// Events with a `<stack trace>` attached.
     pub with_stack: u64,
-    /// Events the ring buffer dropped (`[LOST N EVENTS]` lines).
+    /// Events the ring buffer dropped (`[LOST N EVENTS]` lines, plus the per-CPU overrun and
+    /// dropped counters of a live capture).
     pub lost: u64,
+    /// Events whose timestamp is earlier than an event printed before them (released in timestamp
+    /// order anyway when within [`REORDER_WINDOW_NS`]).
+    pub out_of_order: u64,
     /// First to last event, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub span_s: Option<f64>,
@@ -74,6 +93,11 @@ pub struct KmemReport {
     pub kmalloc: AllocPaths,
     pub pages: AllocPaths,
     pub cgroup: CgroupEvents,
+    /// [`KmemOptions::reclaimable`] and [`KmemOptions::typesafe_rcu`] of the traced caches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reclaimable_caches: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub typesafe_rcu_caches: Vec<String>,
     pub diags: Vec<Diag>,
 }
 
@@ -99,6 +123,8 @@ struct Pending {
     line: usize,
     frames: Vec<StackFrame>,
     stacked: bool,
+    /// No stack can follow any more.
+    done: bool,
 }
 
 #[derive(Debug, Default)]
@@ -151,7 +177,12 @@ impl PathAgg {
 pub struct KmemTrace {
     opts: KmemOptions,
     src: SourceRef,
-    pending: HashMap<u32, Pending>,
+    /// Events not yet released, by (timestamp, arrival).
+    held: BTreeMap<(u64, u64), Pending>,
+    /// The newest held event of each CPU (the one a `<stack trace>` belongs to).
+    open: HashMap<u32, (u64, u64)>,
+    seq: u64,
+    newest_ns: u64,
     stack_cpu: Option<u32>,
     pairing: Pairing,
     kmalloc: PathAgg,
@@ -178,7 +209,10 @@ impl KmemTrace {
         KmemTrace {
             opts,
             src: SourceRef::new(source),
-            pending: HashMap::new(),
+            held: BTreeMap::new(),
+            open: HashMap::new(),
+            seq: 0,
+            newest_ns: 0,
             stack_cpu: None,
             pairing: Pairing::new(),
             kmalloc: PathAgg::default(),
@@ -198,7 +232,7 @@ impl KmemTrace {
         self.report.lines += 1;
         let t = line.trim_end_matches(['\n', '\r']);
         if let Some(f) = t.trim_start().strip_prefix("=> ") {
-            if let Some(p) = self.stack_cpu.and_then(|c| self.pending.get_mut(&c)) {
+            if let Some(p) = self.open_event(self.stack_cpu) {
                 let f = f.trim();
                 let (func, offset) = parse_sym(f);
                 let user = f.starts_with('<') || func.starts_with("0x");
@@ -206,10 +240,14 @@ impl KmemTrace {
             }
             return;
         }
-        self.stack_cpu = None;
+        let stack_cpu = self.stack_cpu.take();
+        if let Some(p) = self.open_event(stack_cpu) {
+            // The stack's last frame was the previous line.
+            p.done = true;
+        }
         if t.contains(": <stack trace>") {
             self.stack_cpu = stack_header_cpu(t);
-            if let Some(p) = self.stack_cpu.and_then(|c| self.pending.get_mut(&c)) {
+            if let Some(p) = self.open_event(self.stack_cpu) {
                 if p.stacked {
                     // A second stack for one event: a stack of an event we did not keep.
                     self.stack_cpu = None;
@@ -230,16 +268,12 @@ impl KmemTrace {
                     "cgroup_mkdir" => Kind::Mkdir,
                     "cgroup_rmdir" => Kind::Rmdir,
                     _ => {
-                        // Another event on this CPU closes the pending one.
-                        if let Some(p) = self.pending.remove(&cpu) {
-                            self.finish_event(p);
-                        }
+                        // Another event on this CPU closes the open one.
+                        self.close(cpu, e.ts_ns);
                         return;
                     }
                 };
-                if let Some(p) = self.pending.remove(&cpu) {
-                    self.finish_event(p);
-                }
+                self.close(cpu, e.ts_ns);
                 let ts = e.ts_ns as f64 / 1e9;
                 self.first_ts.get_or_insert(ts);
                 self.last_ts = Some(ts);
@@ -267,8 +301,11 @@ impl KmemTrace {
                     }
                     Kind::Mkdir | Kind::Rmdir => (field(pl, "path").map(str::to_string), 0, 0),
                 };
-                self.pending.insert(
-                    cpu,
+                let key = (e.ts_ns, self.seq);
+                self.seq += 1;
+                self.open.insert(cpu, key);
+                self.held.insert(
+                    key,
                     Pending {
                         kind,
                         name,
@@ -280,6 +317,7 @@ impl KmemTrace {
                         line: lineno,
                         frames: Vec::new(),
                         stacked: false,
+                        done: false,
                     },
                 );
             }
@@ -291,6 +329,48 @@ impl KmemTrace {
                 }
                 self.damaged += 1;
             }
+        }
+    }
+
+    /// The held event a stack line of `cpu` belongs to.
+    fn open_event(&mut self, cpu: Option<u32>) -> Option<&mut Pending> {
+        let key = self.open.get(&cpu?)?;
+        self.held.get_mut(key)
+    }
+
+    /// An event at `ts_ns` arrived on `cpu`: the open event of that CPU gets no stack any more;
+    /// release what the stream has moved past.
+    fn close(&mut self, cpu: u32, ts_ns: u64) {
+        if let Some(key) = self.open.remove(&cpu) {
+            if let Some(p) = self.held.get_mut(&key) {
+                p.done = true;
+            }
+        }
+        if ts_ns < self.newest_ns {
+            self.report.out_of_order += 1;
+        }
+        self.newest_ns = self.newest_ns.max(ts_ns);
+        self.release(false);
+    }
+
+    /// Finishes held events in timestamp order while the earliest is complete (all of them with `all`).
+    fn release(&mut self, all: bool) {
+        loop {
+            let over = self.held.len() > MAX_HELD;
+            let Some(entry) = self.held.first_entry() else { break };
+            let (ts, _) = *entry.key();
+            let p = entry.get();
+            let ready = all
+                || p.done
+                || ts.saturating_add(REORDER_WINDOW_NS) < self.newest_ns
+                || over;
+            if !ready {
+                break;
+            }
+            let key = *entry.key();
+            let p = entry.remove();
+            self.open.retain(|_, k| *k != key);
+            self.finish_event(p);
         }
     }
 
@@ -363,19 +443,15 @@ impl KmemTrace {
 
     /// The report. `span_s` overrides the window (a live capture knows its length).
     pub fn finish(mut self, span_s: Option<f64>) -> KmemReport {
-        let mut cpus: Vec<u32> = self.pending.keys().copied().collect();
-        cpus.sort_unstable();
-        for c in cpus {
-            if let Some(p) = self.pending.remove(&c) {
-                self.finish_event(p);
-            }
-        }
+        self.release(true);
         let span = span_s.or(match (self.first_ts, self.last_ts) {
             (Some(a), Some(b)) if b > a => Some(b - a),
             _ => None,
         });
         let mut r = self.report;
         r.span_s = span;
+        r.reclaimable_caches = std::mem::take(&mut self.opts.reclaimable);
+        r.typesafe_rcu_caches = std::mem::take(&mut self.opts.typesafe_rcu);
         r.slab = self.pairing.finish(span);
         r.kmalloc = self.kmalloc.finish(&self.src);
         r.pages = self.pages.finish(&self.src);

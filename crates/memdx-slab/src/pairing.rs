@@ -13,8 +13,12 @@ use std::collections::{HashMap, HashSet};
 
 /// How many call paths each list keeps.
 pub const TOP_PATHS: usize = 10;
-/// Examples of double frees kept.
+/// Examples of repeated frees kept.
 const MAX_EXAMPLES: usize = 5;
+/// Length of the windows net growth is counted in, seconds.
+pub const GROWTH_BUCKET_S: f64 = 60.0;
+/// Buckets kept (a week of minutes): later events count in the last one.
+const MAX_BUCKETS: usize = 7 * 24 * 60;
 
 /// Counts for one call path (and the task that took it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,12 +93,17 @@ pub struct CacheActivity {
     pub outstanding: u64,
     /// Frees of objects not allocated in the window (allocated before it started).
     pub freed_unallocated: u64,
-    /// Frees of an object already freed in the window and not allocated again.
-    pub double_frees: u64,
+    /// Frees of an object already freed in the window with no allocation of it seen in between.
+    /// A double free only when the stream holds every allocation (slub_debug `TRACE`); kmem
+    /// tracepoints do not see every allocation path, so there it is a count, not a verdict.
+    pub repeated_frees: u64,
     /// Allocations of a pointer that was outstanding (its free was not seen: lost events or a free
     /// through an untraced path).
     pub realloc_unfreed: u64,
-    pub double_free_examples: Vec<SourceRef>,
+    pub repeated_free_examples: Vec<SourceRef>,
+    /// Net growth (allocs - frees) per [`GROWTH_BUCKET_S`] window since the first record; the last
+    /// window is usually partial.
+    pub net_by_window: Vec<i64>,
     pub outstanding_by_path: Vec<PathCount>,
     pub allocs_by_path: Vec<PathCount>,
     pub frees_by_path: Vec<PathCount>,
@@ -135,9 +144,10 @@ struct CacheState {
     first: Option<f64>,
     last: Option<f64>,
     freed_unallocated: u64,
-    double_frees: u64,
+    repeated_frees: u64,
     realloc_unfreed: u64,
-    double_examples: Vec<SourceRef>,
+    repeated_examples: Vec<SourceRef>,
+    net_by_window: Vec<i64>,
     first_source: Option<SourceRef>,
 }
 
@@ -249,6 +259,17 @@ impl Pairing {
         }
     }
 
+    /// Adds `d` to the growth window of `time`.
+    fn grow(&mut self, cache: u32, time: Option<f64>, d: i64) {
+        let c = &mut self.caches[cache as usize];
+        let (Some(t), Some(first)) = (time, c.first) else { return };
+        let i = (((t - first).max(0.0) / GROWTH_BUCKET_S) as usize).min(MAX_BUCKETS - 1);
+        if c.net_by_window.len() <= i {
+            c.net_by_window.resize(i + 1, 0);
+        }
+        c.net_by_window[i] += d;
+    }
+
     fn new_boot(&mut self) {
         self.boots += 1;
         for (_, g) in self.outstanding.drain() {
@@ -262,6 +283,7 @@ impl Pairing {
         self.records += 1;
         let cache = self.cache_id(ev.cache);
         self.clock(cache, ev.time, ev.source);
+        self.grow(cache, ev.time, 1);
         let stack = self.stacks.intern(ev.stack);
         let comm = self.comm_id(ev.comm);
         let gid =
@@ -283,6 +305,7 @@ impl Pairing {
         self.records += 1;
         let cache = self.cache_id(ev.cache);
         self.clock(cache, ev.time, ev.source);
+        self.grow(cache, ev.time, -1);
         let stack = self.stacks.intern(ev.stack);
         let comm = self.comm_id(ev.comm);
         let gid = group_id(&mut self.free_groups, &mut self.free_group_ids, (cache, stack, comm), ev.source);
@@ -293,9 +316,9 @@ impl Pairing {
         if self.outstanding.remove(&key).is_some() {
             self.freed.insert(key);
         } else if self.freed.contains(&key) {
-            c.double_frees += 1;
-            if c.double_examples.len() < MAX_EXAMPLES {
-                c.double_examples.push(ev.source.clone());
+            c.repeated_frees += 1;
+            if c.repeated_examples.len() < MAX_EXAMPLES {
+                c.repeated_examples.push(ev.source.clone());
             }
         } else {
             c.freed_unallocated += 1;
@@ -395,9 +418,10 @@ impl Pairing {
                 net,
                 outstanding,
                 freed_unallocated: c.freed_unallocated,
-                double_frees: c.double_frees,
+                repeated_frees: c.repeated_frees,
                 realloc_unfreed: c.realloc_unfreed,
-                double_free_examples: c.double_examples.clone(),
+                repeated_free_examples: c.repeated_examples.clone(),
+                net_by_window: c.net_by_window.clone(),
                 outstanding_by_path,
                 allocs_by_path,
                 frees_by_path,
@@ -474,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn pairs_double_frees_and_unallocated() {
+    fn pairs_repeated_frees_and_unallocated() {
         let s = SourceRef::new("t");
         let mut p = Pairing::new();
         p.alloc(ev(1, "a", 1.0, &s));
@@ -485,7 +509,7 @@ mod tests {
         p.free(ev(9, "f", 6.0, &s));
         let r = p.finish(None);
         let c = &r.caches[0];
-        assert_eq!((c.allocs, c.frees, c.outstanding, c.double_frees, c.freed_unallocated), (3, 3, 2, 1, 1));
+        assert_eq!((c.allocs, c.frees, c.outstanding, c.repeated_frees, c.freed_unallocated), (3, 3, 2, 1, 1));
         assert_eq!(c.outstanding_by_path[0].path, vec!["a".to_string()]);
         assert_eq!(c.span_s, Some(5.0));
     }
