@@ -391,7 +391,12 @@ fn growth_not_leak(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>) -> O
             .explain(why)
             .evidence(Evidence::int("net growth", c.net, None, c.first_source.clone()))
             .evidence(Evidence::float("window", span, Some("s"), c.first_source.clone()))
-            .evidence(Evidence::int("outstanding objects", c.outstanding as i64, None, c.first_source.clone()))
+            .evidence(Evidence::int(
+                "outstanding objects",
+                c.outstanding as i64,
+                None,
+                c.first_source.clone(),
+            ))
             .next(format!("trace longer: memdx trace slab {} --duration {run}", c.cache))
             .score(c.net as f64),
     )
@@ -436,7 +441,11 @@ fn repeated_free_finding(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>
     }
     .score(c.repeated_frees as f64);
     for s in &c.repeated_free_examples {
-        f = f.evidence(Evidence::text(if complete { "second free" } else { "repeated free" }, c.cache.clone(), Some(s.clone())));
+        f = f.evidence(Evidence::text(
+            if complete { "second free" } else { "repeated free" },
+            c.cache.clone(),
+            Some(s.clone()),
+        ));
     }
     f.next("boot with slub_debug=FZPU,".to_string() + &c.cache + " to catch a double free at the second free")
 }

@@ -360,10 +360,7 @@ impl KmemTrace {
             let Some(entry) = self.held.first_entry() else { break };
             let (ts, _) = *entry.key();
             let p = entry.get();
-            let ready = all
-                || p.done
-                || ts.saturating_add(REORDER_WINDOW_NS) < self.newest_ns
-                || over;
+            let ready = all || p.done || ts.saturating_add(REORDER_WINDOW_NS) < self.newest_ns || over;
             if !ready {
                 break;
             }

@@ -509,7 +509,10 @@ mod tests {
         p.free(ev(9, "f", 6.0, &s));
         let r = p.finish(None);
         let c = &r.caches[0];
-        assert_eq!((c.allocs, c.frees, c.outstanding, c.repeated_frees, c.freed_unallocated), (3, 3, 2, 1, 1));
+        assert_eq!(
+            (c.allocs, c.frees, c.outstanding, c.repeated_frees, c.freed_unallocated),
+            (3, 3, 2, 1, 1)
+        );
         assert_eq!(c.outstanding_by_path[0].path, vec!["a".to_string()]);
         assert_eq!(c.span_s, Some(5.0));
     }

@@ -205,10 +205,14 @@ fn live618_dentry_quiet_capture() {
     assert_eq!(r.slab.boots, 1, "one capture is one boot");
     assert_eq!((r.lost, r.out_of_order), (0, 0));
     let findings = correlate::findings(&SlabEvidence { kmem: Some(&r), ..Default::default() });
-    let ids: Vec<(&str, memdx_core::Severity)> = findings.iter().map(|f| (f.id.as_str(), f.severity)).collect();
+    let ids: Vec<(&str, memdx_core::Severity)> =
+        findings.iter().map(|f| (f.id.as_str(), f.severity)).collect();
     assert_eq!(
         ids,
-        vec![("slab.trace.repeated_free", memdx_core::Severity::Info), ("slab.growth.short", memdx_core::Severity::Info)]
+        vec![
+            ("slab.trace.repeated_free", memdx_core::Severity::Info),
+            ("slab.growth.short", memdx_core::Severity::Info)
+        ]
     );
     let short = &findings[1];
     assert!(short.title.contains("grew 808 objects in 10.0 s; too short to call a leak"), "{}", short.title);
