@@ -1,6 +1,6 @@
 //! The `memdx` binary: command-line parsing and glue. The only place that uses `anyhow`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
@@ -29,6 +29,12 @@ enum Cmd {
     Record(cmd::record::Args),
     History(cmd::history::Args),
     Serve(cmd::serve::Args),
+    /// Write the man pages into DIR (for packaging).
+    #[command(hide = true)]
+    Man(cmd::docs::ManArgs),
+    /// Print a shell completion script (for packaging).
+    #[command(hide = true)]
+    Completions(cmd::docs::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
         Some(Cmd::Record(a)) => cmd::record::run(a),
         Some(Cmd::History(a)) => cmd::history::run(a),
         Some(Cmd::Serve(a)) => cmd::serve::run(a),
+        Some(Cmd::Man(a)) => cmd::docs::man(a, Cli::command()),
+        Some(Cmd::Completions(a)) => cmd::docs::completions(a, Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

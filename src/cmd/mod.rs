@@ -2,6 +2,7 @@
 //! returning the process exit code.
 
 pub mod diagnose;
+pub mod docs;
 pub mod history;
 pub mod log;
 pub mod record;
