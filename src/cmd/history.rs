@@ -2,12 +2,13 @@
 
 use super::{EXIT_FINDINGS, EXIT_OK};
 use anyhow::{Context, Result};
-use memdx_analyze::Table;
 use memdx_core::units::kib;
 use memdx_core::units::parse_duration_ms;
+use memdx_core::Report;
 use memdx_core::Severity;
+use memdx_core::Table;
 use memdx_render::Style;
-use memdx_store::findings::{analyze, HistoryReport};
+use memdx_store::findings::analyze;
 use memdx_store::sample::kind;
 use memdx_store::trend::{fit, verdict};
 use memdx_store::{Query, Store};
@@ -204,7 +205,7 @@ fn cache_json(store: &Store, cache: &str, since: Option<i64>) -> Result<(JsonCac
     ))
 }
 
-fn print_report<W: Write>(w: &mut W, r: &HistoryReport) -> Result<()> {
+fn print_report<W: Write>(w: &mut W, r: &Report) -> Result<()> {
     if r.findings.is_empty() {
         writeln!(w, "No steady growth found.\n")?;
     }

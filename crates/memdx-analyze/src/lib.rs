@@ -12,5 +12,7 @@ pub mod analyzers;
 pub mod case;
 pub mod report;
 
+pub use analyzers::{Analyzer, ANALYZERS};
 pub use case::{Case, InputInfo, Skipped};
-pub use report::{analyze, Analyzer, Output, Report, Table, ANALYZERS};
+pub use memdx_core::{Report, Table};
+pub use report::analyze;

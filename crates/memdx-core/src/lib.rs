@@ -2,14 +2,16 @@
 //! it ([`Diag`]), and what memdx concludes ([`Finding`] with its [`Evidence`]).
 //!
 //! Invariants: no I/O here, no dependencies beyond `serde` and `thiserror`. [`Finding`], [`Evidence`],
-//! [`SourceRef`] and [`Diag`] are part of the JSON output schema (`docs/json-schema.md`), so renaming a
+//! [`SourceRef`], [`Diag`], [`Report`] and [`Table`] are part of the JSON output schema (`docs/json-schema.md`), so renaming a
 //! field is a schema change.
 
 mod finding;
 pub mod kver;
 pub mod lines;
+mod report;
 mod source;
 pub mod units;
 
 pub use finding::{Evidence, EvidenceValue, Finding, Severity};
+pub use report::{Report, Table};
 pub use source::{Diag, DiagLevel, SourceRef};

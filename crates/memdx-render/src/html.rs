@@ -10,9 +10,7 @@ use memdx_analyze::analyzers::fragmentation::unusable_index;
 use memdx_analyze::{Case, Report, Table};
 use memdx_core::units::kib;
 use memdx_core::Severity;
-use memdx_store::findings::{
-    fragmentation_series, trends, HistoryReport, RSS_MIN_GROWTH_KB, SLAB_MIN_GROWTH_KB,
-};
+use memdx_store::findings::{fragmentation_series, trends, RSS_MIN_GROWTH_KB, SLAB_MIN_GROWTH_KB};
 use memdx_store::sample::kind;
 use memdx_store::History;
 use std::fmt::Write as _;
@@ -27,7 +25,7 @@ pub struct HtmlInput<'a> {
     /// Unix seconds the report was made (shown in the header).
     pub generated: Option<i64>,
     pub history: Option<&'a History>,
-    pub history_report: Option<&'a HistoryReport>,
+    pub history_report: Option<&'a Report>,
     /// Allocation stacks, root first, with their counts (from the slab tracer).
     pub stacks: &'a [(Vec<String>, u64)],
     /// Reclaim latency histogram: (bucket label, count), in bucket order.

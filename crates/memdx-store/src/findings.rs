@@ -6,9 +6,8 @@ use crate::sample::kind;
 use crate::trend::{fit, verdict, Fit, Verdict};
 use crate::{History, Series};
 use memdx_analyze::analyzers::fragmentation::unusable_index;
-use memdx_analyze::Table;
 use memdx_core::units::kib;
-use memdx_core::{Evidence, Finding, Severity, SourceRef};
+use memdx_core::{Evidence, Finding, Report, Severity, SourceRef, Table};
 use std::collections::BTreeMap;
 
 /// Net growth under which a slab cache is flat (KiB).
@@ -20,13 +19,6 @@ pub const DYING_MIN_GROWTH: f64 = 100.0;
 /// Order checked for the fragmentation trend: PAGE_ALLOC_COSTLY_ORDER, the largest order the
 /// allocator retries hard for (kernel stacks, network buffers, slab pages of large objects).
 pub const FRAG_ORDER: usize = 3;
-
-/// Findings and tables from a history.
-#[derive(Debug, Default)]
-pub struct HistoryReport {
-    pub findings: Vec<Finding>,
-    pub tables: Vec<Table>,
-}
 
 fn hours(s: i64) -> String {
     if s >= 2 * 86400 {
@@ -105,8 +97,8 @@ pub fn fragmentation_series(h: &History) -> BTreeMap<String, Vec<(i64, f64)>> {
 }
 
 /// Analyzes a loaded history. `mem_total_kb` (from the latest meminfo when known) scales severities.
-pub fn analyze(h: &History) -> HistoryReport {
-    let mut out = HistoryReport::default();
+pub fn analyze(h: &History) -> Report {
+    let mut out = Report::default();
     let src = SourceRef::new(h.source.as_str());
     let window = hours(h.span());
     let mem_total_kb = h.get(kind::MEMINFO, "MemTotal").and_then(Series::last);

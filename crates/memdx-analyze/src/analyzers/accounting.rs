@@ -6,9 +6,9 @@
 //! tables of other mm, leaks in `alloc_pages` users).
 
 use crate::case::Case;
-use crate::report::{Output, Table};
 use memdx_core::units::{kib, pct};
 use memdx_core::{Evidence, Finding, Severity};
+use memdx_core::{Report, Table};
 use memdx_parse::meminfo::Meminfo;
 
 const MIB: u64 = 1024;
@@ -62,7 +62,7 @@ fn categories(m: &Meminfo, total: u64) -> Vec<(&'static str, Option<u64>)> {
         .collect()
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let Some(m) = &case.meminfo else { return };
     let total = m.kb("MemTotal");
     if let Some(total) = total {
@@ -121,7 +121,7 @@ pub fn run(case: &Case, out: &mut Output) {
     unreclaimable_slab(m, total, out);
 }
 
-fn unreclaimable_slab(m: &Meminfo, total: Option<u64>, out: &mut Output) {
+fn unreclaimable_slab(m: &Meminfo, total: Option<u64>, out: &mut Report) {
     let Some(sun) = m.kb("SUnreclaim") else { return };
     let slab = m.kb("Slab").or_else(|| m.kb("SReclaimable").map(|r| r + sun));
     let of_slab = slab.map(|s| pct(sun, s));
@@ -183,7 +183,7 @@ mod tests {
             "Slab:             913952 kB\nSReclaimable:     175568 kB\nSUnreclaim:       738384 kB\n",
             None,
         );
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         let f = &out.findings[0];
         assert_eq!(f.id, "memory.unreclaimable_slab");
@@ -196,7 +196,7 @@ mod tests {
         let mut c = Case::new();
         let t = "MemTotal: 1000 kB\nMemFree: 100 kB\nBuffers: 10 kB\nCached: 300 kB\nShmem: 50 kB\nAnonPages: 200 kB\nSReclaimable: 40 kB\nSUnreclaim: 60 kB\nKernelStack: 10 kB\nPageTables: 20 kB\n";
         c.ingest("m", t, None);
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         let rows = &out.tables[0].rows;
         assert_eq!(rows.last().unwrap()[1], "260 KiB");

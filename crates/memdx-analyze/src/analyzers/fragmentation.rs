@@ -10,9 +10,9 @@
 //!   `vm.extfrag_threshold` (default 500) is the line compaction uses for costly orders (> 3).
 
 use crate::case::Case;
-use crate::report::{Output, Table};
 use memdx_core::units::kib;
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
+use memdx_core::{Report, Table};
 
 /// `PAGE_ALLOC_COSTLY_ORDER`: the allocator tries hard (retries, OOM) up to this order.
 pub const PAGE_ALLOC_COSTLY_ORDER: usize = 3;
@@ -137,7 +137,7 @@ fn zones(case: &Case, notes: &mut Vec<String>) -> Option<(Vec<ZoneFree>, String)
     (!out.is_empty()).then(|| (out, p.source.file.to_string()))
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let mut notes = Vec::new();
     let Some((zones, file)) = zones(case, &mut notes) else { return };
     let threshold =
@@ -208,7 +208,7 @@ fn finding(
     threshold: i64,
     threshold_src: Option<SourceRef>,
     pageblock_order: usize,
-    out: &mut Output,
+    out: &mut Report,
 ) {
     let page_kb = case.page_kb();
     let info = contig_info(&z.free, fail);
@@ -301,7 +301,7 @@ fn join(v: &[u64]) -> String {
 }
 
 /// Free memory per migratetype, and how much of it sits in high-order blocks, from pagetypeinfo.
-fn migratetypes(case: &Case, pageblock_order: usize, out: &mut Output) {
+fn migratetypes(case: &Case, pageblock_order: usize, out: &mut Report) {
     let Some(p) = &case.pagetypeinfo else { return };
     let page_kb = case.page_kb();
     let mut rows = Vec::new();
@@ -481,7 +481,7 @@ mod tests {
             None,
         );
         assert!(c.zoneinfo.is_some() && c.buddyinfo.is_some() && c.sysctl.is_some() && c.meminfo.is_some());
-        let mut out = Output::default();
+        let mut out = Report::default();
         // Only these three: accounting.rs overflows on HugePages_Total x Hugepagesize (reported).
         super::super::watermarks::run(&c, &mut out);
         run(&c, &mut out);

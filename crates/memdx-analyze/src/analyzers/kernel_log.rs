@@ -2,7 +2,7 @@
 //! allocation failure, ...), one finding per signature, with the log engine's memory explanation.
 
 use crate::case::Case;
-use crate::report::{Output, Table};
+use memdx_core::Table;
 use memdx_core::{Evidence, Finding, Severity};
 use memdx_log::{Kind, Report};
 
@@ -71,7 +71,7 @@ fn fold(case: &Case) -> Vec<(&Report, Vec<&Report>)> {
     groups
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut memdx_core::Report) {
     let mut rows = Vec::new();
     for (r, others) in fold(case) {
         {

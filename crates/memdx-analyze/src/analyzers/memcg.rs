@@ -3,16 +3,16 @@
 //! `cgroup.memory=nokmem`, on a kernel before the shrinker_info rework (6.7, commit 307bececcd12).
 
 use crate::case::Case;
-use crate::report::{Output, Table};
 use memdx_core::kver::KernelVersion;
 use memdx_core::units::bytes;
 use memdx_core::{Evidence, Finding, Severity};
+use memdx_core::{Report, Table};
 
 /// Memcg counts at which reclaim cost and kmem accounting start to show (seed 001 had thousands).
 const MANY: u64 = 500;
 const DYING_WARN: u64 = 100;
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let proc_cg =
         case.cgroups.as_ref().and_then(|c| c.get("memory").map(|m| (m, c.source.at(m.line as usize))));
     let walked = case.memcgs.as_ref();
@@ -196,7 +196,7 @@ mod tests {
         );
         c.ingest("meminfo", "MemTotal: 100 kB\nSwapTotal: 0 kB\nSlab: 1 kB\n", None);
         c.ingest("uname", "4.18.0-147.el8.aarch64\n", None);
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         let f = &out.findings[0];
         assert_eq!((f.id.as_str(), f.severity), ("memcg.shrinker_walk", Severity::Critical));

@@ -1,6 +1,9 @@
-//! One analyzer per file. Each is `pub fn run(case: &Case, out: &mut Output)`: it reads the evidence
+//! One analyzer per file. Each is `pub fn run(case: &Case, out: &mut Report)`: it reads the evidence
 //! it needs from the [`Case`](crate::Case), returns early when that is absent, and pushes findings
-//! and tables.
+//! and tables. [`ANALYZERS`] is the registry.
+
+use crate::case::Case;
+use memdx_core::Report;
 
 pub mod accounting;
 pub mod fragmentation;
@@ -11,3 +14,21 @@ pub mod reclaim;
 pub mod slab;
 pub mod slab_leak;
 pub mod watermarks;
+
+pub struct Analyzer {
+    pub name: &'static str,
+    pub run: fn(&Case, &mut Report),
+}
+
+/// Every analyzer, in the order their tables are shown.
+pub static ANALYZERS: &[Analyzer] = &[
+    Analyzer { name: "kernel_log", run: kernel_log::run },
+    Analyzer { name: "accounting", run: accounting::run },
+    Analyzer { name: "slab", run: slab::run },
+    Analyzer { name: "slab_leak", run: slab_leak::run },
+    Analyzer { name: "watermarks", run: watermarks::run },
+    Analyzer { name: "fragmentation", run: fragmentation::run },
+    Analyzer { name: "overcommit", run: overcommit::run },
+    Analyzer { name: "reclaim", run: reclaim::run },
+    Analyzer { name: "memcg", run: memcg::run },
+];

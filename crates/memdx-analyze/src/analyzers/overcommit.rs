@@ -13,10 +13,10 @@
 //! Figures come from `/proc/meminfo`, or `crash> kmem -i` (COMMIT LIMIT / COMMITTED) from a vmcore.
 
 use crate::case::Case;
-use crate::report::{Output, Table};
 use memdx_core::kver::KernelVersion;
 use memdx_core::units::{kib, pct};
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
+use memdx_core::{Report, Table};
 
 /// A size in kB and where it was read.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,7 +152,7 @@ fn totalreserve_kb(case: &Case) -> Option<u64> {
     Some(pages.saturating_mul(case.page_kb()))
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let pol = policy(case);
     let figs = figures(case);
     if pol.mode.is_none() && !matches!(&figs, Some(f) if f.committed.is_some()) {
@@ -398,7 +398,7 @@ fn findings(
     f: &Figures,
     used_pct: Option<f64>,
     needed: Option<u64>,
-    out: &mut Output,
+    out: &mut Report,
 ) {
     let (Some(c), Some(l)) = (&f.committed, &f.limit) else {
         mode1_oom(case, pol, out);
@@ -480,7 +480,7 @@ fn findings(
 }
 
 /// Mode 1 on a machine that OOM-kills: allocations never fail early, so exhaustion is left to the OOM killer.
-fn mode1_oom(case: &Case, pol: &Policy, out: &mut Output) {
+fn mode1_oom(case: &Case, pol: &Policy, out: &mut Report) {
     if pol.mode != Some(1) {
         return;
     }
@@ -552,7 +552,7 @@ mod tests {
             "MemTotal: 1000000 kB\nMemFree: 10000 kB\nCommitLimit: 500000 kB\nCommitted_AS: 900000 kB\n",
             None,
         );
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         assert_eq!(out.tables[0].rows[0][1], "unknown");
         assert!(out.findings[0].title.contains("unknown overcommit policy"));

@@ -2,13 +2,13 @@
 //! detection rules with this machine's context (swap from meminfo, filled in by `Case::finish`).
 
 use crate::case::Case;
-use crate::report::{Output, Table};
+use memdx_core::{Report, Table};
 
 fn ms(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1e6)
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     // The machine's swap is in each trace's context: Case::finish puts it there.
     for r in &case.traces {
         out.findings.extend(memdx_trace::findings(r));

@@ -1,9 +1,9 @@
 //! Analyzer: slab caches ranked by memory, merged aliases named, growth between snapshots.
 
 use crate::case::Case;
-use crate::report::{Output, Table};
 use memdx_core::units::{kib, pct};
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
+use memdx_core::{Report, Table};
 use memdx_parse::slabinfo::{SlabCache, SlabFormat, SlabTable};
 
 /// What a large cache usually means, and where to look. Matched by exact name or `prefix*`.
@@ -42,7 +42,7 @@ fn cache_src(t: &SlabTable, c: &SlabCache) -> SourceRef {
     t.source.at(c.line as usize)
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let Some(t) = case.slab() else { return };
     let page_kb = case.page_kb();
     let mut caches: Vec<&SlabCache> = t.caches.iter().collect();
@@ -137,7 +137,7 @@ pub fn run(case: &Case, out: &mut Output) {
 }
 
 /// Growth between the first and last snapshots (when at least two are present).
-fn growth(case: &Case, out: &mut Output) {
+fn growth(case: &Case, out: &mut Report) {
     let series = case.slab_series();
     let (Some(first), Some(last)) = (series.first().copied(), series.last().copied()) else { return };
     if series.len() < 2 {
@@ -241,7 +241,7 @@ mod tests {
     fn names_top_caches() {
         let mut c = Case::new();
         c.ingest("slabtop.txt", SLABTOP, None);
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         let titles: Vec<&str> = out.findings.iter().map(|f| f.title.as_str()).collect();
         assert_eq!(titles[0], "names_cache holds 246.7 MiB (44% of slab)");
@@ -257,7 +257,7 @@ mod tests {
         c.ingest("a", a, Some(0));
         c.ingest("b", b, Some(7200));
         c.finish();
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         let g = out.findings.iter().find(|f| f.id == "slab.growth").unwrap();
         assert!(g.title.contains("+200000 objects, +100000 objects/hour"), "{}", g.title);

@@ -3,9 +3,9 @@
 //! slab tables, through the correlation rules of `memdx-slab`.
 
 use crate::case::Case;
-use crate::report::Output;
+use memdx_core::Report;
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let hierarchies = match &case.cgroups {
         Some(pc) => {
             // Directories actually present are known only from a walked tree (live or --root).

@@ -20,10 +20,10 @@
 //! there were one lowmem zone: exact up to rounding, because every zone has the same min/managed ratio.
 
 use crate::case::Case;
-use crate::report::{Output, Table};
 use memdx_core::kver::KernelVersion;
 use memdx_core::units::kib;
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
+use memdx_core::{Report, Table};
 use memdx_parse::zoneinfo::{Zone, Zoneinfo};
 
 /// `SWAP_CLUSTER_MAX`, the lower clamp of a HighMem zone's min.
@@ -244,7 +244,7 @@ fn recompute(
     first
 }
 
-pub fn run(case: &Case, out: &mut Output) {
+pub fn run(case: &Case, out: &mut Report) {
     let mut notes = Vec::new();
     let params = params_from(case, &mut notes);
     match &case.zoneinfo {
@@ -266,7 +266,7 @@ fn per_zone(
     zi: &Zoneinfo,
     params: Option<(WmarkParams, Option<SourceRef>)>,
     mut notes: Vec<String>,
-    out: &mut Output,
+    out: &mut Report,
 ) {
     let page_kb = case.page_kb();
     let recomputed = params.as_ref().and_then(|(p, _)| recompute(zi, *p, case.version().is_some()));
@@ -367,7 +367,7 @@ fn per_zone(
 }
 
 /// Findings for zones at or below min or low.
-fn zone_levels(zi: &Zoneinfo, out: &mut Output) {
+fn zone_levels(zi: &Zoneinfo, out: &mut Report) {
     for z in &zi.zones {
         let (Some(free), Some(min), Some(low), Some(high)) = (z.free, z.min, z.low, z.high) else { continue };
         if managed(z) == 0 {
@@ -416,7 +416,7 @@ fn zone_levels(zi: &Zoneinfo, out: &mut Output) {
 }
 
 /// An Info finding when a boost is in effect: a recent fragmentation event raised every watermark.
-fn boost(case: &Case, zi: &Zoneinfo, out: &mut Output) {
+fn boost(case: &Case, zi: &Zoneinfo, out: &mut Report) {
     let factor = case
         .sysctl
         .as_ref()
@@ -458,7 +458,7 @@ fn mismatch(
     p: &WmarkParams,
     mfk_src: Option<SourceRef>,
     zones: &[(&Zone, Wmarks)],
-    out: &mut Output,
+    out: &mut Report,
 ) {
     let page_kb = case.page_kb();
     // min_free_kbytes implied by zoneinfo: the lowmem zones' min values add up to pages_min minus rounding.
@@ -567,7 +567,7 @@ fn system_wide(
     p: WmarkParams,
     mfk_src: Option<SourceRef>,
     mut notes: Vec<String>,
-    out: &mut Output,
+    out: &mut Report,
 ) {
     let page_kb = case.page_kb();
     // (total pages, free pages, their sources)
@@ -660,7 +660,7 @@ pub(crate) mod golden {
     //! `MEMDX_UPDATE_GOLDENS=1` rewrites the goldens. Files named `README*`, `*.golden.json` or `*.kernel`
     //! (the kernel's own outputs, for comparisons) are not inputs.
     use crate::case::Case;
-    use crate::report::Output;
+    use memdx_core::Report;
     use std::path::{Path, PathBuf};
 
     pub fn dir(case: &str) -> PathBuf {
@@ -689,9 +689,9 @@ pub(crate) mod golden {
         c
     }
 
-    pub fn check(case: &str, analyzer: &str, run: fn(&Case, &mut Output)) -> Output {
+    pub fn check(case: &str, analyzer: &str, run: fn(&Case, &mut Report)) -> Report {
         let c = load(case);
-        let mut out = Output::default();
+        let mut out = Report::default();
         run(&c, &mut out);
         let got = serde_json::json!({ "tables": out.tables, "findings": out.findings });
         let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
