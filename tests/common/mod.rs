@@ -40,3 +40,12 @@ pub fn golden(path: &Path, actual: &str) {
         );
     }
 }
+
+/// A test whose peer tool or kernel feature is missing: prints why and returns, or fails when
+/// `MEMDX_REQUIRE_PEERS=1` (CI after installing the peers).
+pub fn skip(reason: &str) {
+    if std::env::var_os("MEMDX_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+        panic!("MEMDX_REQUIRE_PEERS=1 but {reason}");
+    }
+    println!("skipped: {reason}");
+}

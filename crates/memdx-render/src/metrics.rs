@@ -44,12 +44,33 @@ pub fn reclaim_rates(prev: &Counters, cur: &Counters, dt_s: f64) -> Option<Recla
     let d = |f: &dyn Fn(&Counters) -> u64| cur_minus(f(cur), f(prev)) / dt_s;
     Some(ReclaimRates {
         interval_s: dt_s,
-        pgscan: d(&|c| c.sum_prefix("pgscan_")),
-        pgsteal: d(&|c| c.sum_prefix("pgsteal_")),
+        pgscan: d(&|c| reclaim_pages(c, "pgscan_")),
+        pgsteal: d(&|c| reclaim_pages(c, "pgsteal_")),
         allocstall: d(&|c| c.sum_prefix("allocstall")),
         compact_stall: d(&|c| c.get("compact_stall").unwrap_or(0)),
         oom_kill: d(&|c| c.get("oom_kill").unwrap_or(0)),
     })
+}
+
+/// Pages scanned or reclaimed (`prefix` `pgscan_`/`pgsteal_`) as /proc/vmstat counts them, each page
+/// once. Since 5.8 `_anon` + `_file` count every reclaim, global and memcg-limit; the per-reclaimer
+/// lines (`_kswapd`, `_direct`, `_khugepaged`, `_proactive`; per zone before 4.8) count the same
+/// pages again but skip memcg-limit reclaim, and are the only total on older kernels.
+/// `pgscan_direct_throttle` counts throttling events, not pages. Adding every line counted pages twice.
+pub fn reclaim_pages(c: &Counters, prefix: &str) -> u64 {
+    let by_type = ["anon", "file"].map(|t| c.get(&format!("{prefix}{t}")));
+    if let [Some(a), Some(f)] = by_type {
+        return a.saturating_add(f);
+    }
+    c.entries
+        .iter()
+        .filter(|e| {
+            e.key
+                .strip_prefix(prefix)
+                .is_some_and(|rest| !matches!(rest, "anon" | "file" | "direct_throttle"))
+        })
+        .map(|e| e.value)
+        .fold(0, u64::saturating_add)
 }
 
 fn cur_minus(a: u64, b: u64) -> f64 {
@@ -270,20 +291,34 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
     }
 
     if let Some(v) = &case.vmstat {
-        let counters: [(&str, &str, &str); 5] = [
+        let counters: [(&str, u64, &str); 7] = [
             (
                 "memdx_vmstat_pgscan_total",
-                "pgscan_",
-                "Pages scanned by reclaim (kswapd, direct, khugepaged).",
+                reclaim_pages(v, "pgscan_"),
+                "Pages scanned by reclaim, global and memcg: pgscan_anon + pgscan_file (the per-reclaimer sum before 5.8).",
             ),
-            ("memdx_vmstat_pgsteal_total", "pgsteal_", "Pages reclaimed (kswapd, direct, khugepaged)."),
-            ("memdx_vmstat_allocstall_total", "allocstall", "Direct reclaim entries (all zones)."),
-            ("memdx_vmstat_compact_stall_total", "compact_stall", "Direct compaction entries."),
-            ("memdx_vmstat_oom_kill_total", "oom_kill", "OOM kills."),
+            (
+                "memdx_vmstat_pgsteal_total",
+                reclaim_pages(v, "pgsteal_"),
+                "Pages reclaimed, global and memcg: pgsteal_anon + pgsteal_file (the per-reclaimer sum before 5.8).",
+            ),
+            ("memdx_vmstat_allocstall_total", v.sum_prefix("allocstall"), "Direct reclaim entries (all zones)."),
+            ("memdx_vmstat_compact_stall_total", v.get("compact_stall").unwrap_or(0), "Direct compaction entries."),
+            ("memdx_vmstat_oom_kill_total", v.get("oom_kill").unwrap_or(0), "OOM kills."),
+            (
+                "memdx_vmstat_workingset_refault_file_total",
+                v.get("workingset_refault_file").or(v.get("workingset_refault")).unwrap_or(0),
+                "File pages read back soon after reclaim evicted them (workingset_refault_file; workingset_refault before 5.9).",
+            ),
+            (
+                "memdx_vmstat_workingset_refault_anon_total",
+                v.get("workingset_refault_anon").unwrap_or(0),
+                "Anon pages swapped back in soon after reclaim (workingset_refault_anon, 5.9+).",
+            ),
         ];
-        for (name, prefix, help) in counters {
+        for (name, value, help) in counters {
             o.family(name, "counter", help);
-            o.sample(name, &[], v.sum_prefix(prefix) as f64);
+            o.sample(name, &[], value as f64);
         }
     }
     if let Some(r) = ex.rates {
@@ -361,14 +396,14 @@ mod tests {
         assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         let src = memdx_core::SourceRef::new("v");
         let a = memdx_parse::kv::parse_counters(
-            "pgscan_kswapd 10\npgscan_direct 5\noom_kill 1\n",
+            "pgscan_kswapd 10\npgscan_direct 5\npgscan_anon 3\npgscan_file 12\npgscan_direct_throttle 2\noom_kill 1\n",
             &src,
             "vmstat",
         )
         .unwrap()
         .value;
         let b = memdx_parse::kv::parse_counters(
-            "pgscan_kswapd 30\npgscan_direct 15\noom_kill 1\n",
+            "pgscan_kswapd 30\npgscan_direct 15\npgscan_anon 9\npgscan_file 36\npgscan_direct_throttle 4\noom_kill 1\n",
             &src,
             "vmstat",
         )
