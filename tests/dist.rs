@@ -9,9 +9,11 @@
 //! reason when its artifact (or root, or peer tool) is missing. `.ci/dist` builds them and runs these
 //! tests with MEMDX_DIST=1, under which a missing artifact fails.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,10 +28,6 @@ fn skip(why: &str) {
         panic!("MEMDX_DIST=1 and {why}");
     }
     eprintln!("skipped: {why}");
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
 
 fn is_root() -> bool {
@@ -77,7 +75,7 @@ fn bullseye() -> Option<PathBuf> {
 }
 
 fn readelf(args: &[&str], bin: &Path) -> Option<String> {
-    if !have("readelf") {
+    if !common::have("readelf") {
         skip("readelf (binutils) not installed");
         return None;
     }
@@ -120,15 +118,6 @@ fn chroot(root: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Kills the child when dropped, so a failing assertion does not leave a server running.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn musl_binary_runs_in_debian_11() {
     let Some(bin) = artifact("x86_64-unknown-linux-musl/memdx") else { return };
@@ -157,7 +146,7 @@ fn musl_binary_runs_in_debian_11() {
         .spawn()
         .unwrap();
     let err = child.stderr.take().unwrap();
-    let _guard = Guard(child);
+    let _guard = common::Guard(child);
     let mut line = String::new();
     BufReader::new(err).read_line(&mut line).unwrap();
     let addr =
@@ -178,7 +167,7 @@ fn deb_contents_and_install_in_debian_11() {
     let Some(deb) = deb else {
         return skip("no .deb in target/dist (run dist/build.sh deb)");
     };
-    if !have("dpkg-deb") {
+    if !common::have("dpkg-deb") {
         return skip("dpkg-deb not installed");
     }
     let list = ok(Command::new("dpkg-deb").arg("-c").arg(&deb).output().unwrap(), "dpkg-deb -c");
@@ -232,7 +221,7 @@ fn aarch64_binary() {
         need.sort_by_key(|w| w.trim_start_matches("GLIBC_2.").parse::<u32>().unwrap_or(0));
         eprintln!("{}: newest glibc symbol version {:?}", bin.display(), need.last());
     }
-    let qemu = ["qemu-aarch64-static", "qemu-aarch64"].into_iter().find(|q| have(q));
+    let qemu = ["qemu-aarch64-static", "qemu-aarch64"].into_iter().find(|q| common::have(q));
     let Some(qemu) = qemu else {
         return skip("qemu-user not installed: the aarch64 binary was not run");
     };

@@ -7,18 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn have(tool: &str, arg: &str) -> bool {
-    Command::new(tool).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
-fn skip(why: &str) {
-    if std::env::var_os("MEMDX_REQUIRE_PEERS").is_some_and(|v| v == "1") {
-        panic!("MEMDX_REQUIRE_PEERS=1 and {why}");
-    }
-    eprintln!("skipped: {why}");
-}
+use std::process::Command;
 
 /// A fresh directory this test owns under the target directory.
 fn scratch(name: &str) -> PathBuf {
@@ -73,8 +62,8 @@ fn one_page_per_visible_command_and_per_unit_reference() {
 
 #[test]
 fn every_man_page_renders_with_man() {
-    if !have("man", "--version") {
-        return skip("man (man-db) not installed");
+    if !common::have("man") {
+        return common::skip("man (man-db) not installed");
     }
     let (_dir, pages) = man_pages("man-render");
     for p in &pages {
@@ -120,8 +109,8 @@ fn complete(script: &Path, words: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completion_loads_and_completes() {
-    if !have("bash", "--version") {
-        return skip("bash not installed");
+    if !common::have("bash") {
+        return common::skip("bash not installed");
     }
     let dir = scratch("completions");
     let out = common::memdx().args(["completions", "bash"]).output().unwrap();

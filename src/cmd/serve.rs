@@ -12,15 +12,18 @@ use std::time::{Duration, Instant};
 ///
 /// Serve memdx's view of this machine to Prometheus at /metrics: slab caches (bounded by
 /// --slab-include/--slab-exclude/--slab-top), fragmentation indices per zone and order, watermark
-/// headroom, live and dying memory cgroups, reclaim counters and rates, PSI, and the current findings
-/// by id and severity. Read-only; listens on loopback unless told otherwise.
+/// headroom, live and dying memory cgroups, per-cgroup memory (usage, limit, failcnt or events, swap,
+/// dying descendants and PSI on v2; bounded by --cgroup-top), reclaim counters and rates, PSI, and the
+/// current findings by id and severity. Read-only; listens on loopback unless told otherwise.
 ///
 /// Readings are cached for --min-interval so that many scrapers cost one reading.
-/// Alert rules: deploy/prometheus/memdx-rules.yml.
+/// Alert rules: deploy/prometheus/memdx-rules.yml; fleet recording rules:
+/// deploy/prometheus/memdx-fleet-rules.yml; Grafana dashboards: deploy/grafana/.
 ///
 /// Examples:
 ///   memdx serve                                       # http://127.0.0.1:9627/metrics
 ///   memdx serve --slab-top 20 --slab-exclude '^(dentry|inode_cache)$'
+///   memdx serve --slab-all --cgroup-top 20
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -39,6 +42,14 @@ pub struct Args {
     /// At most this many slab caches, the largest (bounds the series count).
     #[arg(long, default_value_t = 50)]
     pub slab_top: usize,
+    /// Every slab cache (after --slab-include/--slab-exclude), however many: 150-400 caches on
+    /// common kernels, three series each.
+    #[arg(long, conflicts_with = "slab_top")]
+    pub slab_all: bool,
+    /// Per-cgroup memory series for at most this many cgroups by usage, plus on cgroup v2 this many
+    /// with the most dying descendants: at most 2 x N cgroups, about 15 series each. 0: none.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub cgroup_top: usize,
     /// Reuse a reading for this long: 1s, 5s.
     #[arg(long, default_value = "1s", value_parser = parse_min_interval)]
     pub min_interval: Duration,
@@ -60,6 +71,7 @@ struct State {
 struct Exporter {
     root: PathBuf,
     sel: SlabSelect,
+    cgroup_top: usize,
     min_interval: Duration,
     state: Mutex<State>,
 }
@@ -85,6 +97,9 @@ impl Exporter {
         let ex = Extras {
             memcg: reading.memcg.as_ref().map(|m| (m.live, m.dying)),
             rates,
+            cgroups: (self.cgroup_top > 0)
+                .then(|| memdx_source::memcg::cgroup_stats(&self.root, self.cgroup_top))
+                .flatten(),
             collect_seconds: t0.elapsed().as_secs_f64(),
         };
         let body =
@@ -156,7 +171,12 @@ pub fn run(args: Args) -> Result<u8> {
     let server = Arc::new(server);
     let ex = Arc::new(Exporter {
         root: args.root,
-        sel: SlabSelect { include: args.slab_include, exclude: args.slab_exclude, top: args.slab_top },
+        sel: SlabSelect {
+            include: args.slab_include,
+            exclude: args.slab_exclude,
+            top: if args.slab_all { usize::MAX } else { args.slab_top },
+        },
+        cgroup_top: args.cgroup_top,
         min_interval: args.min_interval,
         state: Mutex::new(State { body: Arc::new(String::new()), at: None, prev_vmstat: None }),
     });

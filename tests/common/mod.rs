@@ -41,6 +41,60 @@ pub fn golden(path: &Path, actual: &str) {
     }
 }
 
+/// Kills the child when dropped, so a failing assertion does not leave a server running.
+pub struct Guard(pub std::process::Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `memdx serve --listen 127.0.0.1:0` with `args`; returns the guard and the bound address
+/// (from the line the server prints on stderr).
+pub fn serve(args: &[&str]) -> (Guard, String) {
+    use std::io::BufRead;
+    let mut child = memdx()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let guard = Guard(child);
+    let mut line = String::new();
+    std::io::BufReader::new(err).read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    (guard, addr)
+}
+
+/// HTTP/1.0 GET: (status, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let code = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    (code, body)
+}
+
+/// Whether `tool --version` runs.
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
 /// A test whose peer tool or kernel feature is missing: prints why and returns, or fails when
 /// `MEMDX_REQUIRE_PEERS=1` (CI after installing the peers).
 pub fn skip(reason: &str) {

@@ -61,6 +61,39 @@ pub struct MemcgCount {
     pub source: SourceRef,
 }
 
+/// Memory figures of one cgroup for the exporter. v1: `memory.usage_in_bytes`, `memory.limit_in_bytes`,
+/// `memory.failcnt`, `memory.memsw.usage_in_bytes` minus usage (swap), `oom_kill` of
+/// `memory.oom_control` (4.13+). v2: `memory.current`, `memory.max`, `memory.swap.current`,
+/// `memory.events`, `nr_dying_descendants` of `cgroup.stat` and `memory.pressure`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupStats {
+    /// Path relative to the hierarchy root, starting with `/`.
+    pub path: String,
+    pub usage: u64,
+    /// `None` when unlimited.
+    pub limit: Option<u64>,
+    /// Swap in use by the cgroup (v1 only with swap accounting).
+    pub swap: Option<u64>,
+    /// v1: times usage hit the limit.
+    pub failcnt: Option<u64>,
+    /// v2 `memory.events` (low, high, max, oom, oom_kill, ...); v1 `oom_kill` alone.
+    pub events: Vec<(String, u64)>,
+    /// v2: removed descendants not yet freed (hierarchical).
+    pub dying_descendants: Option<u64>,
+    /// v2 `memory.pressure`.
+    pub psi: Option<memdx_parse::psi::Psi>,
+}
+
+/// The cgroups `memdx_source::memcg::cgroup_stats` chose, out of how many.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgroupExport {
+    /// `v1` or `v2`.
+    pub hierarchy: &'static str,
+    pub cgroups: Vec<CgroupStats>,
+    /// Cgroups of the hierarchy (the root excluded) that have a usage file.
+    pub total: usize,
+}
+
 /// What bounds one memory cgroup (v1 `memory.limit_in_bytes`/`memory.swappiness`, v2
 /// `memory.max`/`memory.swap.max`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! [`write`]; it is pure so the output can be tested and checked with `promtool check metrics`.
 
 use memdx_analyze::analyzers::fragmentation::{extfrag_index, unusable_index};
+use memdx_analyze::case::CgroupExport;
 use memdx_analyze::{Case, Report};
 use memdx_parse::kv::Counters;
 use std::collections::BTreeMap;
@@ -85,6 +86,8 @@ pub struct Extras {
     pub rates: Option<ReclaimRates>,
     /// Seconds spent reading and analyzing.
     pub collect_seconds: f64,
+    /// Per-cgroup memory figures (bounded by the exporter's `--cgroup-top`).
+    pub cgroups: Option<CgroupExport>,
 }
 
 /// Escapes a label value: backslash, double quote and newline.
@@ -369,6 +372,10 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
         }
     }
 
+    if let Some(cg) = &ex.cgroups {
+        cgroup_metrics(&mut o, cg);
+    }
+
     o.family("memdx_findings", "gauge", "Findings of memdx's analyzers now, by id and severity.");
     let mut counts: BTreeMap<(&str, String), u64> = BTreeMap::new();
     for f in &report.findings {
@@ -385,6 +392,121 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
     o.family("memdx_collect_duration_seconds", "gauge", "Time spent reading and analyzing for this reading.");
     o.sample("memdx_collect_duration_seconds", &[], ex.collect_seconds);
     o.buf
+}
+
+/// Per-cgroup families: one series per chosen cgroup (and event or PSI kind), only for the figures the
+/// hierarchy has, so a v1 machine exports no empty v2 families.
+fn cgroup_metrics(o: &mut Out, cg: &CgroupExport) {
+    let hier = cg.hierarchy;
+    o.family(
+        "memdx_cgroups_exported",
+        "gauge",
+        "Memory cgroups with per-cgroup series (bounded by --cgroup-top).",
+    );
+    o.sample("memdx_cgroups_exported", &[("hierarchy", hier)], cg.cgroups.len() as f64);
+    o.family(
+        "memdx_cgroups_omitted",
+        "gauge",
+        "Memory cgroups left out of the per-cgroup series by --cgroup-top.",
+    );
+    o.sample(
+        "memdx_cgroups_omitted",
+        &[("hierarchy", hier)],
+        cg.total.saturating_sub(cg.cgroups.len()) as f64,
+    );
+    type Get = fn(&memdx_analyze::case::CgroupStats) -> Option<f64>;
+    let gauges: [(&str, &str, &str, Get); 5] = [
+        (
+            "memdx_cgroup_memory_usage_bytes",
+            "gauge",
+            "Memory charged to the cgroup, children included (v1 memory.usage_in_bytes, v2 memory.current).",
+            |c| Some(c.usage as f64),
+        ),
+        (
+            "memdx_cgroup_memory_limit_bytes",
+            "gauge",
+            "Memory limit of the cgroup (v1 memory.limit_in_bytes, v2 memory.max); absent when unlimited.",
+            |c| c.limit.map(|v| v as f64),
+        ),
+        (
+            "memdx_cgroup_swap_usage_bytes",
+            "gauge",
+            "Swap used by the cgroup (v1 memory.memsw.usage_in_bytes - usage, v2 memory.swap.current).",
+            |c| c.swap.map(|v| v as f64),
+        ),
+        (
+            "memdx_cgroup_memory_failcnt_total",
+            "counter",
+            "Times the cgroup's usage hit its limit (v1 memory.failcnt).",
+            |c| c.failcnt.map(|v| v as f64),
+        ),
+        (
+            "memdx_cgroup_dying_descendants",
+            "gauge",
+            "Removed descendant cgroups not yet freed (v2 cgroup.stat nr_dying_descendants).",
+            |c| c.dying_descendants.map(|v| v as f64),
+        ),
+    ];
+    for (name, kind, help, get) in gauges {
+        if cg.cgroups.iter().any(|c| get(c).is_some()) {
+            o.family(name, kind, help);
+            for c in &cg.cgroups {
+                if let Some(v) = get(c) {
+                    o.sample(name, &[("cgroup", &c.path)], v);
+                }
+            }
+        }
+    }
+    if cg.cgroups.iter().any(|c| !c.events.is_empty()) {
+        o.family(
+            "memdx_cgroup_memory_events_total",
+            "counter",
+            "Memory events of the cgroup (v2 memory.events: low, high, max, oom, oom_kill, ...; v1 oom_kill of memory.oom_control).",
+        );
+        for c in &cg.cgroups {
+            for (ev, n) in &c.events {
+                o.sample(
+                    "memdx_cgroup_memory_events_total",
+                    &[("cgroup", &c.path), ("event", ev)],
+                    *n as f64,
+                );
+            }
+        }
+    }
+    if cg.cgroups.iter().any(|c| c.psi.is_some()) {
+        o.family(
+            "memdx_cgroup_psi_memory_stall_seconds_total",
+            "counter",
+            "Memory pressure stall time of the cgroup's tasks (v2 memory.pressure total).",
+        );
+        for c in &cg.cgroups {
+            for (k, l) in c.psi.iter().flat_map(|p| [("some", &p.some), ("full", &p.full)]) {
+                if let Some(l) = l {
+                    o.sample(
+                        "memdx_cgroup_psi_memory_stall_seconds_total",
+                        &[("cgroup", &c.path), ("kind", k)],
+                        l.total_us as f64 / 1e6,
+                    );
+                }
+            }
+        }
+        o.family(
+            "memdx_cgroup_psi_memory_avg10_ratio",
+            "gauge",
+            "Share of the last 10 s the cgroup's tasks stalled on memory (v2 memory.pressure avg10 / 100).",
+        );
+        for c in &cg.cgroups {
+            for (k, l) in c.psi.iter().flat_map(|p| [("some", &p.some), ("full", &p.full)]) {
+                if let Some(l) = l {
+                    o.sample(
+                        "memdx_cgroup_psi_memory_avg10_ratio",
+                        &[("cgroup", &c.path), ("kind", k)],
+                        l.avg10 / 100.0,
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,13 +5,25 @@
 //! `num_cgroups` still counts removed cgroups that are not freed. cgroup v2 (`sys/fs/cgroup` with
 //! the memory controller): the root `cgroup.stat` gives `nr_descendants` and `nr_dying_descendants`.
 
+use memdx_analyze::case::{CgroupExport, CgroupStats};
+use memdx_core::SourceRef;
 use memdx_parse::cgroups::ProcCgroups;
+use memdx_parse::kv::Counters;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hierarchy {
     V1,
     V2,
+}
+
+impl Hierarchy {
+    pub fn label(self) -> &'static str {
+        match self {
+            Hierarchy::V1 => "v1",
+            Hierarchy::V2 => "v2",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,21 +81,25 @@ fn read_u64(p: &Path) -> Option<u64> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
-/// Walks the memory hierarchy under `root`. `cgroups` is the parsed `/proc/cgroups` of the same
-/// root (for the v1 dying count). None when there is no memory controller mounted.
-pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<MemcgScan> {
+/// The memory hierarchy under `root`: its kind, base directory and usage file.
+fn hierarchy(root: &Path) -> Option<(Hierarchy, PathBuf, &'static str)> {
     let v1 = root.join("sys/fs/cgroup/memory");
     let v2 = root.join("sys/fs/cgroup");
-    let (hier, base, usage_file) = if v1.join("memory.usage_in_bytes").exists() {
-        (Hierarchy::V1, v1, "memory.usage_in_bytes")
+    if v1.join("memory.usage_in_bytes").exists() {
+        Some((Hierarchy::V1, v1, "memory.usage_in_bytes"))
     } else if std::fs::read_to_string(v2.join("cgroup.controllers"))
         .is_ok_and(|c| c.split_whitespace().any(|w| w == "memory"))
     {
-        (Hierarchy::V2, v2, "memory.current")
+        Some((Hierarchy::V2, v2, "memory.current"))
     } else {
-        return None;
-    };
-    let mut dirs: Vec<PathBuf> = vec![base.clone()];
+        None
+    }
+}
+
+/// Every directory of the hierarchy at `base` (itself first; at most [`MAX_DIRS`]; symlinks are never
+/// followed), and the usage of each but the base as (path relative to the base, bytes).
+fn walk(base: &Path, usage_file: &str) -> (Vec<PathBuf>, Vec<(String, u64)>) {
+    let mut dirs: Vec<PathBuf> = vec![base.to_path_buf()];
     let mut usage = Vec::new();
     let mut i = 0;
     while i < dirs.len() && dirs.len() < MAX_DIRS {
@@ -91,8 +107,7 @@ pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<Me
         i += 1;
         if d != base {
             if let Some(u) = read_u64(&d.join(usage_file)) {
-                let rel = d.strip_prefix(&base).map(|r| format!("/{}", r.display())).unwrap_or_default();
-                usage.push((rel, u));
+                usage.push((rel_path(base, &d), u));
             }
         }
         let Ok(rd) = std::fs::read_dir(&d) else { continue };
@@ -103,6 +118,18 @@ pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<Me
             }
         }
     }
+    (dirs, usage)
+}
+
+fn rel_path(base: &Path, d: &Path) -> String {
+    d.strip_prefix(base).map(|r| format!("/{}", r.display())).unwrap_or_default()
+}
+
+/// Walks the memory hierarchy under `root`. `cgroups` is the parsed `/proc/cgroups` of the same
+/// root (for the v1 dying count). None when there is no memory controller mounted.
+pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<MemcgScan> {
+    let (hier, base, usage_file) = hierarchy(root)?;
+    let (dirs, mut usage) = walk(&base, usage_file);
     usage.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     usage.truncate(top);
     let lims =
@@ -133,10 +160,95 @@ pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<Me
     Some(MemcgScan { hierarchy: hier, live, dying, top: usage, limits: lims, max_depth })
 }
 
+/// Largest cgroup file read: the files read here are a few lines.
+const MAX_FILE: u64 = 64 * 1024;
+
+fn read_small(p: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(p).ok()?.take(MAX_FILE).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+fn counters(p: &Path) -> Option<Counters> {
+    let text = read_small(p)?;
+    memdx_parse::kv::parse_counters(&text, &SourceRef::new(p.display().to_string()), "cgroup")
+        .ok()
+        .map(|c| c.value)
+}
+
+fn stats(hier: Hierarchy, base: &Path, path: &str, usage: u64) -> CgroupStats {
+    let dir = base.join(path.trim_start_matches('/'));
+    let num = |f: &str| read_small(&dir.join(f)).and_then(|t| t.trim().parse::<u64>().ok());
+    match hier {
+        Hierarchy::V1 => CgroupStats {
+            path: path.to_string(),
+            usage,
+            limit: num("memory.limit_in_bytes").filter(|&l| l < UNLIMITED),
+            swap: num("memory.memsw.usage_in_bytes").map(|m| m.saturating_sub(usage)),
+            failcnt: num("memory.failcnt"),
+            events: counters(&dir.join("memory.oom_control"))
+                .and_then(|c| c.get("oom_kill"))
+                .map(|n| vec![("oom_kill".to_string(), n)])
+                .unwrap_or_default(),
+            dying_descendants: None,
+            psi: None,
+        },
+        Hierarchy::V2 => CgroupStats {
+            path: path.to_string(),
+            usage,
+            limit: num("memory.max").filter(|&l| l < UNLIMITED),
+            swap: num("memory.swap.current"),
+            failcnt: None,
+            events: counters(&dir.join("memory.events"))
+                .map(|c| c.entries.into_iter().map(|e| (e.key, e.value)).collect())
+                .unwrap_or_default(),
+            dying_descendants: dying_descendants(&dir),
+            psi: read_small(&dir.join("memory.pressure")).and_then(|t| {
+                let src = SourceRef::new(dir.join("memory.pressure").display().to_string());
+                memdx_parse::psi::parse(&t, &src).ok()?.value.into_iter().next()
+            }),
+        },
+    }
+}
+
+fn dying_descendants(dir: &Path) -> Option<u64> {
+    counters(&dir.join("cgroup.stat"))?.get("nr_dying_descendants")
+}
+
+/// Per-cgroup memory figures for at most `2 * limit` cgroups: the `limit` largest by usage and, on
+/// v2, the `limit` with the most dying descendants (the parents that leak memcgs). Bounds the
+/// exporter's series whatever the machine runs. None when there is no memory controller.
+pub fn cgroup_stats(root: &Path, limit: usize) -> Option<CgroupExport> {
+    let (hier, base, usage_file) = hierarchy(root)?;
+    let (_, mut usage) = walk(&base, usage_file);
+    let total = usage.len();
+    let mut chosen: Vec<(String, u64)> = Vec::new();
+    if hier == Hierarchy::V2 {
+        let mut dying: Vec<(u64, usize)> = usage
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (p, _))| {
+                dying_descendants(&base.join(p.trim_start_matches('/'))).filter(|&n| n > 0).map(|n| (n, i))
+            })
+            .collect();
+        dying.sort_by(|a, b| b.0.cmp(&a.0).then(usage[a.1].0.cmp(&usage[b.1].0)));
+        chosen.extend(dying.iter().take(limit).map(|&(_, i)| usage[i].clone()));
+    }
+    usage.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for u in usage.into_iter().take(limit) {
+        if !chosen.iter().any(|c| c.0 == u.0) {
+            chosen.push(u);
+        }
+    }
+    chosen.sort_by(|a, b| a.0.cmp(&b.0));
+    let cgroups = chosen.into_iter().map(|(p, u)| stats(hier, &base, &p, u)).collect();
+    Some(CgroupExport { hierarchy: hier.label(), cgroups, total })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use memdx_core::SourceRef;
 
     #[test]
     fn v1_and_v2_trees() {
@@ -168,5 +280,65 @@ mod tests {
         assert_eq!(s.top, vec![("/x".to_string(), 4096)]);
         std::fs::remove_dir_all(&root).unwrap();
         assert!(scan(&root, 5, None).is_none());
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/serve").join(name)
+    }
+
+    /// The real v1 capture: values as the kernel wrote them (testdata/serve/README.md).
+    #[test]
+    fn v1_capture() {
+        let e = cgroup_stats(&fixture("v1-root"), 100).unwrap();
+        assert_eq!((e.hierarchy, e.total, e.cgroups.len()), ("v1", 13, 13));
+        let get = |p: &str| e.cgroups.iter().find(|c| c.path == p).unwrap();
+        let fx = get("/memdx-fixture");
+        assert_eq!((fx.failcnt, fx.limit), (Some(81), Some(64 << 20)));
+        let b = get("/memdx-fixture/job-b");
+        assert_eq!(
+            (b.limit, b.swap, b.events.clone()),
+            (Some(32 << 20), Some(0), vec![("oom_kill".into(), 1)])
+        );
+        assert_eq!(get("/memdx-fixture/job-a").limit, None);
+        assert!(e.cgroups.iter().all(|c| c.psi.is_none() && c.dying_descendants.is_none()));
+        // The bound: the 2 largest only.
+        let top = cgroup_stats(&fixture("v1-root"), 2).unwrap();
+        assert_eq!((top.total, top.cgroups.len()), (13, 2));
+        assert!(top.cgroups.iter().any(|c| c.path == "/process_api"), "{:?}", top.cgroups);
+    }
+
+    #[test]
+    fn v2_tree() {
+        let e = cgroup_stats(&fixture("v2-root"), 1).unwrap();
+        // The largest and the one with most dying descendants are both kubepods.slice (34; its tie
+        // with pod-b goes by path).
+        let paths: Vec<&str> = e.cgroups.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["/kubepods.slice"]);
+        // 4 by usage (kubepods, pod-b, system.slice, pod-a) and 4 by dying descendants (kubepods 34,
+        // pod-b 34, system.slice 3, nginx 3): 5 cgroups.
+        let e = cgroup_stats(&fixture("v2-root"), 4).unwrap();
+        let paths: Vec<&str> = e.cgroups.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/kubepods.slice",
+                "/kubepods.slice/pod-a",
+                "/kubepods.slice/pod-b",
+                "/system.slice",
+                "/system.slice/nginx.service"
+            ]
+        );
+        let a = cgroup_stats(&fixture("v2-root"), 10).unwrap();
+        let pod = a.cgroups.iter().find(|c| c.path == "/kubepods.slice/pod-a").unwrap();
+        assert_eq!((pod.usage, pod.limit, pod.swap), (536776704, Some(536870912), Some(1048576)));
+        assert!(pod.events.contains(&("oom_kill".into(), 3)) && pod.events.contains(&("max".into(), 1532)));
+        let psi = pod.psi.as_ref().unwrap();
+        assert_eq!((psi.some.unwrap().avg10, psi.full.unwrap().total_us), (12.5, 5050000));
+        assert_eq!(a.total, 7);
     }
 }
