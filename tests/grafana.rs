@@ -215,27 +215,13 @@ fn every_panel_query_returns_data_from_prometheus() {
     let (_a, host_a) = common::serve(&["--root", v1.to_str().unwrap(), "--slab-top", "20"]);
     let (_b, host_b) = common::serve(&["--root", v2.to_str().unwrap(), "--slab-top", "20"]);
     let dir = scratch("grafana-prom");
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n  - {}\n\
-             scrape_configs:\n  - job_name: memdx\n    static_configs:\n      - targets: ['{host_a}', '{host_b}']\n",
-            manifest().join("deploy/prometheus/memdx-rules.yml").display(),
-            manifest().join("deploy/prometheus/memdx-fleet-rules.yml").display(),
-        ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let prom = Command::new("prometheus")
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _p = common::Guard(prom);
-    let api = format!("127.0.0.1:{port}");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n  - {}\n\
+         scrape_configs:\n  - job_name: memdx\n    static_configs:\n      - targets: ['{host_a}', '{host_b}']\n",
+        manifest().join("deploy/prometheus/memdx-rules.yml").display(),
+        manifest().join("deploy/prometheus/memdx-fleet-rules.yml").display(),
+    );
+    let (_p, api) = common::prometheus(&dir, &config);
     let mut queries: Vec<(String, String, String)> = Vec::new();
     for (name, d) in dashboards() {
         for p in d["panels"].as_array().unwrap() {

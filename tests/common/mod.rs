@@ -103,3 +103,19 @@ pub fn skip(reason: &str) {
     }
     println!("skipped: {reason}");
 }
+
+/// Starts Debian's `prometheus` with `config` (prometheus.yml text) in `dir`, on a free loopback
+/// port; returns the guard and the API address.
+pub fn prometheus(dir: &Path, config: &str) -> (Guard, String) {
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (Guard(child), format!("127.0.0.1:{port}"))
+}

@@ -473,37 +473,33 @@ fn cgroup_metrics(o: &mut Out, cg: &CgroupExport) {
             }
         }
     }
-    if cg.cgroups.iter().any(|c| c.psi.is_some()) {
-        o.family(
-            "memdx_cgroup_psi_memory_stall_seconds_total",
-            "counter",
-            "Memory pressure stall time of the cgroup's tasks (v2 memory.pressure total).",
-        );
-        for c in &cg.cgroups {
-            for (k, l) in c.psi.iter().flat_map(|p| [("some", &p.some), ("full", &p.full)]) {
-                if let Some(l) = l {
-                    o.sample(
-                        "memdx_cgroup_psi_memory_stall_seconds_total",
-                        &[("cgroup", &c.path), ("kind", k)],
-                        l.total_us as f64 / 1e6,
-                    );
-                }
-            }
-        }
-        o.family(
-            "memdx_cgroup_psi_memory_avg10_ratio",
-            "gauge",
-            "Share of the last 10 s the cgroup's tasks stalled on memory (v2 memory.pressure avg10 / 100).",
-        );
-        for c in &cg.cgroups {
-            for (k, l) in c.psi.iter().flat_map(|p| [("some", &p.some), ("full", &p.full)]) {
-                if let Some(l) = l {
-                    o.sample(
-                        "memdx_cgroup_psi_memory_avg10_ratio",
-                        &[("cgroup", &c.path), ("kind", k)],
-                        l.avg10 / 100.0,
-                    );
-                }
+    let psi: Vec<(&str, &str, &memdx_parse::psi::PsiLine)> = cg
+        .cgroups
+        .iter()
+        .flat_map(|c| c.psi.iter().map(move |p| (c.path.as_str(), p)))
+        .flat_map(|(path, p)| [("some", &p.some), ("full", &p.full)].map(|(k, l)| (path, k, l)))
+        .filter_map(|(path, k, l)| l.as_ref().map(|l| (path, k, l)))
+        .collect();
+    if !psi.is_empty() {
+        type Value = fn(&memdx_parse::psi::PsiLine) -> f64;
+        let families: [(&str, &str, &str, Value); 2] = [
+            (
+                "memdx_cgroup_psi_memory_stall_seconds_total",
+                "counter",
+                "Memory pressure stall time of the cgroup's tasks (v2 memory.pressure total).",
+                |l| l.total_us as f64 / 1e6,
+            ),
+            (
+                "memdx_cgroup_psi_memory_avg10_ratio",
+                "gauge",
+                "Share of the last 10 s the cgroup's tasks stalled on memory (v2 memory.pressure avg10 / 100).",
+                |l| l.avg10 / 100.0,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            o.family(name, kind, help);
+            for (path, k, l) in &psi {
+                o.sample(name, &[("cgroup", path), ("kind", k)], value(l));
             }
         }
     }
