@@ -29,6 +29,7 @@ enum Cmd {
     Record(cmd::record::Args),
     History(cmd::history::Args),
     Serve(cmd::serve::Args),
+    Memcg(cmd::memcg::Args),
     /// Write the man pages into DIR (for packaging).
     #[command(hide = true)]
     Man(cmd::docs::ManArgs),
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Some(Cmd::Serve(a)) => cmd::serve::run(a),
         Some(Cmd::Man(a)) => cmd::docs::man(a, Cli::command()),
         Some(Cmd::Completions(a)) => cmd::docs::completions(a, Cli::command()),
+        Some(Cmd::Memcg(a)) => cmd::memcg::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,6 +5,7 @@ pub mod diagnose;
 pub mod docs;
 pub mod history;
 pub mod log;
+pub mod memcg;
 pub mod record;
 pub mod serve;
 pub mod snapshot;

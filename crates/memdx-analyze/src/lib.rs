@@ -10,6 +10,7 @@
 
 pub mod analyzers;
 pub mod case;
+pub mod pins;
 pub mod report;
 
 pub use analyzers::{Analyzer, ANALYZERS};

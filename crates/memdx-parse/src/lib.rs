@@ -12,6 +12,7 @@ pub mod cgroups;
 pub mod cmdline;
 pub mod crash_kmem;
 pub mod kernel;
+pub mod kpage;
 pub mod kv;
 pub mod memcg_stat;
 pub mod meminfo;

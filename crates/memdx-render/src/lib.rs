@@ -5,6 +5,7 @@ pub mod diagnose;
 pub mod html;
 pub mod log;
 pub mod metrics;
+pub mod pins;
 mod style;
 
 pub use style::Style;

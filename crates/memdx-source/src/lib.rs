@@ -5,14 +5,18 @@
 //! - [`live`] reads a root tree (`/` on the live machine, or a captured `--root DIR`) at the fixed
 //!   kernel paths, and records what it could not read (e.g. `/proc/slabinfo` as non-root).
 //! - [`snapshot`] writes the same live sources into a `.tar.zst` bundle that [`gather`] reads back.
+//! - [`pins`] reads what `memdx memcg pins` joins: the memcg tree with inodes, one pass over
+//!   `/proc/kpagecgroup` + `/proc/kpageflags`, and the page frames of files' cached pages.
 //! - [`tracefs`] manages private tracefs instances with a restore guard.
 //!
 //! Invariant: every reader takes a root directory or a path; nothing here hard-codes `/proc`.
 
 mod archive;
+mod filemap;
 mod gather;
 pub mod live;
 pub mod memcg;
+pub mod pins;
 pub mod procs;
 pub mod snapshot;
 pub mod tracefs;

@@ -75,14 +75,14 @@ fn limits(hier: Hierarchy, dir: &Path, path: &str, usage: u64) -> MemcgLimits {
 }
 
 /// Most cgroup directories walked: a machine leaking cgroups can have hundreds of thousands.
-const MAX_DIRS: usize = 200_000;
+pub(crate) const MAX_DIRS: usize = 200_000;
 
 fn read_u64(p: &Path) -> Option<u64> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
 /// The memory hierarchy under `root`: its kind, base directory and usage file.
-fn hierarchy(root: &Path) -> Option<(Hierarchy, PathBuf, &'static str)> {
+pub(crate) fn hierarchy(root: &Path) -> Option<(Hierarchy, PathBuf, &'static str)> {
     let v1 = root.join("sys/fs/cgroup/memory");
     let v2 = root.join("sys/fs/cgroup");
     if v1.join("memory.usage_in_bytes").exists() {

@@ -1,0 +1,394 @@
+//! What pins the dying memory cgroups: the join of the memcg tree (directories with their inode,
+//! `memory.stat` and v2 `cgroup.stat`), one pass over `/proc/kpagecgroup` + `/proc/kpageflags`
+//! ([`memdx_parse::kpage::Tally`]) and the memcg of the cached pages of files.
+//!
+//! The kernel reports a page charged to a dying memcg at its closest live ancestor (see
+//! [`memdx_parse::kpage`]), so the pages pinning dying memcgs are found per live parent:
+//! - cgroup v1: `memory.stat` keeps the parent's own counters (`cache`, `rss`) beside the hierarchical
+//!   ones (`total_cache`, `total_rss`); the dying descendants' pages are
+//!   `total_X(P) - X(P) - sum of total_X(C)` over the live children C. Exact, from the kernel's counters.
+//! - cgroup v2: `memory.stat` is hierarchical only; `X(P) - sum of X(C)` is the parent's own pages plus
+//!   its dying descendants'. A parent with children has no processes of its own (no internal processes
+//!   with the memory controller), so this is mostly dying pages; the report says it is an upper bound.
+//!   `cgroup.stat` counts the dying descendants (`nr_dying_subsys_memory` since 6.11, else
+//!   `nr_dying_descendants` since 4.14).
+//!
+//! Pure: no I/O; the source layer reads the inputs.
+
+use memdx_parse::kpage::{Kinds, Tally};
+use memdx_parse::memcg_stat::MemcgStat;
+
+/// One live memory cgroup directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupNode {
+    /// Path below the hierarchy root: `/` for the root, `/system.slice/foo.service`.
+    pub path: String,
+    /// Inode number of the directory (what `/proc/kpagecgroup` reports).
+    pub ino: u64,
+    /// Index of the parent node (`None` for the root).
+    pub parent: Option<usize>,
+    pub stat: Option<MemcgStat>,
+    /// v2 `cgroup.stat`: dying descendants with the memory controller (`nr_dying_subsys_memory`,
+    /// 6.11+) or of any kind (`nr_dying_descendants`).
+    pub dying_below: Option<u64>,
+}
+
+/// The live memory cgroup tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemcgTree {
+    /// `v1` or `v2`.
+    pub hierarchy: &'static str,
+    /// Where the hierarchy is mounted, as shown to the user (`/sys/fs/cgroup/memory`).
+    pub base: String,
+    /// Root first; parents before children.
+    pub nodes: Vec<CgroupNode>,
+    /// Dying memcgs on the whole machine (v1 `/proc/cgroups` num_cgroups minus live directories; v2
+    /// the root's `cgroup.stat`).
+    pub total_dying: Option<u64>,
+    /// The walk stopped at its cap of directories.
+    pub truncated: bool,
+}
+
+/// The cached pages of one file and the memcg each is charged to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCharges {
+    pub path: String,
+    /// Pages of the file in the page cache.
+    pub resident: u64,
+    /// (memcg inode as reported by kpagecgroup, pages); inode 0 = not charged.
+    pub by_ino: Vec<(u64, u64)>,
+}
+
+/// One kind of memory in the pinned pages, from `memory.stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatKind {
+    pub name: &'static str,
+    pub pages: u64,
+}
+
+/// A file whose cached pages are reported at a parent pinning dying memcgs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePin {
+    pub path: String,
+    pub pages: u64,
+    pub resident: u64,
+}
+
+/// A live memcg with dying descendants pinned by pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentPins {
+    pub path: String,
+    pub ino: u64,
+    /// Dying memcgs whose closest live ancestor is this one (v2 `cgroup.stat`; `None` on v1, which
+    /// only counts them machine-wide).
+    pub dying: Option<u64>,
+    /// Pages of dying descendants (v1, exact) or of the parent itself and its dying descendants (v2).
+    pub pinned: u64,
+    /// True when `pinned` may include the parent's own pages (v2).
+    pub upper_bound: bool,
+    /// `pinned` by kind, from `memory.stat` (kinds with pages only).
+    pub kinds: Vec<StatKind>,
+    /// The parent's own pages (v1 `cache` + `rss`).
+    pub own: Option<u64>,
+    /// What `/proc/kpagecgroup` reports at this inode (own pages and dying descendants'), by kind.
+    pub reported: Option<Kinds>,
+    /// Files with cached pages reported here, largest first.
+    pub files: Vec<FilePin>,
+    /// Commands that free the pinned pages, most precise first.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinsReport {
+    pub hierarchy: &'static str,
+    pub base: String,
+    pub live: u64,
+    pub total_dying: Option<u64>,
+    pub truncated: bool,
+    /// Parents with pinned pages or dying descendants, most pinned first.
+    pub parents: Vec<ParentPins>,
+    /// Charged pages whose inode matches no live directory (a cgroup removed during the pass, or one
+    /// outside this hierarchy's view), by inode, largest first.
+    pub unmatched: Vec<(u64, Kinds)>,
+    /// Pages examined by the kpage pass (`None` when it did not run).
+    pub pfns: Option<u64>,
+    /// Files examined and their cached pages.
+    pub files_examined: usize,
+    pub files_resident: u64,
+}
+
+/// (name, v1 own key, v1 hierarchical key, v2 key). The first two make `pinned`; dirty, writeback
+/// and shmem are parts of the page cache; swap entries keep their memcg's id and pin it too.
+const KINDS: &[(&str, &str, &str, &str)] = &[
+    ("page cache", "cache", "total_cache", "file"),
+    ("anon", "rss", "total_rss", "anon"),
+    ("shmem", "shmem", "total_shmem", "shmem"),
+    ("dirty", "dirty", "total_dirty", "file_dirty"),
+    ("writeback", "writeback", "total_writeback", "file_writeback"),
+    ("swap cache", "", "", "swapcached"),
+    ("swap", "swap", "total_swap", ""),
+    ("slab", "", "", "slab"),
+];
+
+fn bytes_of(stat: &MemcgStat, key: &str) -> Option<u64> {
+    if key.is_empty() {
+        None
+    } else {
+        stat.counters.get(key)
+    }
+}
+
+/// Pages of a kind pinned below `node`: v1 `total(P) - own(P) - sum total(C)`, v2 `X(P) - sum X(C)`.
+fn pinned_kind(tree: &MemcgTree, i: usize, children: &[usize], k: usize, page: u64) -> Option<u64> {
+    let (_, own, total, v2) = KINDS[k];
+    let stat = tree.nodes[i].stat.as_ref()?;
+    let sum = |key: &str| -> Option<u64> {
+        children.iter().try_fold(0u64, |a, &c| {
+            Some(a.saturating_add(bytes_of(tree.nodes[c].stat.as_ref()?, key).unwrap_or(0)))
+        })
+    };
+    let b = if tree.hierarchy == "v1" {
+        bytes_of(stat, total)?.saturating_sub(bytes_of(stat, own)?).saturating_sub(sum(total)?)
+    } else {
+        bytes_of(stat, v2)?.saturating_sub(sum(v2)?)
+    };
+    Some(b / page.max(1))
+}
+
+/// Joins the tree, the kpage pass and the files into the report.
+pub fn join(tree: &MemcgTree, tally: Option<&Tally>, files: &[FileCharges], page_size: u64) -> PinsReport {
+    let n = tree.nodes.len();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, node) in tree.nodes.iter().enumerate() {
+        if let Some(p) = node.parent.filter(|&p| p < n) {
+            children[p].push(i);
+        }
+    }
+    let by_ino: std::collections::HashMap<u64, usize> =
+        tree.nodes.iter().enumerate().map(|(i, node)| (node.ino, i)).collect();
+    let v1 = tree.hierarchy == "v1";
+    let mut parents = Vec::new();
+    for (i, node) in tree.nodes.iter().enumerate() {
+        let kinds: Vec<StatKind> = (0..KINDS.len())
+            .filter_map(|k| {
+                let pages = pinned_kind(tree, i, &children[i], k, page_size)?;
+                (pages > 0).then_some(StatKind { name: KINDS[k].0, pages })
+            })
+            .collect();
+        let pinned =
+            kinds.iter().filter(|k| k.name == "page cache" || k.name == "anon").map(|k| k.pages).sum::<u64>();
+        let dying = node.dying_below.map(|d| {
+            d.saturating_sub(children[i].iter().filter_map(|&c| tree.nodes[c].dying_below).sum::<u64>())
+        });
+        // A v2 parent without dying descendants only holds its own pages: nothing is pinned there.
+        if pinned == 0 && dying.unwrap_or(0) == 0 || (!v1 && dying == Some(0)) {
+            continue;
+        }
+        let own = if v1 {
+            node.stat
+                .as_ref()
+                .and_then(|s| Some((s.counters.get("cache")? + s.counters.get("rss")?) / page_size.max(1)))
+        } else {
+            None
+        };
+        let mut pins: Vec<FilePin> = files
+            .iter()
+            .filter_map(|f| {
+                let pages: u64 = f.by_ino.iter().filter(|(ino, _)| *ino == node.ino).map(|(_, p)| p).sum();
+                (pages > 0).then(|| FilePin { path: f.path.clone(), pages, resident: f.resident })
+            })
+            .collect();
+        pins.sort_by(|a, b| b.pages.cmp(&a.pages).then_with(|| a.path.cmp(&b.path)));
+        let mut p = ParentPins {
+            path: node.path.clone(),
+            ino: node.ino,
+            dying,
+            pinned,
+            upper_bound: !v1,
+            kinds,
+            own,
+            reported: tally.map(|t| t.by_ino.get(&node.ino).copied().unwrap_or_default()),
+            files: pins,
+            steps: Vec::new(),
+        };
+        p.steps = steps(tree, &p, page_size);
+        parents.push(p);
+    }
+    parents.sort_by(|a, b| b.pinned.cmp(&a.pinned).then_with(|| a.path.cmp(&b.path)));
+    let mut unmatched: Vec<(u64, Kinds)> = tally
+        .map(|t| {
+            t.by_ino.iter().filter(|(ino, _)| !by_ino.contains_key(ino)).map(|(&i, &k)| (i, k)).collect()
+        })
+        .unwrap_or_default();
+    unmatched.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then(a.0.cmp(&b.0)));
+    PinsReport {
+        hierarchy: tree.hierarchy,
+        base: tree.base.clone(),
+        live: n as u64,
+        total_dying: tree.total_dying,
+        truncated: tree.truncated,
+        parents,
+        unmatched,
+        pfns: tally.map(|t| t.pfns),
+        files_examined: files.len(),
+        files_resident: files.iter().map(|f| f.resident).sum(),
+    }
+}
+
+/// Most files named as freeing steps; the report lists them all.
+const STEP_FILES: usize = 5;
+
+fn steps(tree: &MemcgTree, p: &ParentPins, page_size: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let dir = format!("{}{}", tree.base.trim_end_matches('/'), if p.path == "/" { "" } else { &p.path });
+    for f in p.files.iter().take(STEP_FILES) {
+        out.push(format!(
+            "sync {q} && dd if={q} iflag=nocache count=0 status=none  # fadvise(DONTNEED): drops its {} cached pages",
+            f.pages,
+            q = shell_quote(&f.path)
+        ));
+    }
+    let kind = |n: &str| p.kinds.iter().find(|k| k.name == n).map(|k| k.pages).unwrap_or(0);
+    let cache = kind("page cache");
+    if cache > 0 && p.path != "/" {
+        if tree.hierarchy == "v2" {
+            out.push(format!(
+                "echo {} > {dir}/memory.reclaim  # 5.19+: reclaims that much from {} and below, live children included",
+                cache.saturating_mul(page_size),
+                p.path
+            ));
+        } else {
+            out.push(format!(
+                "echo 0 > {dir}/memory.force_empty  # reclaims all of {} and below, live children included",
+                p.path
+            ));
+        }
+    } else if cache > 0 && p.files.is_empty() {
+        out.push(
+            "memdx memcg pins --files DIR...  # the root cannot be reclaimed alone: find the files first"
+                .into(),
+        );
+    }
+    if kind("anon") > 0 {
+        out.push(
+            "anonymous pages stay charged to the cgroup a process left (v1 does not move charges): restarting the \
+             processes that came from the removed cgroups frees them"
+                .into(),
+        );
+    }
+    if kind("swap") > 0 {
+        out.push(
+            "swapped-out pages keep their memcg: they go when the owning processes exit or on swapoff".into(),
+        );
+    }
+    out
+}
+
+/// Quotes a path for a POSIX shell when it holds anything beyond a safe set.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use memdx_core::SourceRef;
+    use memdx_parse::kpage::PageKind;
+
+    fn stat(text: &str) -> Option<MemcgStat> {
+        Some(memdx_parse::memcg_stat::parse(text, &SourceRef::new("memory.stat")).unwrap().value)
+    }
+
+    fn node(path: &str, ino: u64, parent: Option<usize>, st: &str, dying: Option<u64>) -> CgroupNode {
+        CgroupNode { path: path.into(), ino, parent, stat: stat(st), dying_below: dying }
+    }
+
+    /// memory.stat of /pt on the 6.18 machine after a child that read a 16 MiB file was removed
+    /// (cache 0, total_cache 16777216), its root and a live sibling with 1 MiB of its own.
+    #[test]
+    fn v1_pinned_pages_are_total_minus_own_minus_live_children() {
+        let tree = MemcgTree {
+            hierarchy: "v1",
+            base: "/sys/fs/cgroup/memory".into(),
+            nodes: vec![
+                node("/", 1, None, "cache 9314304\nrss 0\ntotal_cache 1046831104\ntotal_rss 8192\n", None),
+                node(
+                    "/pt",
+                    70358,
+                    Some(0),
+                    "cache 0\nrss 0\ndirty 0\ntotal_cache 17825792\ntotal_rss 0\ntotal_dirty 4096\n",
+                    None,
+                ),
+                node(
+                    "/pt/live",
+                    70400,
+                    Some(1),
+                    "cache 1048576\nrss 0\ntotal_cache 1048576\ntotal_rss 0\n",
+                    None,
+                ),
+            ],
+            total_dying: Some(1),
+            truncated: false,
+        };
+        let mut tally = Tally::new(Vec::new());
+        let cg: Vec<u8> = [70358u64; 4097].iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let fl: Vec<u8> = [1u64 << 5; 4097].iter().flat_map(|w| w.to_ne_bytes()).collect();
+        tally.add_chunk(0, &cg, &fl);
+        let files =
+            vec![FileCharges { path: "/var/tmp/f".into(), resident: 4096, by_ino: vec![(70358, 4096)] }];
+        let r = join(&tree, Some(&tally), &files, 4096);
+        let pt = r.parents.iter().find(|p| p.path == "/pt").unwrap();
+        // (17825792 - 0 - 1048576) / 4096 = 4096 pages of page cache; one of them dirty.
+        assert_eq!(pt.pinned, 4096);
+        assert_eq!(
+            pt.kinds,
+            vec![StatKind { name: "page cache", pages: 4096 }, StatKind { name: "dirty", pages: 1 }]
+        );
+        assert_eq!(pt.own, Some(0));
+        assert_eq!(pt.reported.unwrap().get(PageKind::PageCache), 4097);
+        assert_eq!(pt.files, vec![FilePin { path: "/var/tmp/f".into(), pages: 4096, resident: 4096 }]);
+        assert!(pt.steps[0].starts_with("sync /var/tmp/f && dd if=/var/tmp/f iflag=nocache count=0"));
+        assert!(pt.steps[1].starts_with("echo 0 > /sys/fs/cgroup/memory/pt/memory.force_empty"));
+        // The root: (1046831104 - 9314304 - 17825792) / 4096 = 248948 pages, minus the 8192 bytes of anon
+        // in total_rss counted apart: 2 anon pages.
+        let root = r.parents.iter().find(|p| p.path == "/").unwrap();
+        assert_eq!(root.kinds[0], StatKind { name: "page cache", pages: 248948 });
+        assert_eq!(root.kinds[1], StatKind { name: "anon", pages: 2 });
+        assert!(r.unmatched.is_empty());
+        assert_eq!(r.parents.iter().filter(|p| p.path == "/pt/live").count(), 0);
+    }
+
+    #[test]
+    fn v2_residual_is_an_upper_bound_and_dying_counts_are_per_parent() {
+        let tree = MemcgTree {
+            hierarchy: "v2",
+            base: "/sys/fs/cgroup".into(),
+            nodes: vec![
+                node("/", 1, None, "anon 0\nfile 0\n", Some(3)),
+                node("/a", 10, Some(0), "anon 8192\nfile 4194304\nfile_dirty 0\n", Some(3)),
+                node("/a/b", 11, Some(1), "anon 8192\nfile 1048576\n", Some(1)),
+                node("/c", 12, Some(0), "anon 0\nfile 4096\n", Some(0)),
+            ],
+            total_dying: Some(3),
+            truncated: false,
+        };
+        let r = join(&tree, None, &[], 4096);
+        let paths: Vec<_> = r.parents.iter().map(|p| (p.path.as_str(), p.dying, p.pinned)).collect();
+        // /a: 2 dying directly below it (3 - 1 of /a/b), (4194304 - 1048576) / 4096 = 768 pages; /a/b:
+        // 1 dying, 256 pages of cache and 2 of anon; / has no dying of its own (3 - 3); /c none.
+        assert_eq!(paths, vec![("/a", Some(2), 768), ("/a/b", Some(1), 258)]);
+        assert!(r.parents[0].upper_bound);
+        assert_eq!(r.parents[0].steps, vec!["echo 3145728 > /sys/fs/cgroup/a/memory.reclaim  # 5.19+: reclaims that much from /a and below, live children included"]);
+        assert_eq!(r.pfns, None);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/a/b.txt"), "/a/b.txt");
+        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
+    }
+}
