@@ -5,7 +5,6 @@ use std::path::Path;
 mod common;
 
 use common::memdx;
-use std::process::Command;
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
@@ -47,27 +46,10 @@ fn live_diagnose_as_non_root_names_what_it_could_not_read() {
         eprintln!("skipped: needs root to switch to an unprivileged user");
         return;
     }
-    if Command::new("setpriv").arg("--version").output().is_err() {
+    let Some(out) = common::memdx_as_nobody(&["diagnose", "--json"]) else {
         eprintln!("skipped: setpriv (util-linux) not installed");
         return;
-    }
-    // The test binary may live under a directory nobody cannot enter: copy it to a world-readable place.
-    let tmp = std::env::temp_dir().join(format!("memdx-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let bin = tmp.join("memdx");
-    std::fs::copy(env!("CARGO_BIN_EXE_memdx"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(["diagnose", "--json"])
-        .env("NO_COLOR", "1")
-        .current_dir(&tmp)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&tmp).unwrap();
+    };
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     let missing = v["missing"].as_array().unwrap();

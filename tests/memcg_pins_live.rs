@@ -30,6 +30,42 @@ impl Drop for Fixture {
     }
 }
 
+/// A private tracefs instance (removed on drop) watching the percpu allocator: the percpu counters a
+/// memcg allocates when it is created are freed only when the memcg itself is freed
+/// (`__mem_cgroup_free`), so their `percpu_free_percpu` events tell that this one memcg is gone, which
+/// the machine-wide dying count cannot while other cgroups come and go.
+struct PercpuWatch {
+    dir: PathBuf,
+}
+
+impl PercpuWatch {
+    fn new(name: &str) -> Option<PercpuWatch> {
+        let dir = Path::new("/sys/kernel/tracing/instances").join(name);
+        std::fs::create_dir(&dir).ok()?;
+        let w = PercpuWatch { dir };
+        w.dir.join("events/percpu/percpu_alloc_percpu").exists().then_some(w)
+    }
+    fn set(&self, event: &str, file: &str, v: &str) {
+        std::fs::write(self.dir.join("events/percpu").join(event).join(file), v).unwrap();
+    }
+    fn trace(&self) -> String {
+        std::fs::read_to_string(self.dir.join("trace")).unwrap()
+    }
+}
+
+impl Drop for PercpuWatch {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("events/enable"), "0");
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// This thread's id, as tracefs `common_pid` has it.
+fn tid() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").unwrap();
+    link.file_name().unwrap().to_str().unwrap().parse().unwrap()
+}
+
 fn stat(dir: &Path, key: &str) -> u64 {
     let text = std::fs::read_to_string(dir.join("memory.stat")).unwrap();
     text.lines()
@@ -113,7 +149,30 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     if version == "v2" {
         std::fs::write(fx.parent.join("cgroup.subtree_control"), "+memory").unwrap();
     }
+    // The memcg's own percpu counters, allocated by this thread's mkdir (pointers as tracefs prints them).
+    let watch = PercpuWatch::new(&format!("memdx-test-pins-{id}"));
+    if let Some(w) = &watch {
+        w.set("percpu_alloc_percpu", "filter", &format!("common_pid == {}", tid()));
+        w.set("percpu_alloc_percpu", "enable", "1");
+    }
     std::fs::create_dir(&fx.child).unwrap();
+    let memcg_ptrs: Vec<String> = watch
+        .as_ref()
+        .map(|w| {
+            w.set("percpu_alloc_percpu", "enable", "0");
+            w.set("percpu_free_percpu", "enable", "1");
+            w.trace()
+                .lines()
+                .filter(|l| l.contains("call_site=mem_cgroup_css_alloc"))
+                .filter_map(|l| l.split("ptr=").nth(1)?.split_whitespace().next().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    if watch.is_some() {
+        assert!(!memcg_ptrs.is_empty(), "no percpu allocation by mem_cgroup_css_alloc seen");
+    } else {
+        eprintln!("no tracefs instance: the memcg's end is checked with the machine-wide dying count");
+    }
     // 12 MiB on disk (not tmpfs: shmem is not dropped by fadvise), written outside the cgroup and
     // dropped from the cache, then read by a process inside the child so the child is charged.
     let file = fx.dir.join("data.bin");
@@ -166,6 +225,16 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     assert!(step.contains("iflag=nocache") && step.contains(file.to_str().unwrap()), "{step}");
 
     // The step memdx names frees the pages, and the memcg goes with them.
+    let freed = |t: &str, p: &String| {
+        t.lines().any(|l| l.contains("percpu_free_percpu") && l.ends_with(&format!("ptr={p}")))
+    };
+    if let Some(w) = &watch {
+        let t = w.trace();
+        assert!(
+            !memcg_ptrs.iter().all(|p| freed(&t, p)),
+            "the removed memcg was freed before the step: not dying"
+        );
+    }
     let before = dying_memcgs(&v);
     let cmd = step.split("  #").next().unwrap();
     assert!(Command::new("sh").arg("-c").arg(cmd).status().unwrap().success(), "{cmd}");
@@ -173,11 +242,21 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     loop {
         // Other dying memcgs of the machine may remain: only this parent must be clear.
         let (_, v) = pins_json(&["--stat-only"]);
-        let still = v["parents"].as_array().unwrap().iter().any(|p| p["path"] == parent.as_str());
-        if !still && dying_memcgs(&v) < before {
+        let clear = !v["parents"].as_array().unwrap().iter().any(|p| p["path"] == parent.as_str());
+        let gone = match &watch {
+            Some(w) => {
+                let t = w.trace();
+                let freed = |p: &String| {
+                    t.lines().any(|l| l.contains("percpu_free_percpu") && l.ends_with(&format!("ptr={p}")))
+                };
+                memcg_ptrs.iter().all(freed)
+            }
+            None => dying_memcgs(&v) < before,
+        };
+        if clear && gone {
             break;
         }
-        assert!(Instant::now() < deadline, "still pinned or dying after the step: {v}");
+        assert!(Instant::now() < deadline, "after the step: parent clear {clear}, memcg freed {gone}: {v}");
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -193,31 +272,17 @@ fn without_root_the_message_says_so() {
         }
         return;
     }
-    if hierarchy().is_err() || Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: no memory cgroup hierarchy or no setpriv (util-linux)");
+    if hierarchy().is_err() {
+        eprintln!("skipped: no memory cgroup hierarchy");
         return;
     }
-    let tmp = std::env::temp_dir().join(format!("memdx-pins-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let bin = tmp.join("memdx");
-    std::fs::copy(env!("CARGO_BIN_EXE_memdx"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = |extra: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .args(["memcg", "pins"])
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .current_dir(&tmp)
-            .output()
-            .unwrap()
+    let (Some(out), Some(stat_only)) = (
+        common::memdx_as_nobody(&["memcg", "pins"]),
+        common::memdx_as_nobody(&["memcg", "pins", "--stat-only", "--json"]),
+    ) else {
+        eprintln!("skipped: setpriv (util-linux) not installed");
+        return;
     };
-    let out = run(&[]);
-    let stat_only = run(&["--stat-only", "--json"]);
-    std::fs::remove_dir_all(&tmp).unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/proc/kpagecgroup") && err.contains("root"), "{err}");

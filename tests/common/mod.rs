@@ -102,6 +102,29 @@ pub fn skip(reason: &str) {
         panic!("MEMDX_REQUIRE_PEERS=1 but {reason}");
     }
     println!("skipped: {reason}");
+
+/// Runs `memdx ARGS` as user nobody (via util-linux setpriv) from a world-readable copy of the binary
+/// (the test binary may live under a directory nobody cannot enter). `None` when setpriv is missing.
+pub fn memdx_as_nobody(args: &[&str]) -> Option<std::process::Output> {
+    Command::new("setpriv").arg("--version").output().ok()?;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp =
+        std::env::temp_dir().join(format!("memdx-nobody-{}-{}", std::process::id(), args.join("-").len()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let bin = tmp.join("memdx");
+    std::fs::copy(env!("CARGO_BIN_EXE_memdx"), &bin).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(&tmp)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+    Some(out)
 }
 
 /// Starts Debian's `prometheus` with `config` (prometheus.yml text) in `dir`, on a free loopback
