@@ -124,17 +124,17 @@ fn hierarchy() -> Result<(PathBuf, &'static str), String> {
 #[test]
 fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     if !is_root() {
-        eprintln!("skipped: needs root (cgroups, /proc/kpagecgroup)");
+        common::skip("needs root (cgroups, /proc/kpagecgroup)");
         return;
     }
     if !Path::new("/proc/kpagecgroup").exists() {
-        eprintln!("skipped: no /proc/kpagecgroup (CONFIG_MEMCG)");
+        common::skip("no /proc/kpagecgroup (CONFIG_MEMCG)");
         return;
     }
     let (mount, version) = match hierarchy() {
         Ok(h) => h,
         Err(why) => {
-            eprintln!("skipped: {why}");
+            common::skip(&why);
             return;
         }
     };
@@ -273,14 +273,14 @@ fn without_root_the_message_says_so() {
         return;
     }
     if hierarchy().is_err() {
-        eprintln!("skipped: no memory cgroup hierarchy");
+        common::skip("no memory cgroup hierarchy");
         return;
     }
     let (Some(out), Some(stat_only)) = (
         common::memdx_as_nobody(&["memcg", "pins"]),
         common::memdx_as_nobody(&["memcg", "pins", "--stat-only", "--json"]),
     ) else {
-        eprintln!("skipped: setpriv (util-linux) not installed");
+        common::skip("setpriv (util-linux) not installed");
         return;
     };
     assert_eq!(out.status.code(), Some(2));

@@ -102,14 +102,16 @@ pub fn skip(reason: &str) {
         panic!("MEMDX_REQUIRE_PEERS=1 but {reason}");
     }
     println!("skipped: {reason}");
+}
 
 /// Runs `memdx ARGS` as user nobody (via util-linux setpriv) from a world-readable copy of the binary
 /// (the test binary may live under a directory nobody cannot enter). `None` when setpriv is missing.
 pub fn memdx_as_nobody(args: &[&str]) -> Option<std::process::Output> {
     Command::new("setpriv").arg("--version").output().ok()?;
     use std::os::unix::fs::PermissionsExt;
-    let tmp =
-        std::env::temp_dir().join(format!("memdx-nobody-{}-{}", std::process::id(), args.join("-").len()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = std::env::temp_dir().join(format!("memdx-nobody-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let bin = tmp.join("memdx");
     std::fs::copy(env!("CARGO_BIN_EXE_memdx"), &bin).unwrap();
