@@ -1,24 +1,17 @@
 //! Assembles the lines of one report into a [`Report`] (or a [`SlubTrace`] record).
 
+use crate::explain::ObjectFacts;
 use crate::lines::{parse_cpu_line, parse_frame, parse_registers, parse_taint, visit_registers};
 use crate::model::*;
-use crate::table::{self, Row};
+use crate::roles::{self, Role, Roles};
+use crate::table::{self, Body, Pick, Row};
 use memdx_core::SourceRef;
 
 /// A report from [`Builder::finish`] whose registers and explanation are not filled in yet.
 pub struct Finished {
     pub report: Report,
     reg_lines: Vec<String>,
-    body: Body,
-}
-
-/// What a report body says about the object concerned, for the explanation: the slab cache
-/// (KASAN `which belongs to the cache kmalloc-128 of size 128`, KFENCE `cache=kmalloc-32`) and
-/// facts worth quoting (object size, offset of the access, bad bytes, allocation site).
-#[derive(Debug, Default)]
-pub struct Body {
-    pub cache: Option<String>,
-    pub facts: Vec<Fact>,
+    body: ObjectFacts,
 }
 
 impl Finished {
@@ -68,7 +61,12 @@ pub struct Builder {
     pub aux_stacks: Vec<AuxStack>,
     /// Frames go to the last of `aux_stacks` (after `Allocated by task N:` ...).
     in_aux: bool,
-    body: Body,
+    body: ObjectFacts,
+    /// lockdep: the first lock site (`..., at: func+off/size`, or the frame after a line ending
+    /// in ` at:`).
+    lock_site: Option<String>,
+    /// The previous line ended in ` at:`: the next frame is a lock site.
+    site_next: bool,
     pub code: Option<String>,
     pub modules: Option<String>,
     pub access: Option<String>,
@@ -126,7 +124,9 @@ impl Builder {
             frames: Vec::new(),
             aux_stacks: Vec::new(),
             in_aux: false,
-            body: Body::default(),
+            body: ObjectFacts::default(),
+            lock_site: None,
+            site_next: false,
             code: None,
             modules: None,
             access: None,
@@ -227,7 +227,7 @@ impl Builder {
             }
             _ => {}
         }
-        if self.row.is_some_and(|r| r.func_in_header) {
+        if self.row.is_some_and(Row::func_in_header) {
             // `... at fs/dcache.c:338 dentry_free+0x24/0xa8` / `... in func+0x1/0x2`
             let tail = h
                 .rsplit(' ')
@@ -266,6 +266,10 @@ impl Builder {
             return Fed::End;
         }
         if let Some(f) = parse_frame(t) {
+            if std::mem::take(&mut self.site_next) {
+                self.lock_site.get_or_insert_with(|| f.func.clone());
+                return Fed::Taken;
+            }
             let frames = match self.aux_stacks.last_mut() {
                 Some(a) if self.in_aux => &mut a.frames,
                 _ => &mut self.frames,
@@ -287,6 +291,17 @@ impl Builder {
                 self.in_aux = true;
             }
             return Fed::Taken;
+        }
+        if self.pick() == Pick::LockSite {
+            if let Some(site) = lock_site(t) {
+                if self.lock_site.is_none() {
+                    match site.and_then(parse_frame) {
+                        Some(f) => self.lock_site = Some(f.func),
+                        None => self.site_next = site.is_none(),
+                    }
+                }
+                return Fed::Taken;
+            }
         }
         if self.in_aux && boundary(t).is_none() {
             self.in_aux = false;
@@ -331,6 +346,12 @@ impl Builder {
             self.code = Some(c.trim().to_string());
             return Fed::Taken;
         }
+        if let Some(pc) = pc_line(t) {
+            if self.pc.is_none() || self.kind != Kind::Warning {
+                self.pc = Some(pc.to_string());
+            }
+            return Fed::Taken;
+        }
         // The new pc is applied only when the whole line parses as registers.
         let (had_pc, kind) = (self.pc.is_some(), self.kind);
         let mut new_pc: Option<&str> = None;
@@ -358,17 +379,20 @@ impl Builder {
             self.access = t.split_whitespace().next().map(str::to_string);
             return Fed::Taken;
         }
-        if self.is_sanitizer() {
+        if self.body() == Body::Sanitizer {
             if t.starts_with("=====") {
                 return Fed::End;
             }
             self.object_facts(t);
             return Fed::Taken;
         }
-        if matches!(self.kind, Kind::Oom | Kind::AllocFailure) {
+        if self.body() == Body::Mem {
             return self.feed_mem(t);
         }
-        if self.kind == Kind::Kmemleak {
+        if self.body() == Body::Leak {
+            if t.starts_with("unreferenced object 0x") && self.frames.is_empty() {
+                return Fed::Taken;
+            }
             if let Some(c) = t.strip_prefix("comm \"") {
                 // comm "modprobe", pid 2088, jiffies 4294680594 (age 375.486s)
                 if let Some((comm, rest)) = c.split_once("\", pid ") {
@@ -389,11 +413,11 @@ impl Builder {
         if self.slub.is_some() {
             return if t.starts_with("Object ") { Fed::Taken } else { Fed::Rejected };
         }
-        if self.kind == Kind::SlubDebug {
+        if self.body() == Body::Slub {
             self.object_facts(t);
         }
-        if self.kind == Kind::RcuStall && is_rcu_stall_detail(t)
-            || self.kind == Kind::StackDump && t.starts_with("name ") && t.contains(", interval ")
+        if self.body() == Body::Stall && is_rcu_stall_detail(t)
+            || self.body() == Body::Dump && t.starts_with("name ") && t.contains(", interval ")
         {
             return Fed::Taken;
         }
@@ -559,11 +583,11 @@ impl Builder {
             if n == 3 {
                 break;
             }
-            if table::is_skip(&f.func) {
+            if roles::has_any(&f.func, roles::NEVER_GUILTY) {
                 continue;
             }
             sig.push('|');
-            sig.push_str(f.func.split('.').next().unwrap_or(&f.func));
+            sig.push_str(roles::base_name(&f.func));
             n += 1;
         }
         let r = Report {
@@ -598,39 +622,42 @@ impl Builder {
         Ok(Finished { report: r, reg_lines: self.reg_lines, body: self.body })
     }
 
-    fn guilty(&self) -> Option<String> {
-        let base = |f: &str| f.split('.').next().unwrap_or(f).to_string();
-        if self.row.is_some_and(|r| r.func_in_header) {
-            if let Some(pc) = &self.pc {
-                let func = pc.split('+').next().unwrap_or(pc);
-                if !table::is_skip(func) {
-                    return Some(base(func));
-                }
-            }
-        }
-        let mut candidates =
-            self.frames.iter().filter(|f| f.reliable || self.frames.iter().all(|g| !g.reliable));
-        // Frames before the fault entry (die/page_fault...) belong to the exception handler.
-        for f in candidates.by_ref() {
-            if table::is_stop(&f.func) {
-                break;
-            }
-            if !table::is_skip(&f.func) && !f.func.starts_with("0x") {
-                return Some(base(&f.func));
-            }
-        }
-        if let Some(pc) = &self.pc {
-            let func = pc.split('+').next().unwrap_or(pc);
-            return Some(base(func));
-        }
-        self.frames.first().map(|f| base(&f.func))
+    /// Where the guilty frame comes from: the row's rule; a report without a header row (a lone
+    /// stack dump, a `crash> bt`, a report whose header was lost) takes the stack.
+    fn pick(&self) -> Pick {
+        self.row.map(|r| r.pick).unwrap_or(Pick::Stack)
     }
 
-    /// KASAN, KFENCE, UBSAN, KMSAN and KCSAN reports run from their header to a `=====` line.
-    fn is_sanitizer(&self) -> bool {
-        matches!(self.kind, Kind::Kasan | Kind::Kfence | Kind::Ubsan)
-            || self.kind == Kind::Bug
-                && (self.header.starts_with("BUG: KMSAN") || self.header.starts_with("BUG: KCSAN"))
+    /// Which parser reads the body: the row's; reports without a row are stacks.
+    fn body(&self) -> Body {
+        match self.row {
+            Some(r) => r.body,
+            None if self.kind == Kind::StackDump => Body::Dump,
+            None => Body::Oops,
+        }
+    }
+
+    /// The guilty function, `None` when no trustworthy frame names one (the title then says
+    /// `corrupted`, as syzkaller's do).
+    fn guilty(&self) -> Option<String> {
+        let usable = |func: &str| !roles::has_any(func, roles::NEVER_GUILTY) && !roles::is_address(func);
+        let pc_func = self.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p));
+        let named = match self.pick() {
+            Pick::Header | Pick::Pc => pc_func.filter(|f| usable(f)),
+            Pick::LockSite => self.lock_site.as_deref().filter(|f| usable(f)),
+            _ => None,
+        };
+        if let Some(f) = named {
+            return Some(frame_title(f));
+        }
+        let from_stack = match self.pick() {
+            Pick::Stall => stall_frame(&self.frames),
+            Pick::Leak => first_frame(&self.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
+            _ => first_frame(&self.frames, roles::NEVER_GUILTY),
+        };
+        // The faulting instruction is trustworthy even inside a helper: better than nothing.
+        let pc_fallback = matches!(self.pick(), Pick::Header | Pick::Pc).then_some(pc_func).flatten();
+        from_stack.or_else(|| pc_fallback.filter(|f| !roles::is_address(f)).map(frame_title))
     }
 
     /// Lines that describe the object a memory report is about.
@@ -682,7 +709,7 @@ impl Builder {
     }
 
     fn title(&self, guilty: Option<&str>) -> String {
-        let frame = guilty.unwrap_or("unknown");
+        let frame = guilty.unwrap_or("corrupted");
         if self.kind == Kind::Oom {
             let m = self.mem.as_ref();
             return match m
@@ -711,10 +738,196 @@ impl Builder {
             return format!("crash: exception in {frame}");
         }
         let tpl = self.row.map(|r| r.title).unwrap_or("{frame}");
-        tpl.replace("{frame}", frame)
-            .replace("{cap}", self.cap.as_deref().unwrap_or("?"))
+        let mut title = tpl.to_string();
+        if self.kind == Kind::Warning && tpl == "WARNING in {frame}" {
+            if let Some(what) = table::warn_site(&self.header) {
+                title = format!("WARNING: {what} in {{frame}}");
+            }
+        }
+        if self.kind == Kind::Kasan {
+            // syzkaller's KASAN titles: no access type when the report prints none, frees are
+            // `invalid-free`, and pre-4.15 headers keep their `at addr`.
+            let cap = self.cap.as_deref().unwrap_or("");
+            if cap.contains("free") && !cap.contains("use-after-free") {
+                title = "KASAN: invalid-free in {frame}".into();
+            } else if self.access.is_none() {
+                title = title.replace(" {access}", "");
+            }
+            if self.header.contains(" at addr ") {
+                title.push_str(" at addr ADDR");
+            }
+        }
+        let cap = match self.kind {
+            // `UBSAN: Undefined behaviour in` (before 5.x) / `UBSAN: array-index-out-of-bounds in`.
+            Kind::Ubsan => self.cap.as_deref().map(|c| c.to_ascii_lowercase().replace(' ', "-")),
+            _ => self.cap.clone(),
+        };
+        title
+            .replace("{frame}", frame)
+            .replace("{cap}", cap.as_deref().unwrap_or("?"))
             .replace("{access}", self.access.as_deref().unwrap_or("Access"))
+            .replace("{header}", &self.header)
     }
+}
+
+/// A function as titles name it: syscall wrappers by their syscall (`__x64_sys_rmdir`,
+/// `SyS_rmdir`, `__do_sys_rmdir` -> `sys_rmdir`), compiler clones by their base name.
+fn frame_title(func: &str) -> String {
+    match syscall_of(func) {
+        Some((compat, name)) => format!("{}sys_{name}", if compat { "compat_" } else { "" }),
+        None => roles::base_name(func).to_string(),
+    }
+}
+
+/// The syscall a wrapper frame implements, and whether it is the compat entry.
+fn syscall_of(func: &str) -> Option<(bool, &str)> {
+    const COMPAT: &[&str] = &[
+        "__x32_compat_sys_",
+        "__ia32_compat_sys_",
+        "__se_compat_sys_",
+        "__do_compat_sys_",
+        "compat_SyS_",
+        "compat_sys_",
+    ];
+    const NATIVE: &[&str] = &[
+        "__x64_sys_",
+        "__ia32_sys_",
+        "__arm64_sys_",
+        "__riscv_sys_",
+        "__s390x_sys_",
+        "__s390_sys_",
+        "__se_sys_",
+        "__do_sys_",
+        "SyS_",
+        "SYSC_",
+        "sys_",
+    ];
+    let base = roles::base_name(func);
+    for (compat, list) in [(true, COMPAT), (false, NATIVE)] {
+        if let Some(name) = list.iter().find_map(|p| base.strip_prefix(p)) {
+            return (!name.is_empty()).then_some((compat, name));
+        }
+    }
+    None
+}
+
+/// The first trustworthy frame with none of the `skip` roles, up to the entry code.
+fn first_frame(frames: &[Frame], skip: Roles) -> Option<String> {
+    for f in frames.iter().filter(|f| f.reliable) {
+        let r = roles::roles(&f.func);
+        if r.contains(Role::Entry) {
+            break;
+        }
+        if r.hits(skip) || roles::is_address(&f.func) {
+            continue;
+        }
+        return Some(frame_title(&f.func));
+    }
+    None
+}
+
+/// Syscalls that multiplex many handlers (the file or socket chooses): a stall in them is named
+/// by the handler, not the syscall.
+const MULTIPLEXED: &[&str] = &[
+    "ioctl",
+    "compat_ioctl",
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "pread64",
+    "pwrite64",
+    "preadv",
+    "pwritev",
+    "preadv2",
+    "pwritev2",
+    "sendmsg",
+    "sendmmsg",
+    "sendto",
+    "send",
+    "recvmsg",
+    "recvfrom",
+    "recv",
+    "splice",
+    "sendfile",
+    "sendfile64",
+    "setsockopt",
+    "getsockopt",
+    "io_uring_enter",
+];
+
+/// Stalls and lockups: the stack is wherever the loop was interrupted, so the title names the
+/// work the CPU was doing: the innermost trustworthy frame under the dispatch that started it
+/// (a syscall, an interrupt or softirq, a worker), or the syscall itself when it does one job.
+/// Frames of the interrupt that runs the stall detector are not part of the loop.
+fn stall_frame(frames: &[Frame]) -> Option<String> {
+    let start = frames.iter().rposition(|f| is_detector_irq(&f.func)).map_or(0, |i| i + 1);
+    let mut prev: Option<&str> = None;
+    for f in frames[start..].iter().filter(|f| f.reliable) {
+        if let Some((_, name)) = syscall_of(&f.func) {
+            if MULTIPLEXED.contains(&name) {
+                return Some(frame_title(prev.unwrap_or(&f.func)));
+            }
+            return Some(frame_title(&f.func));
+        }
+        if f.func.contains("smp_call_function") {
+            return Some("smp_call_function".into());
+        }
+        let r = roles::roles(&f.func);
+        if r.contains(Role::Entry) || r.contains(Role::Context) {
+            if prev.is_some() {
+                break;
+            }
+            continue;
+        }
+        if r.hits(roles::NEVER_GUILTY.with(Role::Dispatch)) || roles::is_address(&f.func) {
+            continue;
+        }
+        prev = Some(&f.func);
+    }
+    prev.map(frame_title)
+}
+
+/// The timer interrupt that runs the RCU stall and soft-lockup detectors.
+fn is_detector_irq(func: &str) -> bool {
+    let b = roles::base_name(func);
+    b.contains("apic_timer_interrupt")
+        || matches!(
+            b,
+            "hrtimer_interrupt" | "arch_timer_handler_virt" | "arch_timer_handler_phys" | "timer_interrupt"
+        )
+}
+
+/// lockdep lock sites: `(&bdev->bd_mutex){+.+.}, at: [<..>] blkdev_reread_part+0x1e/0x40`,
+/// `#0: ffff8880...(&mm->mmap_lock){++++}-{3:3}, at: mmap_read_lock include/...:12` (the frame
+/// text), and `syz/123 is trying to release lock (rtnl_mutex) at:` (`None`: the frame follows).
+fn lock_site(t: &str) -> Option<Option<&str>> {
+    if let Some(i) = t.find(", at: ") {
+        return Some(Some(t[i + 6..].trim()));
+    }
+    (t.ends_with(" at:") && t.contains(" lock")).then_some(None)
+}
+
+/// The faulting function on a pc line of any architecture: x86 `IP: [<..>] func+0x1/0x2`, `RIP:
+/// 0010:[<..>]  [<..>] func+0x1/0x2` (before 4.x), i386 `EIP: [<..>] func+..`, `EIP is at`, arm
+/// `PC is at func+0x1/0x2` (arm64 `pc : func+..` is a register line), ppc `NIP [c00..] func+0x1/0x2`, riscv/mips `epc : func+..`, s390
+/// `Krnl PSW : ... (func+0x1/0x2)`. `func+off/size` as printed.
+fn pc_line(t: &str) -> Option<&str> {
+    const P: &[&str] =
+        &["IP: ", "RIP: ", "EIP: ", "EIP is at ", "PC is at ", "NIP [", "NIP: ", "epc : ", "Krnl PSW : "];
+    if !P.iter().any(|p| t.starts_with(p)) {
+        return None;
+    }
+    // `RIP: 0010:func+0x1/0x2` is a register line (parsed with the registers).
+    if t.starts_with("RIP: ") && !t.contains("[<") {
+        return None;
+    }
+    let tok = t
+        .split_ascii_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches(['(', ')']))
+        .find(|w| w.contains("+0x") && !w.starts_with('[') && !w.contains(':'))?;
+    parse_frame(tok).is_some().then_some(tok)
 }
 
 fn boundary(t: &str) -> Option<Option<String>> {

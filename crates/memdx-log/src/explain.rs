@@ -1,11 +1,20 @@
 //! Explanations for memory reports: slab crashes, OOM kills and allocation failures.
 
-use crate::builder::Body;
 use crate::model::*;
-use crate::table;
+use crate::roles::{self, Role};
 use memdx_core::units::kib;
 
-pub fn explain(r: &Report, body: &Body) -> Option<Explanation> {
+/// What a report body says about the object concerned, for the explanation: the slab cache
+/// (KASAN `which belongs to the cache kmalloc-128 of size 128`, KFENCE `cache=kmalloc-32`) and
+/// facts worth quoting (object size, offset of the access, bad bytes, allocation site). The body
+/// parser fills it as it reads the report.
+#[derive(Debug, Default)]
+pub struct ObjectFacts {
+    pub cache: Option<String>,
+    pub facts: Vec<Fact>,
+}
+
+pub fn explain(r: &Report, body: &ObjectFacts) -> Option<Explanation> {
     match r.kind {
         Kind::Oom => Some(oom(r)),
         Kind::AllocFailure => Some(alloc_failure(r)),
@@ -22,7 +31,7 @@ pub fn explain(r: &Report, body: &Body) -> Option<Explanation> {
 fn stack_summary(frames: &[Frame]) -> String {
     let v: Vec<&str> = frames
         .iter()
-        .filter(|f| f.reliable && !table::is_skip(&f.func))
+        .filter(|f| f.reliable && !roles::has_any(&f.func, roles::NEVER_GUILTY))
         .take(3)
         .map(|f| f.func.as_str())
         .collect();
@@ -56,7 +65,7 @@ fn non_slab_kasan(r: &Report) -> Option<Explanation> {
     })
 }
 
-fn kmemleak(r: &Report, body: &Body) -> Explanation {
+fn kmemleak(r: &Report, body: &ObjectFacts) -> Explanation {
     let size = body.facts.iter().find(|f| f.label == "object size").map(|f| f.value.as_str());
     let mut summary = match size {
         Some(s) => format!("kmemleak found an unreferenced object of {s} allocated"),
@@ -93,35 +102,11 @@ fn fact(label: &str, value: impl Into<String>) -> Fact {
     Fact { label: label.to_string(), value: value.into() }
 }
 
-const FREE_PATH: &[&str] = &[
-    "kmem_cache_free*",
-    "kfree*",
-    "__slab_free",
-    "slab_free*",
-    "do_slab_free",
-    "cache_from_obj",
-    "free_debug_processing",
-    "kvfree*",
-    "__kmem_cache_free*",
-];
-const ALLOC_PATH: &[&str] = &[
-    "kmem_cache_alloc*",
-    "__kmalloc*",
-    "kmalloc*",
-    "___slab_alloc*",
-    "__slab_alloc*",
-    "slab_alloc*",
-    "get_freepointer*",
-    "__kmem_cache_alloc*",
-];
-
-fn slab(r: &Report, body: &Body) -> Option<Explanation> {
+fn slab(r: &Report, body: &ObjectFacts) -> Option<Explanation> {
     let pc_func = r.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p)).unwrap_or("");
     let top: Vec<&str> = r.frames.iter().filter(|f| f.reliable).take(8).map(|f| f.func.as_str()).collect();
-    let in_free = table::matches_list(FREE_PATH, pc_func)
-        || top.iter().take(4).any(|f| table::matches_list(FREE_PATH, f));
-    let in_alloc = table::matches_list(ALLOC_PATH, pc_func)
-        || top.iter().take(4).any(|f| table::matches_list(ALLOC_PATH, f));
+    let in_free = roles::is(pc_func, Role::Free) || top.iter().take(4).any(|f| roles::is(f, Role::Free));
+    let in_alloc = roles::is(pc_func, Role::Alloc) || top.iter().take(4).any(|f| roles::is(f, Role::Alloc));
     let header = r.header.as_str();
     let lower = header.to_ascii_lowercase();
     let freed_stack = r.aux_stacks.iter().any(|a| a.label.to_ascii_lowercase().starts_with("freed "));
@@ -179,7 +164,7 @@ fn slab(r: &Report, body: &Body) -> Option<Explanation> {
     }
     if cache.is_none() {
         for f in r.frames.iter().filter(|f| f.reliable) {
-            if let Some(c) = table::cache_of_callback(&f.func) {
+            if let Some(c) = roles::cache_of_callback(&f.func) {
                 cache = Some(c.to_string());
                 via = Some(f.func.clone());
                 break;

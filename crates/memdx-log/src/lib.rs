@@ -9,8 +9,9 @@
 //! per distinct signature, so memory does not grow with the input. slub_debug `TRACE` records are
 //! handed to a [`Sink`] as they complete.
 //!
-//! Pipeline: `frame` (line prefix) -> `table` (which report a header starts) -> `builder` (report
-//! body) -> `explain` (memory explanations).
+//! Pipeline: `frame` (line prefix) -> `table` (which report a header starts, with which body parser
+//! and guilty-frame rule) -> `builder` (report body) -> `explain` (memory explanations); `roles`
+//! (what each kernel function is in a stack trace) serves the last two and the slab engine.
 
 mod builder;
 mod crash;
@@ -18,6 +19,7 @@ mod explain;
 pub mod frame;
 mod lines;
 pub mod model;
+pub mod roles;
 pub mod table;
 
 pub use frame::{Caller, Framing};

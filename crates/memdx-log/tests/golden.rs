@@ -288,7 +288,7 @@ fn doc612_kfence() {
 #[test]
 fn doc612_ubsan() {
     let v = check("doc612_ubsan.txt");
-    assert_eq!(titles(&v), vec!["UBSAN: Undefined behaviour in _mix_pool_bytes"]);
+    assert_eq!(titles(&v), vec!["UBSAN: undefined-behaviour in _mix_pool_bytes"]);
     assert_eq!(report(&v, 0)["corrupted"], Value::Null);
     assert_eq!(report(&v, 0)["frames"][3]["reliable"], false);
 }
@@ -312,7 +312,7 @@ fn doc612_kmemleak() {
 #[test]
 fn doc612_rcu_stall() {
     let v = check("doc612_rcu_stall.txt");
-    assert_eq!(titles(&v), vec!["INFO: rcu detected stall in unknown"]);
+    assert_eq!(titles(&v), vec!["INFO: rcu detected stall in corrupted"]);
     assert_eq!(report(&v, 0)["count"], 2);
     assert_eq!(report(&v, 0)["lines"], 4, "the per-CPU lines belong to the report");
     assert!(report(&v, 0)["corrupted"].as_str().unwrap_or("").contains("no call trace"));

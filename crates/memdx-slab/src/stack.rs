@@ -7,6 +7,7 @@
 //! tracing frames at the top removed, so the same call path printed by different tools (or with
 //! different offsets after a rebuild) groups together.
 
+use memdx_log::roles::{self, Role, Roles};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,135 +38,22 @@ impl StackFrame {
     }
 }
 
-/// `___slab_alloc.constprop.34` -> `___slab_alloc`.
-pub fn base_name(func: &str) -> &str {
-    match func.find('.') {
-        Some(0) | None => func,
-        Some(i) => &func[..i],
-    }
-}
+pub use memdx_log::roles::base_name;
 
-/// Frames that belong to the allocator, slub_debug or the tracer rather than the caller; removed
-/// from the top of a stack before grouping.
+/// Frames that belong to the allocator, slub_debug, the stack dumper or the tracer rather than the
+/// caller; removed from the top of a stack before grouping. The roles are the log engine's
+/// frame-role table (`memdx_log::roles`).
 pub fn is_allocator_frame(name: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "dump_backtrace",
-        "show_stack",
-        "dump_stack",
-        "dump_stack_lvl",
-        "alloc_debug_processing",
-        "free_debug_processing",
-        "slab_alloc",
-        "slab_alloc_node",
-        "slab_free",
-        "do_slab_free",
-        "kfree",
-        "kvfree",
-        "kmalloc_trace",
-        "kmalloc_node_trace",
-        "kvmalloc_node",
-        "alloc_pages",
-        "folio_alloc",
-        "stack_trace_save",
-        "ftrace_trace_stack",
-        "__ftrace_trace_stack",
-        "trace_buffer_unlock_commit_regs",
-        "event_triggers_call",
-        "stacktrace_trigger",
-        "trace_event_buffer_commit",
-        "memcg_slab_post_alloc_hook",
-        "kprobe_ftrace_handler",
-        "trace_call_bpf",
-        "bpf_get_stackid",
-    ];
-    const PREFIX: &[&str] = &[
-        "___slab_alloc",
-        "__slab_alloc",
-        "__slab_free",
-        "kmem_cache_alloc",
-        "kmem_cache_free",
-        "kmem_cache_zalloc",
-        "__kmem_cache_alloc",
-        "__kmem_cache_free",
-        "__kmalloc",
-        "kmalloc",
-        "__kvmalloc",
-        "kzalloc",
-        "trace_event_raw_event_",
-        "perf_trace_",
-        "__traceiter_",
-        "trace_kmem",
-        "trace_kmalloc",
-        "__alloc_pages",
-        "alloc_pages_",
-        "__alloc_frozen_pages",
-        "alloc_frozen_pages",
-        "__folio_alloc",
-        "allocate_slab",
-        "new_slab",
-        "__bpf_trace_",
-        "bpf_trace_run",
-    ];
-    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+    const ALLOCATOR: Roles = Roles::of(&[Role::Alloc, Role::Free, Role::Report, Role::Tracing]);
+    roles::has_any(name, ALLOCATOR)
 }
 
 /// Frames of generic entry, VFS or worker plumbing: not the driver of an allocation. The driver of
 /// a call path is its outermost kernel frame that is not one of these (for a cgroup directory,
 /// `cgroup_mkdir`; for a per-memcg cache on 4.19, `memcg_kmem_cache_create_func`).
 pub fn is_generic_frame(name: &str) -> bool {
-    const EXACT: &[&str] = &[
-        "do_syscall_64",
-        "do_syscall_x64",
-        "el0_svc",
-        "el0_svc_common",
-        "el0_svc_handler",
-        "el0t_64_sync",
-        "el0t_64_sync_handler",
-        "invoke_syscall",
-        "process_one_work",
-        "process_scheduled_works",
-        "worker_thread",
-        "kthread",
-        "ret_from_fork",
-        "ret_from_fork_asm",
-        "rcu_core",
-        "rcu_core_si",
-        "rcu_do_batch",
-        "handle_softirqs",
-        "__do_softirq",
-        "irq_exit_rcu",
-        "do_mkdirat",
-        "do_rmdir",
-        "do_unlinkat",
-        "do_sys_openat2",
-        "do_filp_open",
-        "path_openat",
-        "filename_create",
-        "kernfs_iop_mkdir",
-        "kernfs_iop_rmdir",
-        "kernfs_fop_write_iter",
-        "kernfs_fop_read_iter",
-        "seq_read",
-        "seq_read_iter",
-    ];
-    const PREFIX: &[&str] = &[
-        "entry_SYSCALL",
-        "__x64_sys_",
-        "__arm64_sys_",
-        "__ia32_sys_",
-        "__se_sys_",
-        "__do_sys_",
-        "ksys_",
-        "vfs_",
-        "el1_",
-        "el0_",
-        "sysvec_",
-        "asm_sysvec_",
-        "asm_",
-        "smpboot_",
-        "run_ksoftirqd",
-    ];
-    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+    const PLUMBING: Roles = Roles::of(&[Role::Entry, Role::Dispatch, Role::Context, Role::Fault]);
+    roles::has_any(name, PLUMBING)
 }
 
 /// A stack, innermost frame first.
