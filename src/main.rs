@@ -38,7 +38,40 @@ enum Cmd {
     Completions(cmd::docs::CompletionsArgs),
 }
 
+/// True for the panic `println!` raises when stdout is a closed pipe (`memdx ... | head`).
+fn broken_pipe_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    msg.contains("Broken pipe")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
+    // A reader that stops early (`| head`) ends memdx quietly. SIGPIPE stays ignored (Rust's
+    // default) so that a trace still removes its tracefs instance: the write fails, the stack
+    // unwinds through the cleanup guards, and the failure is not reported.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !broken_pipe_panic(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(p) if broken_pipe_panic(p.as_ref()) => ExitCode::SUCCESS,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         None => cmd::diagnose::run(cmd::diagnose::Args::default()),
@@ -56,6 +89,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("memdx: error: {e:#}");
             ExitCode::from(cmd::EXIT_USAGE)

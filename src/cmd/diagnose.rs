@@ -106,6 +106,17 @@ pub fn run(args: Args) -> Result<u8> {
     for e in &io_errors {
         eprintln!("memdx: error: {e}");
     }
+    // Inputs were given and none could be read: a usage error, not "nothing looks wrong".
+    if !args.inputs.is_empty() && case.inputs.is_empty() {
+        for s in &case.skipped {
+            eprintln!("memdx: error: {}: {}", s.file, s.reason);
+        }
+        eprintln!(
+            "memdx: error: none of the {} input(s) could be read as anything memdx knows",
+            args.inputs.len()
+        );
+        return Ok(EXIT_USAGE);
+    }
     if let Some(v) = &args.vmlinux {
         crate::symbolize_case::symbolize(&mut case, v, args.modules.as_deref())?;
     }

@@ -92,7 +92,8 @@ pub struct ReclaimArgs {
     /// Event `format` files (concatenated) of the traced kernel, for offline traces.
     #[arg(long)]
     formats: Option<PathBuf>,
-    /// Print only the per-CPU per-second table of episode ends (fast path, seed 001 layout).
+    /// Print only the per-CPU per-second table of episode ends (fast path; the layout of the C tabulator
+    /// used in the 4.18 arm64 memcg reclaim-storm investigation).
     #[arg(long)]
     table_only: bool,
     /// Print the per-CPU per-second table after the summary.

@@ -309,7 +309,8 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
         }
         out.push(f.next(remedy_for(u)));
     }
-    for h in ev.hierarchies {
+    // The memory controller's dying cgroups are memdx-analyze's `memcg.dying` (one finding per fact).
+    for h in ev.hierarchies.iter().filter(|h| h.controller != "memory") {
         let Some(d) = h.dying else { continue };
         if d < 100 || d * 2 < h.present.unwrap_or(0) {
             continue;

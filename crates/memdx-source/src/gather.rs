@@ -132,6 +132,8 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
 pub(crate) enum Structural {
     Sysctl(String),
     Psi(String),
+    /// A snapshot's memcg walk ([`crate::memcg::BUNDLE_FILE`]).
+    Memcg,
 }
 
 pub(crate) fn structural(path: &Path) -> Option<Structural> {
@@ -144,6 +146,9 @@ pub(crate) fn structural(path: &Path) -> Option<Structural> {
     if n >= 3 && comps[n - 3] == "proc" && comps[n - 2] == "pressure" {
         return Some(Structural::Psi(comps[n - 1].clone()));
     }
+    if n >= 1 && comps[n - 1] == crate::memcg::BUNDLE_FILE {
+        return Some(Structural::Memcg);
+    }
     None
 }
 
@@ -154,6 +159,19 @@ pub(crate) fn apply_structural(case: &mut Case, name: &str, text: &str, s: Struc
             case.ingest_as(name, &format!("{key} = {value}\n"), Format::Sysctl, None, time);
         }
         Structural::Psi(res) => case.ingest_as(name, text, Format::Psi, Some(&res), time),
+        Structural::Memcg => match crate::memcg::from_text(text) {
+            Some(m) => {
+                case.memcgs = Some(crate::memcg::to_case(m, memdx_core::SourceRef::new(name)));
+                case.inputs.push(memdx_analyze::InputInfo {
+                    file: name.into(),
+                    format: "memcg walk".into(),
+                    diagnostics: 0,
+                });
+            }
+            None => case
+                .skipped
+                .push(memdx_analyze::Skipped { file: name.into(), reason: "not a memdx memcg walk".into() }),
+        },
     }
 }
 

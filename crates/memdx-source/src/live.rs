@@ -130,29 +130,11 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
         }
     }
     if let Some(m) = crate::memcg::scan(root, opts.top_memcgs, case.cgroups.as_ref()) {
-        let (hierarchy, dir) = match m.hierarchy {
-            crate::memcg::Hierarchy::V1 => ("v1", "sys/fs/cgroup/memory"),
-            crate::memcg::Hierarchy::V2 => ("v2", "sys/fs/cgroup"),
+        let dir = match m.hierarchy {
+            crate::memcg::Hierarchy::V1 => "sys/fs/cgroup/memory",
+            crate::memcg::Hierarchy::V2 => "sys/fs/cgroup",
         };
-        case.memcgs = Some(memdx_analyze::case::MemcgCount {
-            hierarchy,
-            live: m.live,
-            dying: m.dying,
-            top: m.top,
-            limits: m
-                .limits
-                .into_iter()
-                .map(|l| memdx_analyze::case::MemcgLimit {
-                    path: l.path,
-                    usage: l.usage,
-                    limit: l.limit,
-                    swappiness: l.swappiness,
-                    swap_max: l.swap_max,
-                })
-                .collect(),
-            max_depth: m.max_depth,
-            source: memdx_core::SourceRef::new(name(dir)),
-        });
+        case.memcgs = Some(crate::memcg::to_case(m, memdx_core::SourceRef::new(name(dir))));
     }
     case.finish();
 }

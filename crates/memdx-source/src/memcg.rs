@@ -246,9 +246,118 @@ pub fn cgroup_stats(root: &Path, limit: usize) -> Option<CgroupExport> {
     Some(CgroupExport { hierarchy: hier.label(), cgroups, total })
 }
 
+/// The file of a snapshot bundle that keeps the walk (directories cannot be re-counted offline).
+pub const BUNDLE_FILE: &str = "memdx-memcg.txt";
+
+/// The walk as text for a snapshot bundle: `key value` lines, then one `top` line per cgroup
+/// (`top USAGE LIMIT|max SWAPPINESS|- SWAP_MAX|- PATH`, the path last as it may hold spaces).
+pub fn to_text(m: &MemcgScan) -> String {
+    let mut s = format!("# memdx memcg walk\nhierarchy {}\nlive {}\n", m.hierarchy.label(), m.live);
+    if let Some(d) = m.dying {
+        s.push_str(&format!("dying {d}\n"));
+    }
+    s.push_str(&format!("max_depth {}\n", m.max_depth));
+    for l in &m.limits {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        s.push_str(&format!(
+            "top {} {} {} {} {}\n",
+            l.usage,
+            l.limit.map_or("max".into(), |v| v.to_string()),
+            opt(l.swappiness.map(|v| v.to_string())),
+            opt(l.swap_max.clone()),
+            l.path
+        ));
+    }
+    s
+}
+
+/// Reads [`to_text`] back; `None` when it is not that file.
+pub fn from_text(text: &str) -> Option<MemcgScan> {
+    let mut m = MemcgScan {
+        hierarchy: Hierarchy::V1,
+        live: 0,
+        dying: None,
+        top: Vec::new(),
+        limits: Vec::new(),
+        max_depth: 0,
+    };
+    let mut seen = false;
+    for line in text.lines().take(1000) {
+        let (k, v) = line.split_once(' ')?;
+        match k {
+            "#" => {}
+            "hierarchy" => m.hierarchy = if v == "v2" { Hierarchy::V2 } else { Hierarchy::V1 },
+            "live" => {
+                m.live = v.parse().ok()?;
+                seen = true;
+            }
+            "dying" => m.dying = v.parse().ok(),
+            "max_depth" => m.max_depth = v.parse().ok()?,
+            "top" => {
+                let f: Vec<&str> = v.splitn(5, ' ').collect();
+                let [usage, limit, swappiness, swap_max, path] = f[..] else { continue };
+                let usage = usage.parse().ok()?;
+                m.top.push((path.to_string(), usage));
+                m.limits.push(MemcgLimits {
+                    path: path.to_string(),
+                    usage,
+                    limit: limit.parse().ok(),
+                    swappiness: swappiness.parse().ok(),
+                    swap_max: (swap_max != "-").then(|| swap_max.to_string()),
+                });
+            }
+            _ => {}
+        }
+    }
+    seen.then_some(m)
+}
+
+/// The walk as the Case holds it; `source` names where it was walked.
+pub fn to_case(m: MemcgScan, source: memdx_core::SourceRef) -> memdx_analyze::case::MemcgCount {
+    memdx_analyze::case::MemcgCount {
+        hierarchy: m.hierarchy.label(),
+        live: m.live,
+        dying: m.dying,
+        top: m.top,
+        limits: m
+            .limits
+            .into_iter()
+            .map(|l| memdx_analyze::case::MemcgLimit {
+                path: l.path,
+                usage: l.usage,
+                limit: l.limit,
+                swappiness: l.swappiness,
+                swap_max: l.swap_max,
+            })
+            .collect(),
+        max_depth: m.max_depth,
+        source,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundle_text_round_trip() {
+        let m = MemcgScan {
+            hierarchy: Hierarchy::V1,
+            live: 12,
+            dying: Some(2988),
+            top: vec![("/a b".into(), 4096)],
+            limits: vec![MemcgLimits {
+                path: "/a b".into(),
+                usage: 4096,
+                limit: Some(8192),
+                swappiness: Some(60),
+                swap_max: None,
+            }],
+            max_depth: 2,
+        };
+        assert_eq!(from_text(&to_text(&m)), Some(m));
+        assert_eq!(from_text("MemTotal: 1 kB\n"), None);
+    }
 
     #[test]
     fn v1_and_v2_trees() {

@@ -58,6 +58,15 @@ pub fn write(root: &Path, out: &Path, now: i64, release: &str) -> std::io::Resul
             }
         }
     }
+    // The memcg walk: directories (live) cannot be counted again offline, and dying = counted - live.
+    let cgroups = std::fs::read_to_string(root.join("proc/cgroups"))
+        .ok()
+        .and_then(|t| memdx_parse::cgroups::parse(&t, &memdx_core::SourceRef::new("/proc/cgroups")).ok())
+        .map(|p| p.value);
+    if let Some(m) = crate::memcg::scan(root, 10, cgroups.as_ref()) {
+        add_file(&mut b, crate::memcg::BUNDLE_FILE, crate::memcg::to_text(&m).as_bytes(), mtime)?;
+        sum.files += 1;
+    }
     // The kernel log, as /dev/kmsg records (the log engine reads that framing).
     if root == Path::new("/") {
         match crate::live::read_kmsg(root) {

@@ -84,7 +84,7 @@ pub fn findings(r: &ReclaimReport) -> Vec<Finding> {
             .explain(
                 "Most of the time tasks spend in reclaim goes to walking shrinkers, not LRU pages. With many \
                  memory cgroups each reclaim walks every memcg's shrinkers; on kernels before 6.7 with \
-                 cgroup.memory=nokmem, stale shrinker bits make every memcg reclaim call them all (seed 001).",
+                 cgroup.memory=nokmem, stale shrinker bits make every memcg reclaim call them all (the 4.18 arm64 Kubernetes memcg reclaim storm).",
             )
             .evidence(Evidence::float("shrink_slab share", share * 100.0, Some("%"), src.clone()))
             .next("count memory cgroups: grep memory /proc/cgroups; remove dying cgroups")

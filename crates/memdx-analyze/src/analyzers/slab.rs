@@ -28,6 +28,19 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("kmalloc-cg-", "generic kmalloc charged to a memcg (5.14+)", "memdx trace allocs --min-size <size>"),
 ];
 
+/// Caches the kernel creates with SLAB_RECLAIM_ACCOUNT (counted in SReclaimable): shrinkers free
+/// them under memory pressure, and they follow the page cache and the file working set, so their
+/// size alone is not a problem.
+const RECLAIMABLE: &[&str] = &[
+    "dentry",
+    "inode_cache",
+    "ext4_inode_cache",
+    "xfs_inode",
+    "radix_tree_node",
+    "xarray_node",
+    "buffer_head",
+];
+
 fn known(name: &str) -> Option<(&'static str, &'static str)> {
     KNOWN
         .iter()
@@ -96,7 +109,14 @@ pub fn run(case: &Case, out: &mut Report) {
         if mem < 100 * 1024 || share < 10.0 {
             continue;
         }
-        let sev = if mem >= 1024 * 1024 { Severity::Critical } else { Severity::Warning };
+        let reclaimable = RECLAIMABLE.contains(&c.name.as_str());
+        let sev = if reclaimable {
+            Severity::Info
+        } else if mem >= 1024 * 1024 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
         let merged = case.slab_aliases.merged_with(&c.name);
         let mut explanation = format!(
             "{} holds {} objects of {} bytes ({:.0}% in use), {} or {share:.0}% of all slab.",
@@ -126,6 +146,12 @@ pub fn run(case: &Case, out: &mut Report) {
             Some(cache_src(t, c)),
         ))
         .evidence(Evidence::float("active objects", c.active_pct(), Some("%"), None));
+        if reclaimable {
+            explanation.push_str(
+                " It is reclaimable (SLAB_RECLAIM_ACCOUNT, in SReclaimable): the kernel shrinks it under memory \
+                 pressure, so its size alone is not a problem; a leak shows as growth that survives pressure.",
+            );
+        }
         if let Some((what, next)) = known(&c.name) {
             explanation.push_str(&format!(" This cache holds {what}."));
             f = f.next(next.to_string());
