@@ -77,12 +77,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if frames_mode {
         let mut list: Vec<String> = args.inputs.clone();
         if let Some(fl) = &args.frame_list {
-            let reader = open_input(fl)?;
-            for (n, line) in reader.lines().enumerate() {
-                let line = line.with_context(|| format!("{fl}:{}", n + 1))?;
-                if !line.trim().is_empty() {
-                    list.push(line);
+            let (_, diags) = memdx_core::lines::for_each_line(
+                open_input(fl)?,
+                &memdx_core::SourceRef::new(fl.as_str()),
+                |line, _| {
+                    if !line.trim().is_empty() {
+                        list.push(line.to_string());
+                    }
+                },
+            );
+            for d in diags {
+                if d.level == memdx_core::DiagLevel::Error {
+                    bail!("{d}");
                 }
+                eprintln!("memdx: warning: {d}");
             }
         }
         let mut all = Vec::new();
@@ -228,22 +236,20 @@ fn annotate_detailed(
     json: bool,
     mut source: Option<&mut SourceTree>,
 ) -> anyhow::Result<(usize, usize)> {
-    let mut buf = Vec::new();
-    let mut n = 0usize;
     let (mut frames, mut resolved) = (0, 0);
     let mut first = true;
     let mut release_checked = false;
     if json {
         writeln!(out, "[")?;
     }
+    // Capped lines: an overlong line is passed through cut to the cap, with a warning at the end.
+    let mut lr = memdx_core::lines::LineReader::new(&mut reader);
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).with_context(|| format!("{name}:{}", n + 1))? == 0 {
-            break;
-        }
-        n += 1;
-        let text = String::from_utf8_lossy(&buf);
-        let line = text.trim_end_matches(['\n', '\r']);
+        let at = lr.lines() + 1;
+        let Some(l) = lr.next_line().with_context(|| format!("{name}:{at}"))? else { break };
+        let n = l.number;
+        let text = l.text();
+        let line = text.trim_end_matches('\r');
         if !release_checked {
             if let Some(rel) = memdx_symbolize::log_release(line) {
                 release_checked = true;
@@ -278,6 +284,9 @@ fn annotate_detailed(
     }
     if json {
         writeln!(out, "\n]")?;
+    }
+    if let Some(d) = lr.long_lines_diag(&memdx_core::SourceRef::new(name), "cut to that length") {
+        eprintln!("memdx: {d}");
     }
     Ok((frames, resolved))
 }

@@ -1,8 +1,9 @@
 //! Shared vocabulary of memdx: where a fact came from ([`SourceRef`]), what went wrong while reading
 //! it ([`Diag`]), and what memdx concludes ([`Finding`] with its [`Evidence`]).
 //!
-//! Invariants: no I/O here, no dependencies beyond `serde` and `thiserror`. [`Finding`], [`Evidence`],
-//! [`SourceRef`], [`Diag`], [`Report`] and [`Table`] are part of the JSON output schema (`docs/json-schema.md`), so renaming a
+//! Invariants: no I/O here (the line reader reads any `BufRead` it is given), no dependencies beyond
+//! `serde`, `thiserror` and `memchr`. [`Finding`], [`Evidence`], [`SourceRef`], [`Diag`], [`Report`]
+//! and [`Table`] are part of the JSON output schema (`docs/json-schema.md`), so renaming a
 //! field is a schema change.
 
 mod finding;

@@ -1,39 +1,204 @@
-//! The streaming line loop every log and trace reader uses: one reused buffer, lossy UTF-8 only when
-//! a line is not valid UTF-8, and a read error that ends the input with a diagnostic instead of
-//! failing it.
+//! The one streaming line reader of memdx: every log, trace, journal and symbolize pass reads its
+//! input through [`LineReader`], so memory is bounded by [`MAX_LINE`] whatever the input holds.
+//!
+//! The approach is ripgrep's buffer limit: a line that fits in the reader's buffer is handed out
+//! straight from it (no copy); a line that straddles buffer refills is assembled in one reused
+//! buffer capped at the limit, and whatever exceeds the limit is read and dropped, so a file of
+//! 10 GB without a newline costs the cap, not 10 GB. Such a line is marked `cut`; callers that
+//! cannot use half a record skip it, and every caller reports how many lines were cut.
 
 use crate::{Diag, SourceRef};
 use std::borrow::Cow;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 
-/// Calls `f(line, number)` for each line of `r` (1-based numbers; the line keeps its `\n`). Returns the
-/// number of lines read and, when reading failed part way, a diagnostic at the line that failed.
+/// Longest line kept, in bytes. Kernel lines are at most 1 KiB, journal JSON lines a few KiB,
+/// trace lines with stack traces a few hundred bytes.
+pub const MAX_LINE: usize = 1 << 16;
+
+/// One line without its `\n` (a `\r` before it is kept), and whether it was cut at the cap.
+pub struct Line<'a> {
+    pub bytes: &'a [u8],
+    pub cut: bool,
+    /// 1-based line number.
+    pub number: usize,
+}
+
+impl Line<'_> {
+    /// The line as text: borrowed when it is valid UTF-8, lossily converted otherwise.
+    pub fn text(&self) -> Cow<'_, str> {
+        match std::str::from_utf8(self.bytes) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(self.bytes),
+        }
+    }
+}
+
+enum Next {
+    /// The line is the first `n` bytes of the reader's buffer; consume `n + 1` afterwards.
+    Direct(usize),
+    /// The line is in `buf`.
+    Assembled,
+}
+
+/// Appends to `buf` up to `cap` bytes in all; sets `cut` when bytes were dropped.
+fn append(buf: &mut Vec<u8>, cut: &mut bool, cap: usize, more: &[u8]) {
+    let room = cap.saturating_sub(buf.len());
+    buf.extend_from_slice(&more[..more.len().min(room)]);
+    *cut |= more.len() > room;
+}
+
+/// A capped line reader over any [`BufRead`].
+pub struct LineReader<R> {
+    r: R,
+    cap: usize,
+    buf: Vec<u8>,
+    cut: bool,
+    /// Bytes of the reader's buffer to consume before the next line (the previous direct line).
+    pending: usize,
+    lines: usize,
+    long_lines: usize,
+    first_long: usize,
+    done: bool,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// A reader keeping at most [`MAX_LINE`] bytes of a line.
+    pub fn new(r: R) -> Self {
+        Self::with_cap(r, MAX_LINE)
+    }
+
+    /// A reader keeping at most `cap` bytes of a line (at least 1).
+    pub fn with_cap(r: R, cap: usize) -> Self {
+        LineReader {
+            r,
+            cap: cap.max(1),
+            buf: Vec::new(),
+            cut: false,
+            pending: 0,
+            lines: 0,
+            long_lines: 0,
+            first_long: 0,
+            done: false,
+        }
+    }
+
+    /// Lines handed out so far (the number of the last one).
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// Lines longer than the cap so far, and the number of the first one.
+    pub fn long_lines(&self) -> (usize, usize) {
+        (self.long_lines, self.first_long)
+    }
+
+    /// The cap in bytes.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// The next line, `Ok(None)` at the end. A read error is returned once; the reader then ends.
+    /// `Interrupted` is retried.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        if self.pending > 0 {
+            self.r.consume(self.pending);
+            self.pending = 0;
+        }
+        self.buf.clear();
+        self.cut = false;
+        if self.done {
+            return Ok(None);
+        }
+        let next = loop {
+            let avail = match self.r.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            };
+            if avail.is_empty() {
+                self.done = true;
+                if self.buf.is_empty() && !self.cut {
+                    return Ok(None);
+                }
+                break Next::Assembled;
+            }
+            match memchr::memchr(b'\n', avail) {
+                Some(i) if self.buf.is_empty() && !self.cut && i <= self.cap => break Next::Direct(i),
+                Some(i) => {
+                    append(&mut self.buf, &mut self.cut, self.cap, &avail[..i]);
+                    self.r.consume(i + 1);
+                    break Next::Assembled;
+                }
+                None => {
+                    let n = avail.len();
+                    append(&mut self.buf, &mut self.cut, self.cap, avail);
+                    self.r.consume(n);
+                }
+            }
+        };
+        self.lines += 1;
+        if self.cut {
+            if self.long_lines == 0 {
+                self.first_long = self.lines;
+            }
+            self.long_lines += 1;
+        }
+        match next {
+            Next::Direct(i) => {
+                self.pending = i + 1;
+                // The buffer is unchanged since the loop looked at it: fill_buf returns it again.
+                let avail = self.r.fill_buf()?;
+                Ok(Some(Line { bytes: &avail[..i], cut: false, number: self.lines }))
+            }
+            Next::Assembled => Ok(Some(Line { bytes: &self.buf, cut: self.cut, number: self.lines })),
+        }
+    }
+
+    /// The diagnostic for the lines longer than the cap, if any; `what` says what happened to them
+    /// ("skipped", "cut to that length").
+    pub fn long_lines_diag(&self, source: &SourceRef, what: &str) -> Option<Diag> {
+        (self.long_lines > 0).then(|| {
+            Diag::warning(
+                source.at(self.first_long),
+                format!(
+                    "{} line(s) longer than {} KiB (the first here) were {what}",
+                    self.long_lines,
+                    self.cap >> 10
+                ),
+            )
+        })
+    }
+}
+
+/// Calls `f(line, number)` for each line of `r` (1-based numbers; the line without its `\n`).
+/// Lines longer than [`MAX_LINE`] are skipped. Returns the number of lines read and the
+/// diagnostics: lines skipped as too long, and a read error that ended the input part way.
 pub fn for_each_line<R: BufRead>(
-    mut r: R,
+    r: R,
     source: &SourceRef,
     mut f: impl FnMut(&str, usize),
-) -> (usize, Option<Diag>) {
-    let mut buf = Vec::with_capacity(512);
-    let mut n = 0usize;
+) -> (usize, Vec<Diag>) {
+    let mut lr = LineReader::new(r);
+    let mut diags = Vec::new();
     loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) => return (n, None),
-            Ok(_) => {}
+        match lr.next_line() {
+            Ok(None) => break,
+            Ok(Some(line)) if line.cut => {}
+            Ok(Some(line)) => f(&line.text(), line.number),
             Err(e) => {
-                return (
-                    n,
-                    Some(Diag::error(source.at(n + 1), format!("read error, the rest is not read: {e}"))),
-                )
+                diags.push(Diag::error(
+                    source.at(lr.lines() + 1),
+                    format!("read error, the rest is not read: {e}"),
+                ));
+                break;
             }
         }
-        n += 1;
-        let line = match std::str::from_utf8(&buf) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(&buf),
-        };
-        f(&line, n);
     }
+    diags.extend(lr.long_lines_diag(source, "skipped"));
+    (lr.lines(), diags)
 }
 
 #[cfg(test)]
@@ -59,10 +224,78 @@ mod tests {
             seen.push((l.to_string(), i))
         });
         assert_eq!(n, 3);
-        assert!(d.is_none());
-        assert_eq!(seen[1], ("tw\u{fffd}o\n".to_string(), 2));
+        assert!(d.is_empty());
+        assert_eq!(seen[1], ("tw\u{fffd}o".to_string(), 2));
+        assert_eq!(seen[2], ("three".to_string(), 3));
         let (n, d) = for_each_line(std::io::BufReader::new(Failing(2)), &SourceRef::new("x"), |_, _| {});
         assert_eq!(n, 2);
-        assert_eq!(d.unwrap().source.line, Some(3));
+        assert_eq!(d[0].source.line, Some(3));
+    }
+
+    /// An endless line costs the cap, not its length; the lines around it are read, whatever the
+    /// reader's buffer size.
+    #[test]
+    fn huge_line_is_bounded() {
+        struct Gen {
+            left: u64,
+            state: u8,
+        }
+        impl std::io::Read for Gen {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                match self.state {
+                    0 => {
+                        self.state = 1;
+                        buf[..7].copy_from_slice(b"before\n");
+                        Ok(7)
+                    }
+                    1 if self.left > 0 => {
+                        let n = (buf.len() as u64).min(self.left) as usize;
+                        buf[..n].fill(b'x');
+                        self.left -= n as u64;
+                        Ok(n)
+                    }
+                    1 => {
+                        self.state = 2;
+                        buf[..7].copy_from_slice(b"\nafter\n");
+                        Ok(7)
+                    }
+                    _ => Ok(0),
+                }
+            }
+        }
+        for cap_buf in [7usize, 4096, 1 << 20] {
+            let r = std::io::BufReader::with_capacity(cap_buf, Gen { left: 8 << 20, state: 0 });
+            let mut lr = LineReader::new(r);
+            let mut got = Vec::new();
+            while let Some(l) = lr.next_line().unwrap() {
+                got.push((l.bytes.len(), l.cut, l.number));
+                assert!(lr_capacity_ok(&l));
+            }
+            assert_eq!(got, vec![(6, false, 1), (MAX_LINE, true, 2), (5, false, 3)], "buffer {cap_buf}");
+            assert_eq!(lr.long_lines(), (1, 2));
+            assert!(lr.buf.capacity() <= 2 * MAX_LINE);
+        }
+    }
+
+    fn lr_capacity_ok(l: &Line<'_>) -> bool {
+        l.bytes.len() <= MAX_LINE
+    }
+
+    #[test]
+    fn exact_cap_and_crlf() {
+        let mut text = vec![b'a'; 10];
+        text.extend_from_slice(b"\r\nbbbbbbbbbbb\nc");
+        let mut lr = LineReader::with_cap(&text[..], 11);
+        let a = lr.next_line().unwrap().unwrap();
+        assert_eq!((a.bytes.len(), a.cut), (11, false));
+        let b = lr.next_line().unwrap().unwrap();
+        assert_eq!((b.bytes.len(), b.cut), (11, false));
+        let c = lr.next_line().unwrap().unwrap();
+        assert_eq!((c.bytes, c.cut, c.number), (&b"c"[..], false, 3));
+        assert!(lr.next_line().unwrap().is_none());
+        let mut lr = LineReader::with_cap(&b"abcdef\n"[..], 3);
+        let l = lr.next_line().unwrap().unwrap();
+        assert_eq!((l.bytes, l.cut), (&b"abc"[..], true));
+        assert!(lr.long_lines_diag(&SourceRef::new("f"), "skipped").is_some());
     }
 }

@@ -61,6 +61,18 @@ pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
     Ok(ms as u64)
 }
 
+/// Sums of kernel counters saturate at `u64::MAX` instead of overflowing: a damaged or hostile
+/// input may hold any number, and `Iterator::sum` panics on overflow in debug builds.
+pub trait SatSum {
+    fn sat_sum(self) -> u64;
+}
+
+impl<T: std::borrow::Borrow<u64>, I: Iterator<Item = T>> SatSum for I {
+    fn sat_sum(self) -> u64 {
+        self.fold(0u64, |a, b| a.saturating_add(*b.borrow()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -74,6 +86,13 @@ mod tests {
         assert!(parse_duration_ms("ten").is_err());
         assert!(parse_duration_ms("5y").is_err());
         assert!(parse_duration_ms("1e400s").is_err());
+    }
+
+    #[test]
+    fn sat_sum_saturates() {
+        use super::SatSum;
+        assert_eq!([u64::MAX, 1].iter().sat_sum(), u64::MAX);
+        assert_eq!([1u64, 2].into_iter().sat_sum(), 3);
     }
 
     #[test]

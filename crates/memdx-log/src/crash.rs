@@ -231,7 +231,7 @@ impl Session {
             s.push("no swap".into());
         }
         if let (Some(c), Some(l)) = (row("COMMITTED"), row("COMMIT LIMIT")) {
-            let pct = (c.pages * 100).checked_div(l.pages).unwrap_or(0);
+            let pct = (u128::from(c.pages) * 100).checked_div(u128::from(l.pages)).unwrap_or(0);
             s.push(format!(
                 "COMMITTED {} is {pct}% of COMMIT LIMIT {} (enforced only with vm.overcommit_memory=2)",
                 c.total, l.total

@@ -3,6 +3,7 @@
 use crate::model::*;
 use crate::roles::{self, Role};
 use memdx_core::units::kib;
+use memdx_core::units::SatSum;
 
 /// What a report body says about the object concerned, for the explanation: the slab cache
 /// (KASAN `which belongs to the cache kmalloc-128 of size 128`, KFENCE `cache=kmalloc-32`) and
@@ -422,11 +423,13 @@ fn oom(r: &Report) -> Explanation {
                 summary.push_str(&format!("No free block of order >= {o} was left. "));
             }
         }
-        let anon = m.meminfo("active_anon").unwrap_or(0) + m.meminfo("inactive_anon").unwrap_or(0);
-        let file = m.meminfo("active_file").unwrap_or(0) + m.meminfo("inactive_file").unwrap_or(0);
+        let anon =
+            m.meminfo("active_anon").unwrap_or(0).saturating_add(m.meminfo("inactive_anon").unwrap_or(0));
+        let file =
+            m.meminfo("active_file").unwrap_or(0).saturating_add(m.meminfo("inactive_file").unwrap_or(0));
         let unrec = m.meminfo("slab_unreclaimable").unwrap_or(0);
         let shmem = m.meminfo("shmem").unwrap_or(0);
-        if anon + unrec > 0 {
+        if anon.saturating_add(unrec) > 0 {
             facts.push(fact("anon", pages_kb(anon, page_kb)));
             facts.push(fact("page cache", pages_kb(file, page_kb)));
             facts.push(fact("slab unreclaimable", pages_kb(unrec, page_kb)));
@@ -512,11 +515,16 @@ const GFP_MEANING: &[(&str, &str)] = &[
     ("__GFP_KSWAPD_RECLAIM", "wakes kswapd"),
 ];
 
+/// KiB of 2^order 4 KiB pages, saturating for orders no kernel has.
+fn pages_kib(order: u32) -> u64 {
+    1u64.checked_shl(order).map_or(u64::MAX, |p| p.saturating_mul(4))
+}
+
 fn alloc_failure(r: &Report) -> Explanation {
     let empty = MemReport::default();
     let m = r.mem.as_ref().unwrap_or(&empty);
     let order = m.order.unwrap_or(0);
-    let mut facts = vec![fact("order", format!("{order} ({} contiguous)", kib(4u64 << order)))];
+    let mut facts = vec![fact("order", format!("{order} ({} contiguous)", kib(pages_kib(order))))];
     let mut summary =
         format!("{} failed to allocate 2^{order} contiguous pages", r.comm.as_deref().unwrap_or("a task"));
     if m.gfp_flags.is_empty() {
@@ -542,7 +550,7 @@ fn alloc_failure(r: &Report) -> Explanation {
         if z.free_blocks.is_empty() && z.free_kb.is_none() {
             continue;
         }
-        let big: u64 = z.free_blocks.iter().skip(order as usize).sum();
+        let big: u64 = z.free_blocks.iter().skip(order as usize).sat_sum();
         let lists: Vec<String> = z.free_blocks.iter().enumerate().map(|(o, n)| format!("{o}:{n}")).collect();
         facts.push(fact(&format!("Node {} {} free blocks by order", z.node, z.zone), lists.join(" ")));
         if let (Some(free), Some(min)) = (z.free_kb, z.min_kb) {

@@ -27,6 +27,7 @@ pub use lines::parse_frame;
 pub use model::*;
 
 use builder::{Builder, Fed};
+use memdx_core::lines::{LineReader, MAX_LINE};
 use memdx_core::{Diag, SourceRef};
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -306,16 +307,6 @@ impl LineTime<'_> {
     }
 }
 
-/// Longest line read; kernel lines are at most 1 KiB (journal JSON lines a few KiB).
-const MAX_LINE: usize = 1 << 16;
-
-/// Appends up to `MAX_LINE` bytes in total; true when bytes were dropped.
-fn append_capped(buf: &mut Vec<u8>, more: &[u8]) -> bool {
-    let room = MAX_LINE.saturating_sub(buf.len());
-    buf.extend_from_slice(&more[..more.len().min(room)]);
-    more.len() > room
-}
-
 /// Per-line state of a scan.
 struct Lines<'s, S: Sink> {
     st: State<'s, S>,
@@ -380,7 +371,7 @@ impl<S: Sink> Lines<'_, S> {
 
 /// Scans a log, handing slub_debug TRACE records and every report occurrence to `sink`.
 /// Never fails: unreadable bytes and damaged reports become [`Diag`]s.
-pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> LogScan {
+pub fn scan_with<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogScan {
     let src = SourceRef::new(source);
     let st = State {
         src: src.clone(),
@@ -400,15 +391,13 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
         bad_utf8: 0,
         long_lines: 0,
     };
-    // Lines are taken straight from the reader's buffer when they fit in it (no copy); a line
-    // that straddles buffer refills is assembled in `buf`, capped at MAX_LINE bytes so that a
-    // file without newlines cannot make memory grow with its size.
-    let mut buf: Vec<u8> = Vec::new();
-    let mut cut = false;
+    // The shared capped reader: lines come straight from the reader's buffer when they fit in it,
+    // and a file without newlines cannot make memory grow with its size.
+    let mut lr = LineReader::with_cap(r, MAX_LINE);
     loop {
-        let avail = match r.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        match lr.next_line() {
+            Ok(Some(l)) => lines.line(l.bytes, l.cut),
+            Ok(None) => break,
             Err(e) => {
                 let at = lines.line_no + 1;
                 lines.st.diag(Diag::error(
@@ -416,30 +405,6 @@ pub fn scan_with<R: BufRead, S: Sink>(mut r: R, source: &str, sink: &mut S) -> L
                     format!("read error: {e}; the rest of the log was not read"),
                 ));
                 break;
-            }
-        };
-        if avail.is_empty() {
-            if !buf.is_empty() || cut {
-                lines.line(&buf, cut);
-            }
-            break;
-        }
-        match memchr::memchr(b'\n', avail) {
-            Some(i) => {
-                if buf.is_empty() && !cut {
-                    lines.line(&avail[..i], false);
-                } else {
-                    cut |= append_capped(&mut buf, &avail[..i]);
-                    lines.line(&buf, cut);
-                    buf.clear();
-                    cut = false;
-                }
-                r.consume(i + 1);
-            }
-            None => {
-                let n = avail.len();
-                cut |= append_capped(&mut buf, avail);
-                r.consume(n);
             }
         }
     }

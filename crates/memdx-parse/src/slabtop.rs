@@ -58,7 +58,7 @@ fn kib_2dp(s: &str) -> Option<u64> {
         2 => f,
         _ => return None,
     };
-    Some((i * 100 + frac) * 1024 / 100)
+    Some(i.checked_mul(100)?.checked_add(frac)?.checked_mul(1024)? / 100)
 }
 
 fn parse_row(t: &str) -> Option<SlabCache> {

@@ -9,6 +9,7 @@
 use memdx_analyze::analyzers::fragmentation::unusable_index;
 use memdx_analyze::{Case, Report, Table};
 use memdx_core::units::kib;
+use memdx_core::units::SatSum;
 use memdx_core::Severity;
 use memdx_store::findings::{fragmentation_series, trends, RSS_MIN_GROWTH_KB, SLAB_MIN_GROWTH_KB};
 use memdx_store::sample::kind;
@@ -336,14 +337,14 @@ pub fn memory_breakdown(case: &Case) -> Vec<(String, u64)> {
         ("per-CPU", g("Percpu")),
         ("huge pages (static pool)", g("Hugetlb")),
     ];
-    let known: u64 = parts.iter().map(|p| p.1).sum();
+    let known: u64 = parts.iter().map(|p| p.1).sat_sum();
     let mut v: Vec<(String, u64)> = parts.iter().map(|(l, k)| (l.to_string(), *k)).collect();
     v.push(("other kernel (vmalloc, drivers, unaccounted)".into(), total.saturating_sub(known)));
     v
 }
 
 fn breakdown_svg(parts: &[(String, u64)]) -> String {
-    let total: u64 = parts.iter().map(|p| p.1).sum();
+    let total: u64 = parts.iter().map(|p| p.1).sat_sum();
     if total == 0 {
         return String::new();
     }
@@ -519,7 +520,7 @@ pub fn render(input: &HtmlInput) -> String {
         s.push_str("<p class=\"note\">No meminfo in the inputs.</p>");
     } else {
         s.push_str(&breakdown_svg(&parts));
-        let total: u64 = parts.iter().map(|p| p.1).sum();
+        let total: u64 = parts.iter().map(|p| p.1).sat_sum();
         s.push_str("<table><thead><tr><th></th><th>part</th><th class=\"n\">size</th><th class=\"n\">share</th></tr></thead><tbody>");
         for (i, (l, v)) in parts.iter().enumerate() {
             let _ = write!(

@@ -6,6 +6,7 @@
 use memdx_analyze::analyzers::fragmentation::{extfrag_index, unusable_index};
 use memdx_analyze::case::CgroupExport;
 use memdx_analyze::{Case, Report};
+use memdx_core::units::SatSum;
 use memdx_parse::kv::Counters;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -170,7 +171,7 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
             e.1 = e.1.saturating_add(c.active_objs);
             e.2 = e.2.saturating_add(c.num_objs);
         }
-        let total: u64 = by.values().map(|v| v.0).sum();
+        let total: u64 = by.values().map(|v| v.0).sat_sum();
         let mut chosen: Vec<(&str, (u64, u64, u64))> = by
             .into_iter()
             .filter(|(n, _)| sel.include.as_ref().is_none_or(|r| r.is_match(n)))
@@ -386,7 +387,7 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
     }
     o.family("memdx_findings_by_severity", "gauge", "Number of findings per severity.");
     for sev in ["info", "warning", "critical"] {
-        let n: u64 = counts.iter().filter(|((_, s), _)| s == sev).map(|(_, n)| n).sum();
+        let n: u64 = counts.iter().filter(|((_, s), _)| s == sev).map(|(_, n)| n).sat_sum();
         o.sample("memdx_findings_by_severity", &[("severity", sev)], n as f64);
     }
     o.family("memdx_collect_duration_seconds", "gauge", "Time spent reading and analyzing for this reading.");

@@ -9,6 +9,7 @@
 //! Written by hand: the point is to read these line shapes tolerantly, which no crate does.
 //! Streaming: memory grows with units and distinct intervals, not lines.
 
+use memdx_core::units::SatSum;
 use memdx_core::{Diag, SourceRef};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -348,7 +349,7 @@ impl Journal {
             else {
                 continue;
             };
-            let n: u64 = top.intervals.values().sum();
+            let n: u64 = top.intervals.values().sat_sum();
             let (period_s, regularity) = if n == 0 {
                 (None, None)
             } else {
@@ -365,8 +366,11 @@ impl Journal {
                 }
                 let lo = med as f64 * 0.9;
                 let hi = med as f64 * 1.1;
-                let close: u64 =
-                    iv.iter().filter(|(k, _)| (*k as f64) >= lo && (*k as f64) <= hi).map(|(_, c)| c).sum();
+                let close: u64 = iv
+                    .iter()
+                    .filter(|(k, _)| (*k as f64) >= lo && (*k as f64) <= hi)
+                    .map(|(_, c)| c)
+                    .sat_sum();
                 (Some(med as f64 / 10.0), Some(close as f64 / n as f64))
             };
             units.push(UnitFailures {

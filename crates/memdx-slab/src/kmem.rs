@@ -140,9 +140,9 @@ impl PathAgg {
         let id = self.stacks.intern(stack);
         let g = self.groups.entry((id, comm.to_string())).or_insert((0, 0, line));
         g.0 += 1;
-        g.1 += bytes;
+        g.1 = g.1.saturating_add(bytes);
         self.events += 1;
-        self.bytes += bytes;
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 
     fn finish(self, src: &SourceRef) -> AllocPaths {
@@ -321,7 +321,7 @@ impl KmemTrace {
                     },
                 );
             }
-            LineKind::Lost(n) => self.report.lost += n,
+            LineKind::Lost(n) => self.report.lost = self.report.lost.saturating_add(n),
             LineKind::Ignored => {}
             LineKind::Damaged(_) => {
                 if self.damaged == 0 {

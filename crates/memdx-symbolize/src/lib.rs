@@ -506,17 +506,14 @@ impl Symbolizer {
     ) -> std::io::Result<AnnotateStats> {
         let src = SourceRef::new(source);
         let mut stats = AnnotateStats::default();
-        let mut buf = Vec::new();
         let mut release_checked = false;
         let mut reasons: HashMap<String, usize> = HashMap::new();
-        loop {
-            buf.clear();
-            if input.read_until(b'\n', &mut buf)? == 0 {
-                break;
-            }
+        // Capped lines: an overlong line is passed through cut to the cap, with a note.
+        let mut lr = memdx_core::lines::LineReader::new(&mut input);
+        while let Some(l) = lr.next_line()? {
             stats.lines += 1;
-            let text = String::from_utf8_lossy(&buf);
-            let line = text.trim_end_matches(['\n', '\r']);
+            let text = l.text();
+            let line = text.trim_end_matches('\r');
             if !release_checked {
                 if let Some(rel) = log_release(line) {
                     release_checked = true;
@@ -527,6 +524,7 @@ impl Symbolizer {
             count(&mut stats, &rs, &mut reasons);
             writeln!(out, "{}", annotated.as_deref().unwrap_or(line))?;
         }
+        stats.diags.extend(lr.long_lines_diag(&src, "cut to that length"));
         let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
         reasons.sort();
         for (r, n) in reasons {

@@ -3,6 +3,7 @@
 
 use crate::event::EpisodeKind;
 use crate::report::ReclaimReport;
+use memdx_core::units::SatSum;
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
 
 /// A storm needs at least this many foreground episodes.
@@ -17,10 +18,10 @@ pub fn findings(r: &ReclaimReport) -> Vec<Finding> {
     let src = Some(SourceRef::new(r.source.as_str()));
     let mut out = Vec::new();
     let fg: Vec<_> = r.foreground().filter(|k| k.complete > 0).collect();
-    let episodes: u64 = fg.iter().map(|k| k.complete).sum();
-    let under: u64 = fg.iter().map(|k| k.under_32).sum();
-    let le8: u64 = fg.iter().map(|k| k.priority_le_8).sum();
-    let total_ns: u64 = fg.iter().map(|k| k.total_ns).sum();
+    let episodes: u64 = fg.iter().map(|k| k.complete).sat_sum();
+    let under: u64 = fg.iter().map(|k| k.under_32).sat_sum();
+    let le8: u64 = fg.iter().map(|k| k.priority_le_8).sat_sum();
+    let total_ns: u64 = fg.iter().map(|k| k.total_ns).sat_sum();
     let p99 = fg.iter().map(|k| k.p99_ns).max().unwrap_or(0);
     let max = fg.iter().map(|k| k.max_ns).max().unwrap_or(0);
     let main_kind = fg.iter().max_by_key(|k| k.complete).map_or(EpisodeKind::Direct, |k| k.kind);

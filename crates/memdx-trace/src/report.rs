@@ -7,6 +7,7 @@ use crate::event::{EpisodeKind, Event, Lru};
 use crate::scan::{Record, ScanStats};
 use crate::table::{CpuSecondRow, CpuSecondTable, LatencyHist, LOW_RECLAIM};
 use crate::window::WindowDelta;
+use memdx_core::units::SatSum;
 use memdx_core::Diag;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -465,9 +466,9 @@ impl Analyzer {
         let scanned = self.anon.scanned + self.file.scanned + self.other.scanned;
         let reclaimed = self.anon.reclaimed + self.file.reclaimed + self.other.reclaimed;
         let fg_ns: u64 =
-            self.kinds.iter().filter(|k| k.kind != EpisodeKind::Kswapd).map(|k| k.total_ns).sum();
+            self.kinds.iter().filter(|k| k.kind != EpisodeKind::Kswapd).map(|k| k.total_ns).sat_sum();
         let fg_slab: u64 =
-            self.kinds.iter().filter(|k| k.kind != EpisodeKind::Kswapd).map(|k| k.slab_ns).sum();
+            self.kinds.iter().filter(|k| k.kind != EpisodeKind::Kswapd).map(|k| k.slab_ns).sat_sum();
         let span_ns = match (scan.first_ts_ns, scan.last_ts_ns) {
             (Some(a), Some(b)) => b.saturating_sub(a),
             _ => 0,

@@ -91,6 +91,6 @@ impl WindowDelta {
             .iter()
             .filter(|(k, _)| k.starts_with(prefix) && !exclude.contains(&k.as_str()))
             .map(|(_, v)| v)
-            .sum()
+            .fold(0i64, |a, b| a.saturating_add(*b))
     }
 }

@@ -123,7 +123,7 @@ pub fn run(case: &Case, out: &mut Report) {
 
 fn unreclaimable_slab(m: &Meminfo, total: Option<u64>, out: &mut Report) {
     let Some(sun) = m.kb("SUnreclaim") else { return };
-    let slab = m.kb("Slab").or_else(|| m.kb("SReclaimable").map(|r| r + sun));
+    let slab = m.kb("Slab").or_else(|| m.kb("SReclaimable").map(|r| r.saturating_add(sun)));
     let of_slab = slab.map(|s| pct(sun, s));
     let of_ram = total.map(|t| pct(sun, t));
     // Large in absolute terms (>= 512 MiB) and relative ones: >= 5% of RAM, or, when RAM is not known

@@ -22,6 +22,7 @@
 use crate::case::Case;
 use memdx_core::kver::KernelVersion;
 use memdx_core::units::kib;
+use memdx_core::units::SatSum;
 use memdx_core::{Evidence, Finding, Severity, SourceRef};
 use memdx_core::{Report, Table};
 use memdx_parse::zoneinfo::{Zone, Zoneinfo};
@@ -80,7 +81,7 @@ fn capped_like_highmem(name: &str, p: &WmarkParams) -> bool {
 pub fn setup_per_zone_wmarks(p: &WmarkParams, zones: &[(&str, u64)]) -> Option<Vec<Wmarks>> {
     let page_shift_kb = p.page_kb.max(1);
     let pages_min = p.min_free_kbytes / page_shift_kb;
-    let lowmem: u64 = zones.iter().filter(|(n, _)| !capped_like_highmem(n, p)).map(|(_, m)| *m).sum();
+    let lowmem: u64 = zones.iter().filter(|(n, _)| !capped_like_highmem(n, p)).map(|(_, m)| *m).sat_sum();
     if lowmem == 0 {
         return None;
     }
