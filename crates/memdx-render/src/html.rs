@@ -6,7 +6,7 @@
 //! plotting crate either pulls a font stack and a rasteriser or emits script. The flame graph is
 //! `inferno`'s, inlined.
 
-use memdx_analyze::analyzers::fragmentation::unusable_index;
+use memdx_analyze::analyzers::fragmentation::{kernel_fmt, unusable_index};
 use memdx_analyze::{Case, Report, Table};
 use memdx_core::units::kib;
 use memdx_core::units::SatSum;
@@ -91,8 +91,12 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
 @media print{body{font-size:11px}main{max-width:none;padding:0}.finding,figure,table{break-inside:avoid}h2{break-after:avoid}}
 "#;
 
-const PALETTE: [&str; 8] =
-    ["#2f5f98", "#c0392b", "#2e8b57", "#a05a00", "#7b4ea3", "#00838f", "#8d6e63", "#546e7a"];
+/// Series and part colours: twelve distinct hues, so that the memory breakdown (ten parts) and any
+/// chart of up to twelve series never reuse a colour.
+pub const PALETTE: [&str; 12] = [
+    "#2f5f98", "#c0392b", "#2e8b57", "#a05a00", "#7b4ea3", "#00838f", "#8d6e63", "#546e7a", "#d81b60",
+    "#9e9d24", "#f9a825", "#4fc3f7",
+];
 
 fn fmt_num(v: f64) -> String {
     let a = v.abs();
@@ -109,12 +113,78 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-fn fmt_kib_axis(v: f64) -> String {
-    if v <= 0.0 {
-        "0".into()
-    } else {
-        kib(v as u64)
+/// What a chart's y values are: memory in KiB (shown in one binary unit for the whole axis, named
+/// in the caption) or plain counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    KiB,
+    Count,
+}
+
+/// One scale for an axis whose largest value is `max`: (divisor, unit for the caption). Every tick
+/// of the axis is in that unit, so a caption never says KiB over MiB ticks.
+fn axis_scale(axis: Axis, max: f64) -> (f64, &'static str) {
+    match axis {
+        Axis::Count => (1.0, ""),
+        Axis::KiB => {
+            let mut div = 1.0;
+            for unit in ["KiB", "MiB", "GiB", "TiB"] {
+                if max.abs() / div < 1024.0 || unit == "TiB" {
+                    return (div, unit);
+                }
+                div *= 1024.0;
+            }
+            (div, "TiB")
+        }
     }
+}
+
+/// A tick label in the axis unit: as many decimals as the tick step needs.
+fn axis_label(axis: Axis, v: f64, div: f64, step: f64) -> String {
+    if axis == Axis::Count {
+        return fmt_num(v);
+    }
+    let (x, st) = (v / div, step / div);
+    if x.abs() < 1e-9 {
+        "0".into()
+    } else if st >= 10.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if st >= 1.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// The caption of a chart: its title and, for memory, the axis unit.
+fn caption(title: &str, unit: &str) -> String {
+    if unit.is_empty() {
+        format!("<b>{}</b>", esc(title))
+    } else {
+        format!("<b>{}</b> ({unit})", esc(title))
+    }
+}
+
+/// Time ticks for a span: the first step of the list giving at most 6 ticks, and its label format.
+fn time_ticks(t0: i64, t1: i64) -> Vec<(i64, String)> {
+    const STEPS: [i64; 20] = [
+        1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172_800,
+        604_800,
+    ];
+    let span = (t1 - t0).max(1);
+    let step = STEPS.iter().copied().find(|s| span / s <= 6).unwrap_or((span + 5) / 6);
+    let first = t0.div_euclid(step) * step + if t0.rem_euclid(step) == 0 { 0 } else { step };
+    let label = |t: i64| {
+        let full = fmt_time(t); // YYYY-MM-DD HH:MM:SS UTC
+        if step >= 86400 {
+            full[5..10].to_string()
+        } else if step >= 60 {
+            full[11..16].to_string()
+        } else {
+            full[11..19].to_string()
+        }
+    };
+    (0..).map(|i| first + i * step).take_while(|&t| t <= t1).map(|t| (t, label(t))).collect()
 }
 
 /// A unix time as `YYYY-MM-DD HH:MM UTC`.
@@ -140,8 +210,8 @@ fn fmt_time(t: i64) -> String {
 }
 
 /// A line chart of several series over time, as inline SVG.
-pub fn line_chart(title: &str, series: &[(String, Vec<(i64, f64)>)], fmt_y: fn(f64) -> String) -> String {
-    let (w, h, l, r, t, b) = (520.0, 220.0, 70.0, 10.0, 10.0, 28.0);
+pub fn line_chart(title: &str, series: &[(String, Vec<(i64, f64)>)], axis: Axis) -> String {
+    let (w, h, l, r, t, b) = (520.0, 232.0, 56.0, 14.0, 10.0, 40.0);
     let pts: Vec<&(i64, f64)> = series.iter().flat_map(|s| s.1.iter()).collect();
     let mut s = String::new();
     if pts.is_empty() {
@@ -151,6 +221,7 @@ pub fn line_chart(title: &str, series: &[(String, Vec<(i64, f64)>)], fmt_y: fn(f
     let ymax = pts.iter().map(|p| p.1).fold(f64::MIN, f64::max).max(0.0);
     let ymin = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min).min(0.0);
     let yspan = if ymax > ymin { ymax - ymin } else { 1.0 };
+    let (div, unit) = axis_scale(axis, ymax.abs().max(ymin.abs()));
     let tspan = (t1 - t0).max(1) as f64;
     let x = |tt: i64| l + (tt - t0) as f64 / tspan * (w - l - r);
     let y = |v: f64| t + (1.0 - (v - ymin) / yspan) * (h - t - b);
@@ -166,18 +237,27 @@ pub fn line_chart(title: &str, series: &[(String, Vec<(i64, f64)>)], fmt_y: fn(f
         let yy = y(v);
         let _ = write!(
             s,
-            r##"<line x1="{l}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eef0f3"/><text x="{tx}" y="{ty:.1}" font-size="10" text-anchor="end" fill="#5c6670">{lab}</text>"##,
+            r##"<line x1="{l}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eef0f3"/><text class="ytick" x="{tx}" y="{ty:.1}" font-size="10" text-anchor="end" fill="#5c6670">{lab}</text>"##,
             x2 = w - r,
             tx = l - 4.0,
             ty = yy + 3.0,
-            lab = esc(&fmt_y(v))
+            lab = esc(&axis_label(axis, v, div, yspan / 4.0))
+        );
+    }
+    for (tt, lab) in time_ticks(t0, t1) {
+        let xx = x(tt);
+        let _ = write!(
+            s,
+            r##"<line x1="{xx:.1}" x2="{xx:.1}" y1="{t}" y2="{yb}" stroke="#eef0f3"/><line x1="{xx:.1}" x2="{xx:.1}" y1="{yb}" y2="{yt}" stroke="#5c6670"/><text class="xtick" data-t="{tt}" x="{xx:.1}" y="{yl}" font-size="10" text-anchor="middle" fill="#5c6670">{lab}</text>"##,
+            yb = h - b,
+            yt = h - b + 4.0,
+            yl = h - b + 15.0,
         );
     }
     let _ = write!(
         s,
-        r##"<text x="{l}" y="{yy}" font-size="10" fill="#5c6670">{a}</text><text x="{xr}" y="{yy}" font-size="10" text-anchor="end" fill="#5c6670">{bb}</text>"##,
-        yy = h - 8.0,
-        xr = w - r,
+        r##"<text x="{l}" y="{yy}" font-size="10" fill="#5c6670">{a} to {bb}</text>"##,
+        yy = h - 6.0,
         a = fmt_time(t0),
         bb = fmt_time(t1)
     );
@@ -196,7 +276,7 @@ pub fn line_chart(title: &str, series: &[(String, Vec<(i64, f64)>)], fmt_y: fn(f
         );
     }
     s.push_str("</svg><figcaption>");
-    s.push_str(&format!("<b>{}</b>", esc(title)));
+    s.push_str(&caption(title, unit));
     for (i, (name, _)) in series.iter().enumerate() {
         let _ =
             write!(s, r#" <span style="color:{}">&#9632;</span> {}"#, PALETTE[i % PALETTE.len()], esc(name));
@@ -206,13 +286,14 @@ pub fn line_chart(title: &str, series: &[(String, Vec<(i64, f64)>)], fmt_y: fn(f
 }
 
 /// A vertical bar chart with labels under the bars, as inline SVG.
-pub fn bar_chart(title: &str, bars: &[(String, f64)], fmt_y: fn(f64) -> String) -> String {
+pub fn bar_chart(title: &str, bars: &[(String, f64)], axis: Axis) -> String {
     let mut s = String::new();
     if bars.is_empty() {
         return s;
     }
     let (w, h, l, r, t, b) = (520.0, 200.0, 64.0, 10.0, 10.0, 34.0);
     let max = bars.iter().map(|x| x.1).fold(0.0, f64::max).max(1e-9);
+    let (div, unit) = axis_scale(axis, max);
     let bw = (w - l - r) / bars.len() as f64;
     let _ = write!(
         s,
@@ -224,11 +305,11 @@ pub fn bar_chart(title: &str, bars: &[(String, f64)], fmt_y: fn(f64) -> String) 
         let yy = t + (1.0 - v / max) * (h - t - b);
         let _ = write!(
             s,
-            r##"<line x1="{l}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eef0f3"/><text x="{tx}" y="{ty:.1}" font-size="10" text-anchor="end" fill="#5c6670">{lab}</text>"##,
+            r##"<line x1="{l}" x2="{x2}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eef0f3"/><text class="ytick" x="{tx}" y="{ty:.1}" font-size="10" text-anchor="end" fill="#5c6670">{lab}</text>"##,
             x2 = w - r,
             tx = l - 4.0,
             ty = yy + 3.0,
-            lab = esc(&fmt_y(v))
+            lab = esc(&axis_label(axis, v, div, max / 4.0))
         );
     }
     for (i, (label, v)) in bars.iter().enumerate() {
@@ -242,10 +323,10 @@ pub fn bar_chart(title: &str, bars: &[(String, f64)], fmt_y: fn(f64) -> String) 
             cx = x + bw * 0.4,
             ly = h - b + 12.0,
             lab = esc(label),
-            val = esc(&fmt_y(*v))
+            val = esc(format!("{} {unit}", axis_label(axis, *v, div, max / 4.0)).trim_end())
         );
     }
-    let _ = write!(s, "</svg><figcaption><b>{}</b></figcaption></figure>", esc(title));
+    let _ = write!(s, "</svg><figcaption>{}</figcaption></figure>", caption(title, unit));
     s
 }
 
@@ -481,16 +562,17 @@ pub fn write<W: Write>(mut w: W, input: &HtmlInput) -> io::Result<()> {
 pub fn render(input: &HtmlInput) -> String {
     let case = input.case;
     let mut s = String::with_capacity(256 * 1024);
-    let kernel = case.kernel.as_ref().map(|k| k.release.clone()).unwrap_or_else(|| "unknown kernel".into());
+    let release = case.kernel.as_ref().map(|k| k.release.as_str());
     let _ = write!(
         s,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>memdx report: {k}</title><style>{CSS}</style></head><body><main>"#,
-        k = esc(&kernel)
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"><title>memdx report{k}</title><style>{CSS}</style></head><body><main>"#,
+        k = release.map(|r| format!(": {}", esc(r))).unwrap_or_default()
     );
     let _ = write!(
         s,
-        "<h1>memdx report</h1><p class=\"meta\">kernel {} &middot; memdx {}{}{}</p>",
-        esc(&kernel),
+        "<h1>memdx report</h1><p class=\"meta\">{} &middot; memdx {}{}{}</p>",
+        release
+            .map_or_else(|| "kernel release not in the inputs".to_string(), |r| format!("kernel {}", esc(r))),
         esc(input.version),
         input.generated.map(|t| format!(" &middot; generated {}", fmt_time(t))).unwrap_or_default(),
         if case.live { " &middot; live machine" } else { "" }
@@ -575,9 +657,9 @@ pub fn render(input: &HtmlInput) -> String {
                     .map(|(o, n)| (o.to_string(), (n.saturating_mul(page_kb) << o.min(40)) as f64))
                     .collect();
                 s.push_str(&bar_chart(
-                    &format!("node {} {}: free memory by block order (KiB)", z.node, z.zone),
+                    &format!("node {} {}: free memory by block order", z.node, z.zone),
                     &bars,
-                    fmt_kib_axis,
+                    Axis::KiB,
                 ));
             }
             s.push_str("</div><table><thead><tr><th>zone</th>");
@@ -589,11 +671,11 @@ pub fn render(input: &HtmlInput) -> String {
             for z in &b.zones {
                 let _ = write!(s, "<tr><td>node {} {}</td>", z.node, esc(&z.zone));
                 for o in 0..z.free.len() {
-                    let _ = write!(s, "<td class=\"n\">{}</td>", unusable_index(&z.free, o));
+                    let _ = write!(s, "<td class=\"n\">{}</td>", kernel_fmt(unusable_index(&z.free, o)));
                 }
                 s.push_str("</tr>");
             }
-            s.push_str("</tbody></table><p class=\"note\">Unusable free space index per order (0: all free memory usable for the order, 1000: none), mm/vmstat.c.</p>");
+            s.push_str("</tbody></table><p class=\"note\">Unusable free space index per order as the kernel prints it in debugfs extfrag/unusable_index (0.000: all free memory usable for the order, 1.000: none), mm/vmstat.c.</p>");
         }
         None => s.push_str("<p class=\"note\">No buddyinfo in the inputs.</p>"),
     }
@@ -605,7 +687,7 @@ pub fn render(input: &HtmlInput) -> String {
     } else {
         let bars: Vec<(String, f64)> =
             input.reclaim_latency.iter().map(|(l, n)| (l.clone(), *n as f64)).collect();
-        s.push_str(&bar_chart("Reclaim episodes tasks waited in, by duration", &bars, fmt_num));
+        s.push_str(&bar_chart("Reclaim episodes tasks waited in, by duration", &bars, Axis::Count));
     }
 
     // History.
@@ -624,7 +706,7 @@ pub fn render(input: &HtmlInput) -> String {
                 .iter()
                 .filter_map(|k| h.get(kind::MEMINFO, k).map(|s| (k.to_string(), s.points.clone())))
                 .collect();
-            s.push_str(&line_chart("Memory (meminfo)", &mem, fmt_kib_axis));
+            s.push_str(&line_chart("Memory (meminfo)", &mem, Axis::KiB));
             // The five series of a kind that grew most, as chart lines.
             let top5 = |k: &str, min_growth: f64| -> Vec<(String, Vec<(i64, f64)>)> {
                 trends(h, k, min_growth)
@@ -636,20 +718,25 @@ pub fn render(input: &HtmlInput) -> String {
             s.push_str(&line_chart(
                 "Slab caches that grew most",
                 &top5(kind::SLAB_KB, SLAB_MIN_GROWTH_KB),
-                fmt_kib_axis,
+                Axis::KiB,
             ));
             s.push_str(&line_chart(
                 "Processes whose RSS grew most",
                 &top5(kind::PROC_RSS, RSS_MIN_GROWTH_KB),
-                fmt_kib_axis,
+                Axis::KiB,
             ));
             let memcg: Vec<(String, Vec<(i64, f64)>)> = ["live", "dying"]
                 .iter()
                 .filter_map(|k| h.get(kind::MEMCG, k).map(|s| (format!("{k} memcgs"), s.points.clone())))
                 .collect();
-            s.push_str(&line_chart("Memory cgroups", &memcg, fmt_num));
-            let frag: Vec<(String, Vec<(i64, f64)>)> = fragmentation_series(h).into_iter().collect();
-            s.push_str(&line_chart("Unusable free space index, order 3", &frag, fmt_num));
+            s.push_str(&line_chart("Memory cgroups", &memcg, Axis::Count));
+            // The index as the kernel prints it (debugfs extfrag/unusable_index: 0.000 to 1.000), the
+            // scale of the table above and of the text report.
+            let frag: Vec<(String, Vec<(i64, f64)>)> = fragmentation_series(h)
+                .into_iter()
+                .map(|(z, p)| (z, p.into_iter().map(|(t, v)| (t, v / 1000.0)).collect()))
+                .collect();
+            s.push_str(&line_chart("Unusable free space index, order 3 (0 to 1)", &frag, Axis::Count));
             s.push_str("</div>");
             if let Some(hr) = input.history_report {
                 for t in &hr.tables {
