@@ -112,36 +112,13 @@ fn report_is_complete_and_self_contained() {
     assert_self_contained(&cli_html);
     assert!(cli_html.contains(&memdx_render::html::esc(&report.findings[0].title)));
 
-    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
+    let chromium = chromium();
     let Some(chromium) = chromium else {
         eprintln!("skipped: chromium not installed (apt-get install -y chromium)");
         std::fs::remove_dir_all(&tmp).unwrap();
         return;
     };
-    let base = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        // Any request the page tried would fail to resolve; the CSP forbids them anyway.
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-    ];
-    let url = format!("file://{}", file.display());
-    let dom = Command::new(chromium)
-        .args(base)
-        .arg(format!("--user-data-dir={}", tmp.join("p1").display()))
-        .args(["--dump-dom", &url])
-        .output()
-        .unwrap();
+    let dom = dump_dom(chromium, &tmp.join("p1"), &file);
     let dom = String::from_utf8_lossy(&dom.stdout);
     for f in &report.findings {
         assert!(dom.contains(&memdx_render::html::esc(&f.title)), "dump-dom lacks finding {}", f.id);
@@ -149,23 +126,38 @@ fn report_is_complete_and_self_contained() {
     let shot = std::env::var_os("MEMDX_HTML_SCREENSHOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.join("report.png"));
-    let st = Command::new(chromium)
-        .args(base)
-        .arg(format!("--user-data-dir={}", tmp.join("p2").display()))
-        .args(["--window-size=1280,3000", "--hide-scrollbars"])
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    screenshot(chromium, &tmp.join("p2"), &file, "1280,3000", &shot);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "screenshot is empty");
     eprintln!("screenshot: {}", shot.display());
     if std::env::var_os("MEMDX_HTML_SCREENSHOT").is_some() {
         std::fs::copy(&file, shot.with_extension("html")).unwrap();
     }
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// `chromium --dump-dom` of a local file: the DOM after parsing and layout.
+fn dump_dom(chromium: &str, profile: &Path, file: &Path) -> std::process::Output {
+    Command::new(chromium)
+        .args(HEADLESS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", &format!("file://{}", file.display())])
+        .output()
+        .unwrap()
+}
+
+/// A PNG screenshot of a local file at `size` ("W,H") CSS pixels, one device pixel each.
+fn screenshot(chromium: &str, profile: &Path, file: &Path, size: &str, shot: &Path) {
+    let st = Command::new(chromium)
+        .args(HEADLESS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args([&format!("--window-size={size}"), "--hide-scrollbars", "--force-device-scale-factor=1"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", file.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "chromium --screenshot failed");
 }
 
 /// Attribute `name="..."` values of every `<tag ...>` element in `html`.
@@ -239,13 +231,7 @@ fn rendered_charts_legends_axes_ticks_and_header() {
         .output()
         .unwrap();
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
-    let url = format!("file://{}", file.display());
-    let dump = Command::new(chromium)
-        .args(HEADLESS)
-        .arg(format!("--user-data-dir={}", tmp.join("p1").display()))
-        .args(["--dump-dom", &url])
-        .output()
-        .unwrap();
+    let dump = dump_dom(chromium, &tmp.join("p1"), &file);
     let dom = String::from_utf8_lossy(&dump.stdout).into_owned();
     assert!(
         dom.contains("id=\"memory\""),
@@ -337,17 +323,7 @@ fn rendered_charts_legends_axes_ticks_and_header() {
 
     // The screenshot: every legend colour is painted (exact pixels of the legend squares).
     let shot = tmp.join("report.png");
-    let st = Command::new(chromium)
-        .args(HEADLESS)
-        .arg(format!("--user-data-dir={}", tmp.join("p2").display()))
-        .args(["--window-size=1280,1400", "--hide-scrollbars", "--force-device-scale-factor=1"])
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    screenshot(chromium, &tmp.join("p2"), &file, "1280,1400", &shot);
     let dec = png::Decoder::new(std::fs::File::open(&shot).unwrap());
     let mut reader = dec.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
