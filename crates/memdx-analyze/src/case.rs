@@ -145,6 +145,9 @@ pub struct Case {
     pub traces: Vec<memdx_trace::ReclaimReport>,
     /// Memory cgroups walked on a root tree (not available from loose files).
     pub memcgs: Option<MemcgCount>,
+    /// The memory cgroup tree with each directory's `memory.stat`, read on a root tree when there are
+    /// dying memcgs: the `memcg_pins` analyzer finds the live parents their pages are charged at.
+    pub memcg_tree: Option<crate::pins::MemcgTree>,
     /// slub_debug `TRACE` records of the logs, paired by (cache, pointer).
     pub slab_pairing: Vec<memdx_slab::PairingReport>,
     /// kmem tracepoint captures (`memdx trace slab --save`, ftrace text of kmem events).

@@ -90,6 +90,9 @@ pub struct ParentPins {
     pub kinds: Vec<StatKind>,
     /// The parent's own pages (v1 `cache` + `rss`).
     pub own: Option<u64>,
+    /// Page cache and anon pages of the parent's whole subtree (v1 `total_cache` + `total_rss`, v2
+    /// `file` + `anon`): what a reclaim of the parent reaches.
+    pub subtree: Option<u64>,
     /// What `/proc/kpagecgroup` reports at this inode (own pages and dying descendants'), by kind.
     pub reported: Option<Kinds>,
     /// Files with cached pages reported here, largest first.
@@ -199,6 +202,10 @@ pub fn join(tree: &MemcgTree, tally: Option<&Tally>, files: &[FileCharges], page
             })
             .collect();
         pins.sort_by(|a, b| b.pages.cmp(&a.pages).then_with(|| a.path.cmp(&b.path)));
+        let subtree = node.stat.as_ref().and_then(|s| {
+            let (c, a) = if v1 { ("total_cache", "total_rss") } else { ("file", "anon") };
+            Some((s.counters.get(c)? + s.counters.get(a)?) / page_size.max(1))
+        });
         let mut p = ParentPins {
             path: node.path.clone(),
             ino: node.ino,
@@ -207,6 +214,7 @@ pub fn join(tree: &MemcgTree, tally: Option<&Tally>, files: &[FileCharges], page
             upper_bound: !v1,
             kinds,
             own,
+            subtree,
             reported: tally.map(|t| t.by_ino.get(&node.ino).copied().unwrap_or_default()),
             files: pins,
             steps: Vec::new(),
@@ -250,16 +258,21 @@ fn steps(tree: &MemcgTree, p: &ParentPins, page_size: u64) -> Vec<String> {
     }
     let kind = |n: &str| p.kinds.iter().find(|k| k.name == n).map(|k| k.pages).unwrap_or(0);
     let cache = kind("page cache");
+    // What else a reclaim of the parent reaches: the live cgroups' memory below it.
+    let live = match p.subtree.map(|t| t.saturating_sub(p.pinned)) {
+        Some(l) if l > 0 => format!(", live cgroups included ({} pages of theirs)", l),
+        _ => String::new(),
+    };
     if cache > 0 && p.path != "/" {
         if tree.hierarchy == "v2" {
             out.push(format!(
-                "echo {} > {dir}/memory.reclaim  # 5.19+: reclaims that much from {} and below, live children included",
+                "echo {} > {dir}/memory.reclaim  # 5.19+: reclaims that much from {} and below{live}",
                 cache.saturating_mul(page_size),
                 p.path
             ));
         } else {
             out.push(format!(
-                "echo 0 > {dir}/memory.force_empty  # reclaims all of {} and below, live children included",
+                "echo 0 > {dir}/memory.force_empty  # reclaims all of {} and below{live}",
                 p.path
             ));
         }
@@ -382,7 +395,8 @@ mod tests {
         // 1 dying, 256 pages of cache and 2 of anon; / has no dying of its own (3 - 3); /c none.
         assert_eq!(paths, vec![("/a", Some(2), 768), ("/a/b", Some(1), 258)]);
         assert!(r.parents[0].upper_bound);
-        assert_eq!(r.parents[0].steps, vec!["echo 3145728 > /sys/fs/cgroup/a/memory.reclaim  # 5.19+: reclaims that much from /a and below, live children included"]);
+        // /a holds (4194304 + 8192) / 4096 = 1026 pages in all, 768 of them pinned: 258 live.
+        assert_eq!(r.parents[0].steps, vec!["echo 3145728 > /sys/fs/cgroup/a/memory.reclaim  # 5.19+: reclaims that much from /a and below, live cgroups included (258 pages of theirs)"]);
         assert_eq!(r.pfns, None);
     }
 

@@ -39,6 +39,8 @@ struct Parent<'a> {
     /// True on v2: the pinned pages may include the parent's own.
     upper_bound: bool,
     own_pages: Option<u64>,
+    /// Page cache + anon of the parent's whole subtree (what a reclaim of the parent reaches).
+    subtree_pages: Option<u64>,
     kinds: BTreeMap<&'a str, u64>,
     reported_by_kpagecgroup: Option<BTreeMap<&'static str, u64>>,
     files: Vec<File<'a>>,
@@ -93,6 +95,7 @@ pub fn json<W: Write>(
                 pinned_bytes: p.pinned.saturating_mul(page_size),
                 upper_bound: p.upper_bound,
                 own_pages: p.own,
+                subtree_pages: p.subtree,
                 kinds: p.kinds.iter().map(|k| (k.name, k.pages)).collect(),
                 reported_by_kpagecgroup: p.reported.as_ref().map(kinds_map),
                 files: p

@@ -135,6 +135,11 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
             crate::memcg::Hierarchy::V2 => "sys/fs/cgroup",
         };
         case.memcgs = Some(crate::memcg::to_case(m, memdx_core::SourceRef::new(name(dir))));
+        // Where the dying memcgs' pages are charged: one more walk, reading memory.stat, only when
+        // there are dying memcgs to explain.
+        if case.memcgs.as_ref().and_then(|m| m.dying).is_some_and(|d| d > 0) {
+            case.memcg_tree = crate::pins::read_tree(root, case.cgroups.as_ref());
+        }
     }
     case.finish();
 }

@@ -10,7 +10,7 @@ use memdx_core::{Report, Table};
 
 /// Memcg counts at which reclaim cost and kmem accounting start to show (seed 001 had thousands).
 const MANY: u64 = 500;
-const DYING_WARN: u64 = 100;
+pub(crate) const DYING_WARN: u64 = 100;
 
 pub fn run(case: &Case, out: &mut Report) {
     let proc_cg =
@@ -104,7 +104,7 @@ pub fn run(case: &Case, out: &mut Report) {
                         .evidence(Evidence::int("dying memcgs", d as i64, None, Some(w.source.clone())))
                         .evidence(Evidence::int("live memcgs", w.live as i64, None, Some(w.source.clone())))
                         .next("journalctl --since -1h | grep -c 'Started\\|Scheduled restart'  # who creates cgroups")
-                        .next("echo 1 > /proc/sys/vm/drop_caches  # frees page cache pinning dying memcgs (test only: costs I/O)")
+                        .next("memdx memcg pins --files /var/log /var/lib  # which parents and files hold their pages, and the step that frees them")
                         .score(d as f64),
                 );
             }

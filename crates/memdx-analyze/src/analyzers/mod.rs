@@ -9,6 +9,7 @@ pub mod accounting;
 pub mod fragmentation;
 pub mod kernel_log;
 pub mod memcg;
+pub mod memcg_pins;
 pub mod overcommit;
 pub mod reclaim;
 pub mod slab;
@@ -31,4 +32,5 @@ pub static ANALYZERS: &[Analyzer] = &[
     Analyzer { name: "overcommit", run: overcommit::run },
     Analyzer { name: "reclaim", run: reclaim::run },
     Analyzer { name: "memcg", run: memcg::run },
+    Analyzer { name: "memcg_pins", run: memcg_pins::run },
 ];
