@@ -224,6 +224,33 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     let step = p["next_steps"][0].as_str().unwrap();
     assert!(step.contains("iflag=nocache") && step.contains(file.to_str().unwrap()), "{step}");
 
+    // The same numbers in live diagnose, the exporter and the recorder.
+    let out = memdx().args(["diagnose", "--json"]).output().unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let table =
+        d["tables"].as_array().unwrap().iter().find(|t| t["id"] == "memcg.pins").expect("memcg.pins table");
+    let row = table["rows"].as_array().unwrap().iter().find(|r| r[0] == parent.as_str()).expect("parent row");
+    assert!(row[4].as_str().unwrap().contains("memory."), "{row}");
+    let (_server, addr) = common::serve(&[]);
+    let (code, body) = common::http_get(&addr, "/metrics");
+    assert_eq!(code, 200);
+    let key = format!("memdx_memcg_dying_pinned_bytes{{parent=\"{parent}\",kind=\"page_cache\"}} ");
+    let exported: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {key} in the exposition"))
+        .parse()
+        .unwrap();
+    assert!(within(exported / 4096, charged, 5), "exported {exported} bytes, charged {charged} pages");
+    drop(_server);
+    let db = fx.dir.join("history.db");
+    let out = memdx().args(["record", "--once", "--db"]).arg(&db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = memdx_store::Store::open_read_only(&db).unwrap();
+    let names = store.names(memdx_store::sample::kind::MEMCG_PINNED).unwrap();
+    assert!(names.contains(&parent), "recorded parents: {names:?}");
+    drop(store);
+
     // The step memdx names frees the pages, and the memcg goes with them.
     let freed = |t: &str, p: &String| {
         t.lines().any(|l| l.contains("percpu_free_percpu") && l.ends_with(&format!("ptr={p}")))

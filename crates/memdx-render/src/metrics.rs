@@ -293,6 +293,7 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
         o.family("memdx_memcg_cgroups", "gauge", "num_cgroups of the memory controller in /proc/cgroups.");
         o.sample("memdx_memcg_cgroups", &[], c.num_cgroups as f64);
     }
+    memcg_pins_metrics(&mut o, case);
 
     if let Some(v) = &case.vmstat {
         let counters: [(&str, u64, &str); 7] = [
@@ -506,6 +507,51 @@ fn cgroup_metrics(o: &mut Out, cg: &CgroupExport) {
     }
 }
 
+/// Most parents exported with the pages pinning their dying descendants.
+const PIN_PARENTS: usize = 20;
+
+/// Dying memcgs by closest live parent and the pages pinning them (memdx-analyze `pins`, from the
+/// cgroups' memory.stat; read only when memcgs are dying).
+fn memcg_pins_metrics(o: &mut Out, case: &Case) {
+    let Some(tree) = &case.memcg_tree else { return };
+    let page = case.page_kb() * 1024;
+    let r = memdx_analyze::pins::join(tree, None, &[], page);
+    let shown = &r.parents[..r.parents.len().min(PIN_PARENTS)];
+    o.family(
+        "memdx_memcg_dying_pinned_bytes",
+        "gauge",
+        "Pages charged to dying memory cgroups, by closest live parent and kind (memory.stat; on cgroup v2 the parent's own pages included).",
+    );
+    for p in shown {
+        for k in &p.kinds {
+            let kind = k.name.replace(' ', "_");
+            o.sample(
+                "memdx_memcg_dying_pinned_bytes",
+                &[("parent", &p.path), ("kind", &kind)],
+                (k.pages * page) as f64,
+            );
+        }
+    }
+    o.family(
+        "memdx_memcg_dying_pinned_parents_omitted",
+        "gauge",
+        "Parents holding dying memcgs' pages left out by the limit.",
+    );
+    o.sample("memdx_memcg_dying_pinned_parents_omitted", &[], (r.parents.len() - shown.len()) as f64);
+    if shown.iter().any(|p| p.dying.is_some()) {
+        o.family(
+            "memdx_memcg_dying_by_parent",
+            "gauge",
+            "Dying memory cgroups whose closest live ancestor is the parent (cgroup v2 cgroup.stat).",
+        );
+        for p in shown {
+            if let Some(d) = p.dying {
+                o.sample("memdx_memcg_dying_by_parent", &[("parent", &p.path)], d as f64);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,5 +578,45 @@ mod tests {
         assert_eq!((r.pgscan, r.oom_kill), (3.0, 0.0));
         assert_eq!(reclaim_rates(&b, &a, 10.0).unwrap().pgscan, 0.0);
         assert!(reclaim_rates(&a, &b, 0.0).is_none());
+    }
+
+    #[test]
+    fn dying_memcgs_by_parent() {
+        let stat = |t: &str| {
+            Some(memdx_parse::memcg_stat::parse(t, &memdx_core::SourceRef::new("memory.stat")).unwrap().value)
+        };
+        let node = |path: &str, parent, st: &str, dying| memdx_analyze::pins::CgroupNode {
+            path: path.into(),
+            ino: 0,
+            parent,
+            stat: stat(st),
+            dying_below: Some(dying),
+        };
+        let mut case = Case::new();
+        // v2: /a holds 1 MiB of file pages and 8 KiB of anon beyond its live child /a/b; 2 dying below /a,
+        // none below /a/b.
+        case.memcg_tree = Some(memdx_analyze::pins::MemcgTree {
+            hierarchy: "v2",
+            base: "/sys/fs/cgroup".into(),
+            nodes: vec![
+                node("/", None, "anon 0\nfile 0\n", 2),
+                node("/a", Some(0), "anon 8192\nfile 2097152\n", 2),
+                node("/a/b", Some(1), "anon 0\nfile 1048576\n", 0),
+            ],
+            total_dying: Some(2),
+            truncated: false,
+        });
+        let mut o = Out { buf: String::new() };
+        memcg_pins_metrics(&mut o, &case);
+        let samples: Vec<&str> = o.buf.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            vec![
+                "memdx_memcg_dying_pinned_bytes{parent=\"/a\",kind=\"page_cache\"} 1048576",
+                "memdx_memcg_dying_pinned_bytes{parent=\"/a\",kind=\"anon\"} 8192",
+                "memdx_memcg_dying_pinned_parents_omitted 0",
+                "memdx_memcg_dying_by_parent{parent=\"/a\"} 2",
+            ]
+        );
     }
 }

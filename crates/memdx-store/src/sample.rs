@@ -22,6 +22,9 @@ pub mod kind {
     pub const MEMCG: &str = "memcg";
     /// Memory usage in bytes of the largest memory cgroups, per cgroup path.
     pub const MEMCG_USAGE: &str = "memcg.usage";
+    /// Bytes of pages charged to dying memcgs, per closest live parent (cgroup path): recorded when
+    /// memcgs are dying.
+    pub const MEMCG_PINNED: &str = "memcg.pinned";
     /// Resident set size in KiB of the largest processes: name `comm[pid]`.
     pub const PROC_RSS: &str = "proc.rss";
 }
@@ -57,6 +60,9 @@ pub struct Extras {
     /// (`comm[pid]`, RSS KiB), largest first.
     pub top_procs: Vec<(String, u64)>,
 }
+
+/// Most parents recorded with the pages pinning their dying descendants.
+const PINNED_PARENTS: usize = 20;
 
 /// Builds the sample for time `time` from a case read from a root and the extra scans.
 pub fn from_case(time: i64, case: &Case, extras: &Extras) -> Sample {
@@ -117,6 +123,12 @@ pub fn from_case(time: i64, case: &Case, extras: &Extras) -> Sample {
     }
     for (path, bytes) in &extras.top_memcgs {
         push(kind::MEMCG_USAGE, path.clone(), *bytes as f64);
+    }
+    if let Some(tree) = &case.memcg_tree {
+        let page = case.page_kb() * 1024;
+        for p in memdx_analyze::pins::join(tree, None, &[], page).parents.iter().take(PINNED_PARENTS) {
+            push(kind::MEMCG_PINNED, p.path.clone(), (p.pinned * page) as f64);
+        }
     }
     for (name, kb) in &extras.top_procs {
         push(kind::PROC_RSS, name.clone(), *kb as f64);
