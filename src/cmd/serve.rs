@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "serve_http.rs"]
+mod serve_http;
+use serve_http::{Body, Limits, Request, Response, Server};
+
 /// Export memdx metrics and findings to Prometheus at /metrics.
 ///
 /// Serve memdx's view of this machine to Prometheus at /metrics: slab caches (bounded by
@@ -53,13 +57,24 @@ pub struct Args {
     /// Reuse a reading for this long: 1s, 5s.
     #[arg(long, default_value = "1s", value_parser = parse_min_interval)]
     pub min_interval: Duration,
-    /// Worker threads answering requests.
-    #[arg(long, default_value_t = 4)]
-    pub threads: usize,
+    /// At most this many client connections at once (also kept under 3/4 of the descriptor limit).
+    /// Beyond it, a new connection closes the oldest one that has not sent a complete request.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
+    /// A request head must arrive, and a response be taken, within this time: 10s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub request_timeout: Duration,
 }
 
 fn parse_min_interval(s: &str) -> std::result::Result<Duration, String> {
     memdx_core::units::parse_duration_ms(s).map(Duration::from_millis)
+}
+
+fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
+    match memdx_core::units::parse_duration_ms(s)? {
+        ms @ 100..=3_600_000 => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("{s:?}: between 100ms and 1h")),
+    }
 }
 
 struct State {
@@ -113,37 +128,30 @@ impl Exporter {
     }
 }
 
-fn header(k: &str, v: &str) -> tiny_http::Header {
-    // Both are ASCII constants here, which from_bytes accepts.
-    tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap_or_else(|_| {
-        tiny_http::Header::from_bytes(&b"X-Memdx"[..], &b"1"[..]).expect("constant header is valid")
-    })
+fn handle(ex: &Exporter, req: &Request<'_>) -> Response {
+    if req.method != "GET" && req.method != "HEAD" {
+        return Response::text(405, b"read-only: GET /metrics\n");
+    }
+    match req.path {
+        "/metrics" => Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: Body::Shared(ex.body()),
+        },
+        "/" => Response {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: Body::Static(
+                b"<html><body><h1>memdx exporter</h1><a href=\"/metrics\">/metrics</a></body></html>\n",
+            ),
+        },
+        _ => Response::text(404, b"not found\n"),
+    }
 }
 
-fn handle(ex: &Exporter, req: tiny_http::Request) {
-    let url = req.url().split('?').next().unwrap_or("").to_string();
-    let resp = match (req.method(), url.as_str()) {
-        (tiny_http::Method::Get | tiny_http::Method::Head, "/metrics") => {
-            let body = ex.body();
-            tiny_http::Response::from_data(body.as_bytes().to_vec())
-                .with_header(header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
-        }
-        (tiny_http::Method::Get | tiny_http::Method::Head, "/") => tiny_http::Response::from_data(
-            b"<html><body><h1>memdx exporter</h1><a href=\"/metrics\">/metrics</a></body></html>\n".to_vec(),
-        )
-        .with_header(header("Content-Type", "text/html; charset=utf-8")),
-        (tiny_http::Method::Get | tiny_http::Method::Head, _) => {
-            tiny_http::Response::from_data(b"not found\n".to_vec()).with_status_code(404)
-        }
-        _ => tiny_http::Response::from_data(b"read-only: GET /metrics\n".to_vec()).with_status_code(405),
-    };
-    // A scraper that hung up is not an error of the exporter.
-    let _ = req.respond(resp);
-}
-
-/// A listening socket with TCP_NODELAY, which Linux copies to accepted connections: tiny_http
-/// writes headers and body separately, and with Nagle's algorithm the body waits for the delayed
-/// ACK of the headers (40 ms per scrape).
+/// A listening socket with TCP_NODELAY, which Linux copies to accepted connections: a response is
+/// written as head and body, and with Nagle's algorithm the body would wait for the delayed ACK of
+/// the head (40 ms per scrape).
 fn listener(addr: SocketAddr) -> Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let ctx = || format!("cannot listen on {addr}");
@@ -151,7 +159,7 @@ fn listener(addr: SocketAddr) -> Result<std::net::TcpListener> {
     s.set_reuse_address(true).with_context(ctx)?;
     s.set_nodelay(true).with_context(ctx)?;
     s.bind(&addr.into()).with_context(ctx)?;
-    s.listen(128).with_context(ctx)?;
+    s.listen(1024).with_context(ctx)?;
     Ok(s.into())
 }
 
@@ -165,11 +173,17 @@ pub fn run(args: Args) -> Result<u8> {
             args.listen
         );
     }
-    let server = tiny_http::Server::from_listener(listener(args.listen)?, None)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let server = Arc::new(server);
-    let ex = Arc::new(Exporter {
+    // Keep a quarter of the descriptors for the readings of /proc and /sys (and the listener).
+    let fd_room =
+        serve_http::fd_soft_limit().map_or(usize::MAX, |n| usize::try_from(n / 4 * 3).unwrap_or(usize::MAX));
+    let limits = Limits {
+        max_conns: args.max_connections.clamp(1, fd_room.max(8)),
+        max_head: 8 * 1024,
+        head_timeout: args.request_timeout,
+        idle_timeout: Duration::from_secs(60),
+        write_timeout: args.request_timeout,
+    };
+    let ex = Exporter {
         root: args.root,
         sel: SlabSelect {
             include: args.slab_include,
@@ -179,24 +193,16 @@ pub fn run(args: Args) -> Result<u8> {
         cgroup_top: args.cgroup_top,
         min_interval: args.min_interval,
         state: Mutex::new(State { body: Arc::new(String::new()), at: None, prev_vmstat: None }),
-    });
+    };
+    let mut server = Server::new(listener(args.listen)?, limits, |req: &Request<'_>| handle(&ex, req))
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     // Print the bound address (port 0 picks one) so scripts and tests can find it.
-    match server.server_addr().to_ip() {
-        Some(a) => eprintln!("memdx serve: listening on http://{a}/metrics"),
-        None => eprintln!("memdx serve: listening"),
+    match server.local_addr() {
+        Ok(a) => eprintln!("memdx serve: listening on http://{a}/metrics"),
+        Err(_) => eprintln!("memdx serve: listening"),
     }
-    let mut workers = Vec::new();
-    for _ in 0..args.threads.max(1) {
-        let server = server.clone();
-        let ex = ex.clone();
-        workers.push(std::thread::spawn(move || {
-            while let Ok(req) = server.recv() {
-                handle(&ex, req);
-            }
-        }));
-    }
-    for w in workers {
-        let _ = w.join();
-    }
+    // Only a broken listener or epoll ends the loop: exit non-zero so that the service manager
+    // restarts the exporter (Restart=on-failure).
+    server.run().with_context(|| format!("serving on {}", args.listen))?;
     Ok(super::EXIT_OK)
 }
