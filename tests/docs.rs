@@ -130,3 +130,25 @@ fn bash_completion_loads_and_completes() {
         assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
     }
 }
+
+/// Every `trace` subcommand's --help carries examples and the 1-hour limit, and the limit holds.
+#[test]
+fn trace_help_has_examples_and_limits() {
+    for (sub, extra) in [("reclaim", vec![]), ("slab", vec!["dentry"]), ("allocs", vec![])] {
+        let out = common::memdx().args(["trace", sub, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub}");
+        assert!(
+            help.contains("Examples:\n  sudo memdx trace ") && help.contains("at most 1h"),
+            "{sub}: {help}"
+        );
+        let out = common::memdx()
+            .args(["trace", sub])
+            .args(&extra)
+            .args(["--duration", "2h", "--dry-run"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("1 hour"), "{sub}");
+    }
+}

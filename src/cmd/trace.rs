@@ -20,7 +20,17 @@ mod trace_allocs;
 mod trace_slab;
 
 /// Trace kernel events to investigate one problem.
+///
+/// Live captures need root and tracefs; each runs in a private tracefs instance that is removed on
+/// every exit (end, error, Ctrl-C, SIGTERM, panic). --duration is at most 1h. Every subcommand also
+/// analyses saved captures (--save output, ftrace text) given as FILEs, without root.
+///
+/// Examples:
+///   sudo memdx trace reclaim --duration 30s
+///   sudo memdx trace slab kernfs_node_cache --duration 10m
+///   sudo memdx trace allocs --min-size 64K --live
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(subcommand)]
     cmd: TraceCmd,
@@ -29,10 +39,58 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum TraceCmd {
     /// Reclaim episodes, latency, efficiency and shrinker time (vmscan, oom, cgroup events).
+    ///
+    /// With FILEs: analyse saved ftrace `trace`/`trace_pipe` text, `trace-cmd report` or `perf script`
+    /// output. Without: capture vmscan, oom and cgroup mkdir/rmdir events live for --duration in a
+    /// private tracefs instance (root), then print episodes per kind, task latency, LRU efficiency,
+    /// shrinkers, throttling, OOM kills and the vmstat/PSI deltas of the window.
+    ///
+    /// Limits: --duration at most 1h (Ctrl-C stops early and analyses what was captured); the ring buffer
+    /// is --buffer-kb per CPU and drops events when full (reported as LOST EVENTS).
+    ///
+    /// Examples:
+    ///   sudo memdx trace reclaim                                   # 30 s, whole machine
+    ///   sudo memdx trace reclaim --duration 5m --cgroup /sys/fs/cgroup/memory/kubepods --save r.trace
+    ///   memdx trace reclaim r.trace --table                        # saved capture, per-CPU table
+    ///   trace-cmd report | memdx trace reclaim - --formats formats.txt
+    #[command(verbatim_doc_comment)]
     Reclaim(ReclaimArgs),
     /// One slab cache's allocations and frees by call path and task, without slub_debug.
+    ///
+    /// Live, traces kmem:kmem_cache_alloc/kmem_cache_free filtered to the cache (a merged alias is
+    /// resolved through /sys/kernel/slab), with stacks, plus cgroup mkdir/rmdir, in a private tracefs
+    /// instance (root; removed on every exit), then pairs allocations with frees by pointer and prints
+    /// the call paths whose objects are still allocated, by task, and whether cgroup churn explains them.
+    /// No slub_debug or reboot needed.
+    ///
+    /// Limits: --duration at most 1h (Ctrl-C stops early and analyses what was captured); a leak needs a
+    /// run of 10 minutes or more to be called one; the ring buffer is --buffer-kb per CPU and drops events
+    /// when full (reported as LOST EVENTS).
+    ///
+    /// Examples:
+    ///   sudo memdx trace slab kernfs_node_cache --duration 10m
+    ///   sudo memdx trace slab dentry --duration 30m --save dentry.trace --buffer-kb 65536
+    ///   memdx trace slab dentry dentry.trace --json                # analyse a saved capture
+    #[command(verbatim_doc_comment)]
     Slab(trace_slab::SlabArgs),
-    /// Large kmalloc and page allocations by call path (kmem:kmalloc, kmem:mm_page_alloc).
+    /// Large kmalloc and page allocations by call path, size and order histograms, still-live view.
+    ///
+    /// Live, traces kmem:kmalloc (bytes_req >= --min-size) and kmem:mm_page_alloc (order >= --min-order)
+    /// with stacks in a private tracefs instance (root; removed on every exit), then prints the top call
+    /// paths by count and by bytes, a histogram of requested sizes and one of page orders. With --live it
+    /// also traces the frees (kmem:kfree, unfiltered, and kmem:mm_page_free) and lists the allocations
+    /// still not freed when the capture ends, by call path, with the oldest one's age.
+    ///
+    /// Limits: --duration at most 1h (Ctrl-C stops early and analyses what was captured); the ring buffer
+    /// is --buffer-kb per CPU and drops events when full (reported as LOST EVENTS); at most 1,000,000
+    /// allocations are followed for --live.
+    ///
+    /// Examples:
+    ///   sudo memdx trace allocs                          # kmalloc >= 32K, pages of order >= 3, 30 s
+    ///   sudo memdx trace allocs --min-size 4K --duration 2m --save allocs.trace
+    ///   sudo memdx trace allocs --min-size 64K --live    # and what is still allocated at the end
+    ///   memdx trace allocs allocs.trace --json           # analyse a saved capture
+    #[command(verbatim_doc_comment)]
     Allocs(trace_allocs::AllocsArgs),
 }
 
@@ -76,13 +134,12 @@ pub(super) fn start_instance(
     Ok(Some((inst, stop)))
 }
 
-/// With FILEs: analyse saved ftrace `trace`/`trace_pipe` text, `trace-cmd report` or `perf script`
-/// output. Without: capture live for --duration in a private tracefs instance.
+/// Reclaim episodes, latency, efficiency and shrinker time.
 #[derive(clap::Args)]
 pub struct ReclaimArgs {
     /// Saved trace text ('-' for stdin).
     files: Vec<PathBuf>,
-    /// Live capture length, e.g. 30s, 500ms, 2m.
+    /// Live capture length, e.g. 30s, 500ms, 2m; at most 1h.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     duration: Duration,
     /// Only the tasks of this cgroup (sampled during the capture); its directory, e.g.

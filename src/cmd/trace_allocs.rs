@@ -20,9 +20,13 @@ pub struct AllocsArgs {
     /// Smallest page allocation order traced; default: the order of --min-size (32K -> 3).
     #[arg(long)]
     min_order: Option<u32>,
-    /// Live capture length, e.g. 30s, 2m.
+    /// Live capture length, e.g. 30s, 2m; at most 1h.
     #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
     duration: Duration,
+    /// Also trace frees and list the allocations still live at the end (kmem:kfree is traced
+    /// unfiltered: on a busy machine raise --buffer-kb).
+    #[arg(long)]
+    live: bool,
     #[command(flatten)]
     capture: super::CaptureArgs,
 }
@@ -61,7 +65,7 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
         }
         return Ok(crate::cmd::EXIT_OK);
     }
-    let spec = InstanceSpec {
+    let mut spec = InstanceSpec {
         name: format!("memdx-allocs-{}", std::process::id()),
         events: vec!["kmem/kmalloc".into(), "kmem/mm_page_alloc".into()],
         filters: vec![
@@ -72,6 +76,16 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
         buffer_kb: a.capture.buffer_kb,
         ..Default::default()
     };
+    if a.live {
+        // Stacks for the allocations only (triggers), not for every free.
+        spec.options.clear();
+        spec.triggers = vec![
+            ("kmem/kmalloc".into(), format!("stacktrace if bytes_req >= {}", a.min_size)),
+            ("kmem/mm_page_alloc".into(), format!("stacktrace if order >= {min_order}")),
+        ];
+        spec.events.extend(["kmem/kfree".into(), "kmem/mm_page_free".into()]);
+        spec.filters.push(("kmem/mm_page_free".into(), format!("order >= {min_order}")));
+    }
     let Some(cap) = super::trace_slab::capture(
         &a.capture.root,
         spec,
@@ -118,6 +132,32 @@ fn print(r: &KmemReport, min: u64, order: u32, json: bool) -> anyhow::Result<()>
     );
     table("kmalloc", &r.kmalloc);
     table("page allocations", &r.pages);
+    let sizes: Vec<(String, u64)> = r
+        .kmalloc_sizes
+        .iter()
+        .map(|b| (format!("[{}, {})", size_label(b.from), size_label(b.to)), b.count))
+        .collect();
+    histogram("kmalloc requested sizes", &sizes);
+    let orders: Vec<(String, u64)> =
+        r.page_orders.iter().map(|(o, n)| (format!("order {o} ({})", size_label(4096 << o)), *n)).collect();
+    histogram("page allocation orders", &orders);
+    for (what, live) in [("kmalloc", &r.kmalloc_live), ("page allocations", &r.pages_live)] {
+        if let Some(l) = live {
+            println!(
+                "\n{what} still live at the end: {} allocations, {} bytes (oldest {:.1} s)",
+                l.count, l.bytes, l.oldest_s
+            );
+            for c in l.by_bytes.iter().take(8) {
+                println!(
+                    "  {:>8} {:>12} B  {}  [{}]",
+                    c.count,
+                    c.bytes,
+                    c.short(6),
+                    c.comm.as_deref().unwrap_or("?")
+                );
+            }
+        }
+    }
     if r.lost > 0 {
         println!("LOST EVENTS: {} (raise --buffer-kb or --min-size)", r.lost);
     }
@@ -125,6 +165,31 @@ fn print(r: &KmemReport, min: u64, order: u32, json: bool) -> anyhow::Result<()>
         println!("{d}");
     }
     Ok(())
+}
+
+/// 4096 -> 4K, 1048576 -> 1M (bpftrace's hist() labels).
+fn size_label(v: u64) -> String {
+    match v {
+        u64::MAX => "inf".into(),
+        v if v >= 1 << 30 && v % (1 << 30) == 0 => format!("{}G", v >> 30),
+        v if v >= 1 << 20 && v % (1 << 20) == 0 => format!("{}M", v >> 20),
+        v if v >= 1 << 10 && v % (1 << 10) == 0 => format!("{}K", v >> 10),
+        v => v.to_string(),
+    }
+}
+
+/// A histogram as bpftrace prints one: label, count and a bar of @ scaled to the largest.
+fn histogram(title: &str, rows: &[(String, u64)]) {
+    if rows.is_empty() {
+        return;
+    }
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    println!("\n{title}");
+    for (label, n) in rows {
+        let bar = (n * 52).div_ceil(max) as usize;
+        println!("{label:<w$} {n:>8} |{:<52}|", "@".repeat(bar));
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +205,9 @@ mod tests {
         assert_eq!(order_for(32768), 3);
         assert_eq!(order_for(4096), 0);
         assert_eq!(order_for(5000), 1);
+        assert_eq!(
+            (size_label(32768), size_label(1 << 20), size_label(3000)),
+            ("32K".into(), "1M".into(), "3000".into())
+        );
     }
 }

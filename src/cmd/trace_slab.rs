@@ -22,7 +22,7 @@ pub struct SlabArgs {
     cache: String,
     /// Saved captures (`--save` output or ftrace text) to analyse instead of tracing live.
     files: Vec<PathBuf>,
-    /// Live capture length, e.g. 60s, 500ms, 2m.
+    /// Live capture length, e.g. 60s, 500ms, 2m; at most 1h.
     #[arg(long, default_value = "60s", value_parser = super::parse_duration)]
     duration: Duration,
     #[command(flatten)]

@@ -25,6 +25,27 @@ use std::io::BufRead;
 pub const REORDER_WINDOW_NS: u64 = 50_000_000;
 /// Events held at most, whatever their timestamps (a bound for damaged clocks).
 const MAX_HELD: usize = 100_000;
+/// Large allocations tracked until their free, at most (kmalloc and pages each).
+const MAX_LIVE: usize = 1_000_000;
+
+/// One bucket of a power-of-two histogram: values in `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bucket {
+    pub from: u64,
+    pub to: u64,
+    pub count: u64,
+}
+
+/// Allocations made during the capture and not freed by its end (`kmem:kfree`, `kmem:mm_page_free`
+/// traced), by call path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LiveAllocs {
+    pub count: u64,
+    pub bytes: u64,
+    /// Age at the end of the capture of the oldest one, seconds.
+    pub oldest_s: f64,
+    pub by_bytes: Vec<PathCount>,
+}
 
 /// What to keep from the trace.
 #[derive(Debug, Clone, Default)]
@@ -92,6 +113,16 @@ pub struct KmemReport {
     pub slab: PairingReport,
     pub kmalloc: AllocPaths,
     pub pages: AllocPaths,
+    /// Requested sizes of the kept `kmalloc` events, power-of-two buckets (as bpftrace's `hist()`).
+    pub kmalloc_sizes: Vec<Bucket>,
+    /// Orders of the kept `mm_page_alloc` events: (order, count).
+    pub page_orders: Vec<(u32, u64)>,
+    /// Kept `kmalloc` allocations not freed by the end; `None` when the capture has no `kfree`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmalloc_live: Option<LiveAllocs>,
+    /// Kept page allocations not freed by the end; `None` when it has no `mm_page_free`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages_live: Option<LiveAllocs>,
     pub cgroup: CgroupEvents,
     /// [`KmemOptions::reclaimable`] and [`KmemOptions::typesafe_rcu`] of the traced caches.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +138,8 @@ enum Kind {
     CacheFree,
     Kmalloc,
     PageAlloc,
+    Kfree,
+    PageFree,
     Mkdir,
     Rmdir,
 }
@@ -117,6 +150,8 @@ struct Pending {
     name: Option<String>,
     ptr: u64,
     bytes: u64,
+    /// kmalloc: bytes requested; page allocations: the order.
+    req: u64,
     call_site: Option<String>,
     comm: String,
     ts: f64,
@@ -136,13 +171,33 @@ struct PathAgg {
 }
 
 impl PathAgg {
-    fn add(&mut self, stack: Stack, comm: &str, bytes: u64, line: usize) {
+    fn add(&mut self, stack: Stack, comm: &str, bytes: u64, line: usize) -> StackId {
         let id = self.stacks.intern(stack);
         let g = self.groups.entry((id, comm.to_string())).or_insert((0, 0, line));
         g.0 += 1;
         g.1 = g.1.saturating_add(bytes);
         self.events += 1;
         self.bytes = self.bytes.saturating_add(bytes);
+        id
+    }
+
+    /// The allocations of `live` (made through this aggregate) still outstanding at `end`.
+    fn live(&self, live: &HashMap<u64, LiveAlloc>, end: f64, src: &SourceRef) -> LiveAllocs {
+        let mut agg = PathAgg::default();
+        let mut oldest = end;
+        for a in live.values() {
+            if let Some(st) = self.stacks.get(a.stack) {
+                agg.add(st.clone(), &a.comm, a.bytes, a.line);
+            }
+            oldest = oldest.min(a.ts);
+        }
+        let paths = agg.finish(src);
+        LiveAllocs {
+            count: paths.events,
+            bytes: paths.bytes,
+            oldest_s: end - oldest,
+            by_bytes: paths.by_bytes,
+        }
     }
 
     fn finish(self, src: &SourceRef) -> AllocPaths {
@@ -172,6 +227,16 @@ impl PathAgg {
     }
 }
 
+/// An allocation not yet freed.
+#[derive(Debug)]
+struct LiveAlloc {
+    stack: StackId,
+    comm: String,
+    bytes: u64,
+    ts: f64,
+    line: usize,
+}
+
 /// Streaming reader of kmem trace text; feed lines with [`KmemTrace::line`].
 #[derive(Debug)]
 pub struct KmemTrace {
@@ -187,6 +252,14 @@ pub struct KmemTrace {
     pairing: Pairing,
     kmalloc: PathAgg,
     pages: PathAgg,
+    /// Outstanding kept allocations by pointer (kmalloc) and pfn (pages).
+    live_k: HashMap<u64, LiveAlloc>,
+    live_p: HashMap<u64, LiveAlloc>,
+    saw_kfree: bool,
+    saw_page_free: bool,
+    live_full: bool,
+    sizes: BTreeMap<u32, u64>,
+    orders: BTreeMap<u32, u64>,
     mk: HashMap<String, (u64, u64)>,
     report: KmemReport,
     first_ts: Option<f64>,
@@ -217,6 +290,13 @@ impl KmemTrace {
             pairing: Pairing::new(),
             kmalloc: PathAgg::default(),
             pages: PathAgg::default(),
+            live_k: HashMap::new(),
+            live_p: HashMap::new(),
+            saw_kfree: false,
+            saw_page_free: false,
+            live_full: false,
+            sizes: BTreeMap::new(),
+            orders: BTreeMap::new(),
             mk: HashMap::new(),
             report: KmemReport { source: source.to_string(), ..Default::default() },
             first_ts: None,
@@ -265,6 +345,8 @@ impl KmemTrace {
                     "kmem_cache_free" => Kind::CacheFree,
                     "kmalloc" | "kmalloc_node" => Kind::Kmalloc,
                     "mm_page_alloc" => Kind::PageAlloc,
+                    "kfree" => Kind::Kfree,
+                    "mm_page_free" => Kind::PageFree,
                     "cgroup_mkdir" => Kind::Mkdir,
                     "cgroup_rmdir" => Kind::Rmdir,
                     _ => {
@@ -279,27 +361,42 @@ impl KmemTrace {
                 self.last_ts = Some(ts);
                 self.report.events += 1;
                 let pl = e.payload;
-                let (name, ptr, bytes) = match kind {
+                let ptr_of = |pl: &str| field(pl, "ptr").and_then(hex).unwrap_or(0);
+                // pfn=0x... since 4.x's pfn=%lu became hex (5.x); decimal before.
+                let pfn_of = |pl: &str| {
+                    field(pl, "pfn")
+                        .and_then(|v| if v.starts_with("0x") { hex(v) } else { v.parse().ok() })
+                        .unwrap_or(0)
+                };
+                let order_of = |pl: &str| field(pl, "order").and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+                let (name, ptr, bytes, req) = match kind {
                     Kind::CacheAlloc | Kind::CacheFree => (
                         field(pl, "name").map(str::to_string),
-                        field(pl, "ptr").and_then(hex).unwrap_or(0),
+                        ptr_of(pl),
                         field(pl, "bytes_alloc").and_then(|v| v.parse().ok()).unwrap_or(0),
+                        0,
                     ),
                     Kind::Kmalloc => {
                         let req: u64 = field(pl, "bytes_req").and_then(|v| v.parse().ok()).unwrap_or(0);
                         if req < self.opts.min_bytes {
                             return;
                         }
-                        (None, 0, field(pl, "bytes_alloc").and_then(|v| v.parse().ok()).unwrap_or(req))
+                        (
+                            None,
+                            ptr_of(pl),
+                            field(pl, "bytes_alloc").and_then(|v| v.parse().ok()).unwrap_or(req),
+                            req,
+                        )
                     }
-                    Kind::PageAlloc => {
-                        let order: u32 = field(pl, "order").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    Kind::PageAlloc | Kind::PageFree => {
+                        let order = order_of(pl);
                         if order < self.opts.min_order {
                             return;
                         }
-                        (None, 0, 4096u64 << order.min(20))
+                        (None, pfn_of(pl), 4096u64 << order.min(20), u64::from(order))
                     }
-                    Kind::Mkdir | Kind::Rmdir => (field(pl, "path").map(str::to_string), 0, 0),
+                    Kind::Kfree => (None, ptr_of(pl), 0, 0),
+                    Kind::Mkdir | Kind::Rmdir => (field(pl, "path").map(str::to_string), 0, 0, 0),
                 };
                 let key = (e.ts_ns, self.seq);
                 self.seq += 1;
@@ -311,6 +408,7 @@ impl KmemTrace {
                         name,
                         ptr,
                         bytes,
+                        req,
                         call_site: field(pl, "call_site").map(str::to_string),
                         comm: e.comm.to_string(),
                         ts,
@@ -423,8 +521,24 @@ impl KmemTrace {
                     self.pairing.free(ev);
                 }
             }
-            Kind::Kmalloc => self.kmalloc.add(stack, &p.comm, p.bytes, p.line),
-            Kind::PageAlloc => self.pages.add(stack, &p.comm, p.bytes, p.line),
+            Kind::Kmalloc => {
+                let id = self.kmalloc.add(stack, &p.comm, p.bytes, p.line);
+                *self.sizes.entry(63 - p.req.max(1).leading_zeros()).or_default() += 1;
+                self.track(true, id, &p.comm, p.ptr, p.bytes, p.ts, p.line);
+            }
+            Kind::PageAlloc => {
+                let id = self.pages.add(stack, &p.comm, p.bytes, p.line);
+                *self.orders.entry(p.req as u32).or_default() += 1;
+                self.track(false, id, &p.comm, p.ptr, p.bytes, p.ts, p.line);
+            }
+            Kind::Kfree => {
+                self.saw_kfree = true;
+                self.live_k.remove(&p.ptr);
+            }
+            Kind::PageFree => {
+                self.saw_page_free = true;
+                self.live_p.remove(&p.ptr);
+            }
             Kind::Mkdir | Kind::Rmdir => {
                 let e = self.mk.entry(p.comm).or_insert((0, 0));
                 if p.kind == Kind::Mkdir {
@@ -436,6 +550,29 @@ impl KmemTrace {
                 }
             }
         }
+    }
+
+    /// Remembers a kept allocation until its free (`key`: pointer or pfn; 0 = not printed).
+    #[allow(clippy::too_many_arguments)]
+    fn track(
+        &mut self,
+        kmalloc: bool,
+        stack: StackId,
+        comm: &str,
+        key: u64,
+        bytes: u64,
+        ts: f64,
+        line: usize,
+    ) {
+        let map = if kmalloc { &mut self.live_k } else { &mut self.live_p };
+        if key == 0 {
+            return;
+        }
+        if map.len() >= MAX_LIVE && !map.contains_key(&key) {
+            self.live_full = true;
+            return;
+        }
+        map.insert(key, LiveAlloc { stack, comm: comm.to_string(), bytes, ts, line });
     }
 
     /// The report. `span_s` overrides the window (a live capture knows its length).
@@ -450,6 +587,25 @@ impl KmemTrace {
         r.reclaimable_caches = std::mem::take(&mut self.opts.reclaimable);
         r.typesafe_rcu_caches = std::mem::take(&mut self.opts.typesafe_rcu);
         r.slab = self.pairing.finish(span);
+        let end = self.last_ts.unwrap_or(0.0);
+        r.kmalloc_live = self.saw_kfree.then(|| self.kmalloc.live(&self.live_k, end, &self.src));
+        r.pages_live = self.saw_page_free.then(|| self.pages.live(&self.live_p, end, &self.src));
+        r.kmalloc_sizes = self
+            .sizes
+            .iter()
+            .map(|(&b, &count)| Bucket {
+                from: 1 << b,
+                to: 1u64.checked_shl(b + 1).unwrap_or(u64::MAX),
+                count,
+            })
+            .collect();
+        r.page_orders = self.orders.iter().map(|(&o, &n)| (o, n)).collect();
+        if self.live_full {
+            r.diags.push(Diag::warning(
+                self.src.clone(),
+                format!("more than {MAX_LIVE} allocations outstanding: later ones are not tracked as live"),
+            ));
+        }
         r.kmalloc = self.kmalloc.finish(&self.src);
         r.pages = self.pages.finish(&self.src);
         let mut by: Vec<CommCount> =
