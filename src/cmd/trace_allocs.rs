@@ -103,18 +103,17 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
     Ok(crate::cmd::EXIT_OK)
 }
 
+/// One call path: count, bytes, the path and the task.
+fn path_line(c: &memdx_slab::pairing::PathCount) {
+    println!("  {:>8} {:>12} B  {}  [{}]", c.count, c.bytes, c.short(6), c.comm.as_deref().unwrap_or("?"));
+}
+
 fn table(title: &str, p: &AllocPaths) {
     println!("\n{title}: {} allocations, {} bytes", p.events, p.bytes);
     for (order, paths) in [("by count", &p.by_count), ("by bytes", &p.by_bytes)] {
         println!("  {order}");
         for c in paths.iter().take(8) {
-            println!(
-                "  {:>8} {:>12} B  {}  [{}]",
-                c.count,
-                c.bytes,
-                c.short(6),
-                c.comm.as_deref().unwrap_or("?")
-            );
+            path_line(c);
         }
     }
 }
@@ -147,15 +146,7 @@ fn print(r: &KmemReport, min: u64, order: u32, json: bool) -> anyhow::Result<()>
                 "\n{what} still live at the end: {} allocations, {} bytes (oldest {:.1} s)",
                 l.count, l.bytes, l.oldest_s
             );
-            for c in l.by_bytes.iter().take(8) {
-                println!(
-                    "  {:>8} {:>12} B  {}  [{}]",
-                    c.count,
-                    c.bytes,
-                    c.short(6),
-                    c.comm.as_deref().unwrap_or("?")
-                );
-            }
+            l.by_bytes.iter().take(8).for_each(path_line);
         }
     }
     if r.lost > 0 {
