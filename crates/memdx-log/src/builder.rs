@@ -67,6 +67,8 @@ pub struct Builder {
     lock_site: Option<String>,
     /// The previous line ended in ` at:`: the next frame is a lock site.
     site_next: bool,
+    /// lockdep: past the free-form part, in the call trace.
+    lockdep_trace: bool,
     pub code: Option<String>,
     pub modules: Option<String>,
     pub access: Option<String>,
@@ -92,6 +94,8 @@ struct TaskCols {
 }
 
 const MAX_LINES: u32 = 5000;
+/// The secondary stack of the lock-dependency chain of a lockdep report.
+const LOCK_CHAIN: &str = "lock dependency chain";
 const MAX_FRAMES: usize = 256;
 
 impl Builder {
@@ -127,6 +131,7 @@ impl Builder {
             body: ObjectFacts::default(),
             lock_site: None,
             site_next: false,
+            lockdep_trace: false,
             code: None,
             modules: None,
             access: None,
@@ -265,11 +270,10 @@ impl Builder {
         if t.starts_with("---[ end trace") || t.starts_with("---[ end Kernel panic") {
             return Fed::End;
         }
+        if self.body() == Body::Lockdep && !self.lockdep_trace {
+            return self.feed_lockdep(t);
+        }
         if let Some(f) = parse_frame(t) {
-            if std::mem::take(&mut self.site_next) {
-                self.lock_site.get_or_insert_with(|| f.func.clone());
-                return Fed::Taken;
-            }
             let frames = match self.aux_stacks.last_mut() {
                 Some(a) if self.in_aux => &mut a.frames,
                 _ => &mut self.frames,
@@ -291,17 +295,6 @@ impl Builder {
                 self.in_aux = true;
             }
             return Fed::Taken;
-        }
-        if self.pick() == Pick::LockSite {
-            if let Some(site) = lock_site(t) {
-                if self.lock_site.is_none() {
-                    match site.and_then(parse_frame) {
-                        Some(f) => self.lock_site = Some(f.func),
-                        None => self.site_next = site.is_none(),
-                    }
-                }
-                return Fed::Taken;
-            }
         }
         if self.in_aux && boundary(t).is_none() {
             self.in_aux = false;
@@ -347,7 +340,7 @@ impl Builder {
             return Fed::Taken;
         }
         if let Some(pc) = pc_line(t) {
-            if self.pc.is_none() || self.kind != Kind::Warning {
+            if let Some(pc) = pc.filter(|_| self.pc.is_none() || self.kind != Kind::Warning) {
                 self.pc = Some(pc.to_string());
             }
             return Fed::Taken;
@@ -432,6 +425,41 @@ impl Builder {
             return Fed::Taken;
         }
         Fed::Rejected
+    }
+
+    /// lockdep's free-form part: lock chains (`-> #1 (&lo->lo_ctl_mutex){+.+.}:` and their
+    /// stacks, kept as one secondary stack), held locks with their sites, the unsafe scenario.
+    /// It ends at `stack backtrace:`, the CPU line or the call trace.
+    fn feed_lockdep(&mut self, t: &str) -> Fed {
+        if t == "stack backtrace:" || t.starts_with("CPU: ") || matches!(t, "Call Trace:" | "Call trace:") {
+            self.lockdep_trace = true;
+            self.in_aux = false;
+            self.site_next = false;
+            return self.feed_inner(t);
+        }
+        if let Some(site) = lock_site(t) {
+            if self.lock_site.is_none() {
+                match site.and_then(parse_frame) {
+                    Some(f) => self.lock_site = Some(f.func),
+                    None => self.site_next = site.is_none(),
+                }
+            }
+            return Fed::Taken;
+        }
+        if let Some(f) = parse_frame(t) {
+            if std::mem::take(&mut self.site_next) {
+                self.lock_site.get_or_insert_with(|| f.func.clone());
+            } else if self.aux_stacks.len() < 16 {
+                if self.aux_stacks.last().is_none_or(|a| a.label != LOCK_CHAIN) {
+                    self.aux_stacks.push(AuxStack { label: LOCK_CHAIN.into(), frames: Vec::new() });
+                }
+                if let Some(a) = self.aux_stacks.last_mut().filter(|a| a.frames.len() < MAX_FRAMES) {
+                    a.frames.push(f);
+                }
+            }
+            return Fed::Taken;
+        }
+        Fed::Taken
     }
 
     fn feed_mem(&mut self, t: &str) -> Fed {
@@ -912,9 +940,10 @@ fn lock_site(t: &str) -> Option<Option<&str>> {
 /// 0010:[<..>]  [<..>] func+0x1/0x2` (before 4.x), i386 `EIP: [<..>] func+..`, `EIP is at`, arm
 /// `PC is at func+0x1/0x2` (arm64 `pc : func+..` is a register line), ppc `NIP [c00..] func+0x1/0x2`, riscv/mips `epc : func+..`, s390
 /// `Krnl PSW : ... (func+0x1/0x2)`. `func+off/size` as printed.
-fn pc_line(t: &str) -> Option<&str> {
+/// `None` when the line is not a pc line, `Some(None)` when it names no function (`IP: (null)`).
+fn pc_line(t: &str) -> Option<Option<&str>> {
     const P: &[&str] =
-        &["IP: ", "RIP: ", "EIP: ", "EIP is at ", "PC is at ", "NIP [", "NIP: ", "epc : ", "Krnl PSW : "];
+        &["IP: ", "RIP: ", "EIP: ", "EIP is at ", "PC is at ", "LR is at ", "NIP [", "epc : ", "Krnl PSW : "];
     if !P.iter().any(|p| t.starts_with(p)) {
         return None;
     }
@@ -922,12 +951,15 @@ fn pc_line(t: &str) -> Option<&str> {
     if t.starts_with("RIP: ") && !t.contains("[<") {
         return None;
     }
+    if t.starts_with("LR is at ") {
+        return Some(None);
+    }
     let tok = t
         .split_ascii_whitespace()
         .skip(1)
         .map(|w| w.trim_matches(['(', ')']))
-        .find(|w| w.contains("+0x") && !w.starts_with('[') && !w.contains(':'))?;
-    parse_frame(tok).is_some().then_some(tok)
+        .find(|w| w.contains("+0x") && !w.starts_with('[') && !w.contains(':'));
+    Some(tok.filter(|t| parse_frame(t).is_some()))
 }
 
 fn boundary(t: &str) -> Option<Option<String>> {
@@ -1023,6 +1055,29 @@ fn is_oops_detail(t: &str) -> bool {
         "user pgtable",
         "swapper pgtable",
         "Internal error",
+        "pgd = ",
+        "last sysfs file",
+        "pc : [<",
+        "psr: ",
+        "ip : ",
+        "Flags: ",
+        "Control: ",
+        "Stack: (",
+        "Exception stack",
+        "Function entered at",
+        "Unwind",
+        "Register r",
+        "REGS: ",
+        "MSR: ",
+        "CFAR: ",
+        "DAR: ",
+        "GPR",
+        "Krnl ",
+        "Krnl Code",
+        "stack segment",
+        "RIP: ",
+        "Instruction dump",
+        "Last Breaking-Event",
         "Process ",
         "#PF: ",
         "PGD ",

@@ -246,6 +246,18 @@ impl<S: Sink> State<'_, S> {
                         return;
                     }
                 }
+                // One report per oops: a second header line of the same oops (`Oops: 0000 [#1]`
+                // after `BUG: unable to handle ...`) continues it even after a line it rejected.
+                if let Some(i) =
+                    self.lingering.iter().position(|(k, b, _)| *k == key && row.continues.contains(&b.kind))
+                {
+                    let (k, mut b, _) = self.lingering.swap_remove(i);
+                    if b.feed(t, line) != Fed::Rejected {
+                        self.open.push((k, b));
+                        return;
+                    }
+                    self.finalize(b);
+                }
             }
             self.close(key);
             let b = Builder::new(row.kind, Some(row), t, time.stamp(), self.src.clone(), line);

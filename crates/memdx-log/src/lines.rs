@@ -26,6 +26,12 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
             reliable = false;
             s = r.trim_ascii_start();
         }
+        if s.starts_with('(') {
+            return arm_frame(s, reliable);
+        }
+    } else if s.starts_with('[') {
+        // ppc64: `[c0000000ec1cbb10] [c000000000b4e4e0] dump_stack+0xb0/0xf0 (unreliable)`.
+        return ppc_frame(s);
     }
     let (sym, rest) = match s.bytes().position(|c| c == b' ') {
         Some(i) => (&s[..i], s[i + 1..].trim_ascii()),
@@ -63,6 +69,50 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         context: None,
         location,
     })
+}
+
+/// 32-bit ARM before 5.x: `[<c0012345>] (func+0x0/0xf4) from [<c0056789>] (caller+0x14/0x1b8)`
+/// (the caller is the next line's function), `(func) from` without offsets, `(0xbf012345)` for an
+/// unsymbolized module address.
+#[cold]
+fn arm_frame(s: &str, reliable: bool) -> Option<Frame> {
+    let inner = &s[1..s.find(')')?];
+    let mut f = parse_frame(inner).or_else(|| {
+        let bare = inner.split(' ').next()?;
+        let addr = bare
+            .strip_prefix("0x")
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_hexdigit()));
+        (addr || is_ident(bare) && !bare.starts_with(|c: char| c.is_ascii_digit())).then(|| Frame {
+            func: bare.to_string(),
+            offset: None,
+            size: None,
+            module: None,
+            reliable: true,
+            context: None,
+            location: None,
+        })
+    })?;
+    f.reliable &= reliable;
+    Some(f)
+}
+
+/// ppc64 `[c0000000ec1cbb10] [c000000000b4e4e0] func+0xb0/0xf0 (unreliable)`: stack pointer and
+/// return address, then the symbol; `(unreliable)` marks a frame the unwinder is not sure of.
+#[cold]
+fn ppc_frame(s: &str) -> Option<Frame> {
+    let mut rest = s;
+    for _ in 0..2 {
+        let r = rest.strip_prefix('[')?;
+        let (hex, after) = r.split_once(']')?;
+        if hex.is_empty() || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        rest = after.trim_ascii_start();
+    }
+    let (sym, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+    let mut f = parse_frame(sym)?;
+    f.reliable = tail.trim() != "(unreliable)";
+    Some(f)
 }
 
 fn is_ident(f: &str) -> bool {
@@ -322,6 +372,16 @@ mod tests {
         assert!(parse_frame("Hardware name: QEMU Standard PC").is_none());
         assert!(parse_frame("name fault_inject, interval 1").is_none());
         assert!(parse_frame("Bytes 4-7 of 8 are uninitialized").is_none());
+        let f = parse_frame(
+            "[<c0012345>] (blk_rq_map_sg+0x70/0x2c0) from [<c0056789>] (mmc_queue_map_sg+0x2c/0xa4)",
+        )
+        .unwrap();
+        assert_eq!((f.func.as_str(), f.offset), ("blk_rq_map_sg", Some(0x70)));
+        assert_eq!(parse_frame("[<bf012345>] (0xbf012345)").unwrap().func, "0xbf012345");
+        let f =
+            parse_frame("[c0000000ec1cbb10] [c000000000b4e4e0] dump_stack+0xb0/0xf0 (unreliable)").unwrap();
+        assert_eq!((f.func.as_str(), f.reliable), ("dump_stack", false));
+        assert!(parse_frame("[0c0c9ca0] *pgd=00000000").is_none());
     }
     #[test]
     fn cpu() {

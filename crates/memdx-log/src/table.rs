@@ -70,6 +70,9 @@ pub enum Body {
     Stall,
     /// Stack dumps (`dump_stack()`, fault injection).
     Dump,
+    /// lockdep: free-form lines (lock chains, held locks, scenarios) up to `stack backtrace:` or
+    /// the CPU line, then a call trace.
+    Lockdep,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +117,12 @@ const fn fault(p: &'static str, title: &'static str) -> Row {
 }
 
 const fn lockdep(p: &'static str, title: &'static str) -> Row {
-    Row { pick: Pick::LockSite, ..row(Prefix(p), Kind::Warning, title) }
+    Row { pick: Pick::LockSite, body: Body::Lockdep, ..row(Prefix(p), Kind::Warning, title) }
+}
+
+/// lockdep reports whose guilty frame is the caller on the stack, not a lock site.
+const fn lockdep_stack(p: &'static str, title: &'static str) -> Row {
+    Row { pick: Pick::Stack, ..lockdep(p, title) }
 }
 
 const fn stall(m: Match, kind: Kind, title: &'static str) -> Row {
@@ -215,9 +223,9 @@ pub static ROWS: &[Row] = &[
     lockdep("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order", "possible deadlock in {frame}"),
     lockdep("WARNING: inconsistent lock state", "inconsistent lock state in {frame}"),
     lockdep("[ INFO: inconsistent lock state ]", "inconsistent lock state in {frame}"),
-    lockdep("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {frame}"),
-    lockdep("[ INFO: suspicious RCU usage. ]", "INFO: suspicious RCU usage in {frame}"),
-    lockdep("INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {frame}"),
+    lockdep_stack("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {frame}"),
+    lockdep_stack("[ INFO: suspicious RCU usage. ]", "INFO: suspicious RCU usage in {frame}"),
+    lockdep_stack("INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {frame}"),
     lockdep("WARNING: held lock freed", "WARNING: held lock freed in {frame}"),
     lockdep("[ BUG: held lock freed! ]", "BUG: held lock freed in {frame}"),
     lockdep("BUG: held lock freed", "BUG: held lock freed in {frame}"),
@@ -236,22 +244,17 @@ pub static ROWS: &[Row] = &[
         "BUG: lock held when returning to user space",
         "BUG: lock held when returning to user space in {frame}",
     ),
-    lockdep("INFO: trying to register non-static key", "INFO: trying to register non-static key in {frame}"),
+    lockdep_stack(
+        "INFO: trying to register non-static key",
+        "INFO: trying to register non-static key in {frame}",
+    ),
     Row {
-        pick: Pick::Header,
-        ..row(
-            PrefixContains("[ BUG: ", " still has locks held"),
-            Kind::Warning,
-            "BUG: still has locks held in {frame}",
-        )
+        m: PrefixContains("[ BUG: ", " still has locks held"),
+        ..lockdep("", "BUG: still has locks held in {frame}")
     },
     Row {
-        pick: Pick::Header,
-        ..row(
-            PrefixContains("WARNING: ", " still has locks held"),
-            Kind::Warning,
-            "WARNING: still has locks held in {frame}",
-        )
+        m: PrefixContains("WARNING: ", " still has locks held"),
+        ..lockdep("", "WARNING: still has locks held in {frame}")
     },
     row(Prefix("WARNING: kernel stack regs"), Kind::Warning, "WARNING: kernel stack regs has bad value"),
     row(
