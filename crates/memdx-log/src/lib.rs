@@ -143,6 +143,13 @@ impl<S: Sink> State<'_, S> {
         if b.taint.is_some() {
             self.out.taint = b.taint.clone();
         }
+        if b.kind == Kind::Unknown && b.slub.is_none() && b.frames.is_empty() {
+            // Report lines without a header and without a call trace (a lone `Code:` or register
+            // line, as user-space segfaults print): not enough to call it a kernel report.
+            let msg = "report lines without a header or a call trace were skipped".to_string();
+            self.diag(Diag::note(b.source.at(b.first_line), msg));
+            return;
+        }
         match b.finish() {
             Err(trace) => {
                 self.out.slub_trace_records += 1;
@@ -452,6 +459,7 @@ pub fn scan_with<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogSc
         let n = st.dropped_diags;
         st.diag(Diag::note(src.clone(), format!("{n} more diagnostics not shown")));
     }
+    main_first(&mut st.out.reports);
     st.out.crash = session.finish();
     if let Some(case) = &st.out.crash {
         for rep in &mut st.out.reports {
@@ -470,6 +478,17 @@ pub fn scan_with<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogSc
     fr.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     st.out.framings = fr;
     st.out
+}
+
+/// Puts the log's main report first: the first real crash. Stack dumps without a report header
+/// (a bare `dump_stack()`, fault injection's dump of the failure it forces) and fragments whose
+/// header was lost are listed after it, in order of appearance like the rest.
+fn main_first(reports: &mut Vec<Report>) {
+    let is_crash = |r: &Report| !matches!(r.kind, Kind::StackDump | Kind::Unknown);
+    if let Some(i) = reports.iter().position(is_crash).filter(|&i| i > 0) {
+        let main = reports.remove(i);
+        reports.insert(0, main);
+    }
 }
 
 pub(crate) fn builder_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {

@@ -87,9 +87,6 @@ pub struct Row {
     /// The line may also continue an open report of these kinds (arm64 prints
     /// `Internal error: Oops` after `Unable to handle kernel ...`).
     pub continues: &'static [Kind],
-    /// The report is not a crash by itself (an injected failure's stack dump): it is listed, but
-    /// another report of the log is its main one.
-    pub not_crash: bool,
 }
 
 impl Row {
@@ -100,16 +97,7 @@ impl Row {
 }
 
 const fn row(m: Match, kind: Kind, title: &'static str) -> Row {
-    Row {
-        m,
-        kind,
-        title,
-        cap: Cap::None,
-        pick: Pick::Stack,
-        body: Body::Oops,
-        continues: &[],
-        not_crash: false,
-    }
+    Row { m, kind, title, cap: Cap::None, pick: Pick::Stack, body: Body::Oops, continues: &[] }
 }
 
 const fn fault(p: &'static str, title: &'static str) -> Row {
@@ -371,7 +359,6 @@ pub static ROWS: &[Row] = &[
     // CONFIG_FAULT_INJECTION's stack dump: the failure that follows was injected, not real.
     Row {
         body: Body::Dump,
-        not_crash: true,
         ..row(Prefix("FAULT_INJECTION: forcing a failure"), Kind::StackDump, "fault injection in {frame}")
     },
     Row {
