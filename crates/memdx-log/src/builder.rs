@@ -193,7 +193,11 @@ impl Builder {
                     // The invocation line was lost: only the kill line is here.
                     self.corrupted =
                         Some("OOM report without its `invoked oom-killer` line (truncated log?)".into());
-                    parse_killed(h, mem);
+                    if let Some(c) = h.strip_prefix("oom-kill:") {
+                        parse_oom_kill(c, mem);
+                    } else {
+                        parse_killed(h, mem);
+                    }
                     if h.starts_with("Memory cgroup") {
                         mem.constraint = Some("CONSTRAINT_MEMCG".into());
                     }
@@ -469,17 +473,7 @@ impl Builder {
             return Fed::End;
         }
         if let Some(c) = t.strip_prefix("oom-kill:") {
-            for kv in c.split(',') {
-                if let Some((k, v)) = kv.split_once('=') {
-                    match k {
-                        "constraint" => mem.constraint = Some(v.to_string()),
-                        "oom_memcg" => mem.oom_memcg = Some(v.to_string()),
-                        "task" => mem.victim = Some(v.to_string()),
-                        "pid" => mem.victim_pid = v.parse().ok(),
-                        _ => {}
-                    }
-                }
-            }
+            parse_oom_kill(c, mem);
             self.in_tasks = None;
             return Fed::Taken;
         }
@@ -1254,6 +1248,21 @@ fn parse_gfp(s: &str, key: &str, mem: &mut MemReport) {
     };
     mem.gfp_mask = Some(hex.to_string());
     mem.gfp_flags = names.split('|').filter(|n| !n.is_empty() && *n != "none").map(str::to_string).collect();
+}
+
+/// The `oom-kill:` summary (4.19+): `constraint=CONSTRAINT_MEMCG,...,oom_memcg=/a,task=x,pid=1,uid=0`.
+fn parse_oom_kill(c: &str, mem: &mut MemReport) {
+    for kv in c.split(',') {
+        if let Some((k, v)) = kv.split_once('=') {
+            match k {
+                "constraint" => mem.constraint = Some(v.to_string()),
+                "oom_memcg" => mem.oom_memcg = Some(v.to_string()),
+                "task" => mem.victim = Some(v.to_string()),
+                "pid" => mem.victim_pid = v.parse().ok(),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// `... Killed process 11452 (python3) total-vm:119016kB, anon-rss:101760kB, file-rss:6624kB, ...`

@@ -340,6 +340,13 @@ pub static ROWS: &[Row] = &[
             "page allocation failure: order:{cap} in {frame}",
         )
     },
+    // The `oom-kill:` summary line (4.19+) names the memcg; in a log cut after the report's start it
+    // is the first line left of the OOM report.
+    Row {
+        continues: &[Kind::Oom],
+        body: Body::Mem,
+        ..row(Prefix("oom-kill:constraint="), Kind::Oom, "{cap}")
+    },
     Row {
         continues: &[Kind::Oom],
         body: Body::Mem,

@@ -135,6 +135,8 @@ fn live618_tail_dmesg_t() {
     let v = check("live618_memcg_oom_tail.dmesg-T");
     assert_eq!(v["reports"][0]["kind"], "oom");
     assert!(v["reports"][0]["corrupted"].is_string());
+    // Line 18 of the input: `oom-kill:constraint=CONSTRAINT_MEMCG,...,oom_memcg=/memdx-test,...`.
+    assert_eq!(v["reports"][0]["title"], "Memory cgroup out of memory in /memdx-test");
 }
 
 #[test]
