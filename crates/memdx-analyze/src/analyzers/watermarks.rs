@@ -777,8 +777,22 @@ mod tests {
 
     #[test]
     fn el7_3_10_below_min() {
+        // The watermarks 3.10's __setup_per_zone_wmarks (mm/page_alloc.c) gives, worked by hand:
+        // pages_min = 67584 kB >> 2 = 16896; lowmem = 3976 + 765000 + 1290000 = 2058976 managed pages;
+        // tmp = 16896 * managed / lowmem, min = tmp, low = min + (tmp >> 2), high = min + (tmp >> 1):
+        //   DMA     67178496 / 2058976 = 32     -> 32, 32 + 8 = 40, 32 + 16 = 48
+        //   DMA32   12925440000 / 2058976 = 6277 -> 6277, 6277 + 1569 = 7846, 6277 + 3138 = 9415
+        //   Normal  21795840000 / 2058976 = 10585 -> 10585, 10585 + 2646 = 13231, 10585 + 5292 = 15877
+        let zones = [("DMA", 3976), ("DMA32", 765000), ("Normal", 1290000)];
+        let w = setup_per_zone_wmarks(&params(67584, 10, Formula::Fixed), &zones).unwrap();
+        let got: Vec<_> = w.iter().map(|w| (w.min, w.low, w.high)).collect();
+        assert_eq!(got, vec![(32, 40, 48), (6277, 7846, 9415), (10585, 13231, 15877)]);
+        // The fixture's zoneinfo prints those numbers, and the analyzer says so for every zone.
         let out = check("el7-3.10-pressure", "watermarks", run);
         assert_eq!(out.findings[0].id, "watermarks.zone_below_min");
+        let rows: Vec<_> =
+            out.tables[0].rows.iter().map(|r| (r[2].as_str(), r[3].as_str(), r[4].as_str())).collect();
+        assert_eq!(rows, vec![("32", "40", "48"), ("6277", "7846", "9415"), ("10585", "13231", "15877")]);
         assert!(out.tables[0].rows.iter().all(|r| r.last().map(String::as_str) == Some("same")));
     }
 
