@@ -139,7 +139,7 @@ pub struct SlabCall {
 /// Streaming episode builder; state is per task with an open episode, not per event.
 #[derive(Debug, Default)]
 pub struct EpisodeTracker {
-    tasks: HashMap<i32, Task>,
+    tasks: HashMap<i32, Task, foldhash::fast::FixedState>,
     pub counts: TrackerCounts,
 }
 

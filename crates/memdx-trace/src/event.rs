@@ -1,7 +1,7 @@
 //! Typed reclaim-related events built from matched payload fields. Version differences are
 //! `Option`s: a field absent on the traced kernel is `None`, never a made-up zero.
 
-use crate::fmt::Fields;
+use crate::fmt::{Slots, F};
 use serde::Serialize;
 
 /// The reclaim entry points with begin/end tracepoints, plus kswapd's wake/sleep cycle.
@@ -182,28 +182,24 @@ pub enum Event<'a> {
     Other,
 }
 
-fn get<'a>(f: &Fields<'_, 'a>, name: &str) -> Option<&'a str> {
-    f.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-}
-
-fn num_u(f: &Fields<'_, '_>, name: &str) -> Option<u64> {
-    let v = get(f, name)?;
+fn num_u(f: &Slots<'_>, name: F) -> Option<u64> {
+    let v = f.get(name)?;
     match v.strip_prefix("0x") {
         Some(h) => u64::from_str_radix(h, 16).ok(),
         None => v.parse().ok().or_else(|| v.parse::<i64>().ok().map(|x| x.max(0) as u64)),
     }
 }
 
-fn num_i(f: &Fields<'_, '_>, name: &str) -> Option<i64> {
-    get(f, name)?.parse().ok()
+fn num_i(f: &Slots<'_>, name: F) -> Option<i64> {
+    f.get(name)?.parse().ok()
 }
 
-fn num_i32(f: &Fields<'_, '_>, name: &str) -> Option<i32> {
-    get(f, name)?.parse().ok()
+fn num_i32(f: &Slots<'_>, name: F) -> Option<i32> {
+    f.get(name)?.parse().ok()
 }
 
-fn file_flag(f: &Fields<'_, '_>) -> Option<bool> {
-    let flags = get(f, "reclaim_flags").or_else(|| get(f, "flags"))?;
+fn file_flag(f: &Slots<'_>) -> Option<bool> {
+    let flags = f.get(F::ReclaimFlags).or_else(|| f.get(F::Flags))?;
     if flags.contains("RECLAIM_WB_FILE") {
         Some(true)
     } else if flags.contains("RECLAIM_WB_ANON") {
@@ -222,33 +218,89 @@ pub fn shrinker_symbol(s: &str) -> &str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Untyped(pub &'static str);
 
-/// Builds the typed event for `name` from its fields.
-pub fn typed<'a>(name: &str, f: &Fields<'_, 'a>) -> Result<Event<'a>, Untyped> {
-    use EpisodeKind::*;
-    let begin =
-        |kind| Event::ReclaimBegin { kind, order: num_i32(f, "order"), gfp_flags: get(f, "gfp_flags") };
-    let end = |kind| -> Result<Event<'a>, Untyped> {
-        Ok(Event::ReclaimEnd { kind, nr_reclaimed: num_u(f, "nr_reclaimed").ok_or(Untyped("nr_reclaimed"))? })
+/// The events reclaim analysis types, resolved once per event name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Begin(EpisodeKind),
+    End(EpisodeKind),
+    KswapdWake,
+    KswapdSleep,
+    WakeupKswapd,
+    Isolate,
+    ShrinkInactive,
+    ReclaimPages,
+    ShrinkActive,
+    SlabStart,
+    SlabEnd,
+    Throttled,
+    MarkVictim,
+    CgroupMkdir,
+    CgroupRmdir,
+}
+
+impl Kind {
+    pub fn of(name: &str) -> Option<Kind> {
+        use EpisodeKind::*;
+        Some(match name {
+            "mm_vmscan_direct_reclaim_begin" => Kind::Begin(Direct),
+            "mm_vmscan_memcg_reclaim_begin" => Kind::Begin(Memcg),
+            "mm_vmscan_memcg_softlimit_reclaim_begin" => Kind::Begin(MemcgSoftLimit),
+            "mm_vmscan_node_reclaim_begin" => Kind::Begin(Node),
+            "mm_vmscan_direct_reclaim_end" => Kind::End(Direct),
+            "mm_vmscan_memcg_reclaim_end" => Kind::End(Memcg),
+            "mm_vmscan_memcg_softlimit_reclaim_end" => Kind::End(MemcgSoftLimit),
+            "mm_vmscan_node_reclaim_end" => Kind::End(Node),
+            "mm_vmscan_kswapd_wake" => Kind::KswapdWake,
+            "mm_vmscan_kswapd_sleep" => Kind::KswapdSleep,
+            "mm_vmscan_wakeup_kswapd" => Kind::WakeupKswapd,
+            "mm_vmscan_lru_isolate" => Kind::Isolate,
+            "mm_vmscan_lru_shrink_inactive" => Kind::ShrinkInactive,
+            "mm_vmscan_reclaim_pages" => Kind::ReclaimPages,
+            "mm_vmscan_lru_shrink_active" => Kind::ShrinkActive,
+            "mm_shrink_slab_start" => Kind::SlabStart,
+            "mm_shrink_slab_end" => Kind::SlabEnd,
+            "mm_vmscan_throttled" => Kind::Throttled,
+            "mark_victim" => Kind::MarkVictim,
+            "cgroup_mkdir" => Kind::CgroupMkdir,
+            "cgroup_rmdir" => Kind::CgroupRmdir,
+            _ => return None,
+        })
+    }
+}
+
+/// Builds the typed event of `kind` (`None`: an event reclaim analysis does not use) from its
+/// fields.
+pub fn typed<'a>(kind: Option<Kind>, f: &Slots<'a>) -> Result<Event<'a>, Untyped> {
+    let Some(kind) = kind else { return Ok(Event::Other) };
+    let shrink_inactive = || -> Result<ShrinkInactive, Untyped> {
+        Ok(ShrinkInactive {
+            nr_scanned: num_u(f, F::NrScanned).ok_or(Untyped("nr_scanned"))?,
+            nr_reclaimed: num_u(f, F::NrReclaimed).ok_or(Untyped("nr_reclaimed"))?,
+            nr_dirty: num_u(f, F::NrDirty),
+            nr_writeback: num_u(f, F::NrWriteback),
+            nr_immediate: num_u(f, F::NrImmediate),
+            nr_activate: num_u(f, F::NrActivate),
+            nr_activate_anon: num_u(f, F::NrActivate0).or_else(|| num_u(f, F::NrActivateAnon)),
+            nr_activate_file: num_u(f, F::NrActivate1).or_else(|| num_u(f, F::NrActivateFile)),
+            priority: num_i32(f, F::Priority),
+            file: file_flag(f),
+        })
     };
-    Ok(match name {
-        "mm_vmscan_direct_reclaim_begin" => begin(Direct),
-        "mm_vmscan_memcg_reclaim_begin" => begin(Memcg),
-        "mm_vmscan_memcg_softlimit_reclaim_begin" => begin(MemcgSoftLimit),
-        "mm_vmscan_node_reclaim_begin" => begin(Node),
-        "mm_vmscan_direct_reclaim_end" => end(Direct)?,
-        "mm_vmscan_memcg_reclaim_end" => end(Memcg)?,
-        "mm_vmscan_memcg_softlimit_reclaim_end" => end(MemcgSoftLimit)?,
-        "mm_vmscan_node_reclaim_end" => end(Node)?,
-        "mm_vmscan_kswapd_wake" => Event::KswapdWake { nid: num_i32(f, "nid"), order: num_i32(f, "order") },
-        "mm_vmscan_kswapd_sleep" => Event::KswapdSleep { nid: num_i32(f, "nid") },
-        "mm_vmscan_wakeup_kswapd" => {
-            Event::WakeupKswapd { nid: num_i32(f, "nid"), order: num_i32(f, "order") }
+    Ok(match kind {
+        Kind::Begin(kind) => {
+            Event::ReclaimBegin { kind, order: num_i32(f, F::Order), gfp_flags: f.get(F::GfpFlags) }
         }
-        "mm_vmscan_lru_isolate" => {
-            let lru = match get(f, "lru") {
+        Kind::End(kind) => {
+            Event::ReclaimEnd { kind, nr_reclaimed: num_u(f, F::NrReclaimed).ok_or(Untyped("nr_reclaimed"))? }
+        }
+        Kind::KswapdWake => Event::KswapdWake { nid: num_i32(f, F::Nid), order: num_i32(f, F::Order) },
+        Kind::KswapdSleep => Event::KswapdSleep { nid: num_i32(f, F::Nid) },
+        Kind::WakeupKswapd => Event::WakeupKswapd { nid: num_i32(f, F::Nid), order: num_i32(f, F::Order) },
+        Kind::Isolate => {
+            let lru = match f.get(F::Lru) {
                 Some(l) => Lru::parse(l),
                 // before 4.10: `file=1` and no list name; the inactive list is meant
-                None => match num_u(f, "file") {
+                None => match num_u(f, F::File) {
                     Some(1) => Some(Lru::InactiveFile),
                     Some(0) => Some(Lru::InactiveAnon),
                     _ => None,
@@ -256,58 +308,40 @@ pub fn typed<'a>(name: &str, f: &Fields<'_, 'a>) -> Result<Event<'a>, Untyped> {
             };
             Event::Isolate(Isolate {
                 lru,
-                nr_requested: num_u(f, "nr_requested").ok_or(Untyped("nr_requested"))?,
-                nr_scanned: num_u(f, "nr_scanned").ok_or(Untyped("nr_scanned"))?,
-                nr_taken: num_u(f, "nr_taken").ok_or(Untyped("nr_taken"))?,
-                nr_skipped: num_u(f, "nr_skipped"),
+                nr_requested: num_u(f, F::NrRequested).ok_or(Untyped("nr_requested"))?,
+                nr_scanned: num_u(f, F::NrScanned).ok_or(Untyped("nr_scanned"))?,
+                nr_taken: num_u(f, F::NrTaken).ok_or(Untyped("nr_taken"))?,
+                nr_skipped: num_u(f, F::NrSkipped),
             })
         }
-        "mm_vmscan_lru_shrink_inactive" | "mm_vmscan_reclaim_pages" => {
-            let s = ShrinkInactive {
-                nr_scanned: num_u(f, "nr_scanned").ok_or(Untyped("nr_scanned"))?,
-                nr_reclaimed: num_u(f, "nr_reclaimed").ok_or(Untyped("nr_reclaimed"))?,
-                nr_dirty: num_u(f, "nr_dirty"),
-                nr_writeback: num_u(f, "nr_writeback"),
-                nr_immediate: num_u(f, "nr_immediate"),
-                nr_activate: num_u(f, "nr_activate"),
-                nr_activate_anon: num_u(f, "nr_activate0").or_else(|| num_u(f, "nr_activate_anon")),
-                nr_activate_file: num_u(f, "nr_activate1").or_else(|| num_u(f, "nr_activate_file")),
-                priority: num_i32(f, "priority"),
-                file: file_flag(f),
-            };
-            if name == "mm_vmscan_reclaim_pages" {
-                Event::ReclaimPages(s)
-            } else {
-                Event::ShrinkInactive(s)
-            }
-        }
-        "mm_vmscan_lru_shrink_active" => Event::ShrinkActive {
-            nr_taken: num_u(f, "nr_taken").ok_or(Untyped("nr_taken"))?,
-            nr_deactivated: num_u(f, "nr_deactivated").unwrap_or(0),
-            priority: num_i32(f, "priority"),
+        Kind::ShrinkInactive => Event::ShrinkInactive(shrink_inactive()?),
+        Kind::ReclaimPages => Event::ReclaimPages(shrink_inactive()?),
+        Kind::ShrinkActive => Event::ShrinkActive {
+            nr_taken: num_u(f, F::NrTaken).ok_or(Untyped("nr_taken"))?,
+            nr_deactivated: num_u(f, F::NrDeactivated).unwrap_or(0),
+            priority: num_i32(f, F::Priority),
             file: file_flag(f),
         },
-        "mm_shrink_slab_start" => Event::SlabStart {
-            shrinker: shrinker_symbol(get(f, "shrink").ok_or(Untyped("shrink"))?),
-            priority: num_i32(f, "priority"),
-            objects: num_i(f, "nr_objects_to_shrink"),
+        Kind::SlabStart => Event::SlabStart {
+            shrinker: shrinker_symbol(f.get(F::Shrink).ok_or(Untyped("shrink"))?),
+            priority: num_i32(f, F::Priority),
+            objects: num_i(f, F::NrObjectsToShrink),
         },
-        "mm_shrink_slab_end" => Event::SlabEnd {
-            shrinker: shrinker_symbol(get(f, "shrink").ok_or(Untyped("shrink"))?),
-            retval: num_i(f, "retval"),
+        Kind::SlabEnd => Event::SlabEnd {
+            shrinker: shrinker_symbol(f.get(F::Shrink).ok_or(Untyped("shrink"))?),
+            retval: num_i(f, F::Retval),
         },
-        "mm_vmscan_throttled" => Event::Throttled {
-            usec_timeout: num_u(f, "usec_timeout"),
-            usec_delayed: num_u(f, "usec_delayed").ok_or(Untyped("usec_delayed"))?,
-            reason: get(f, "reason").unwrap_or(""),
+        Kind::Throttled => Event::Throttled {
+            usec_timeout: num_u(f, F::UsecTimeout),
+            usec_delayed: num_u(f, F::UsecDelayed).ok_or(Untyped("usec_delayed"))?,
+            reason: f.get(F::Reason).unwrap_or(""),
         },
-        "mark_victim" => Event::OomVictim {
-            pid: num_i32(f, "pid"),
-            comm: get(f, "comm"),
-            anon_rss_kb: num_u(f, "anon_rss"),
+        Kind::MarkVictim => Event::OomVictim {
+            pid: num_i32(f, F::Pid),
+            comm: f.get(F::Comm),
+            anon_rss_kb: num_u(f, F::AnonRss),
         },
-        "cgroup_mkdir" => Event::CgroupMkdir { path: get(f, "path").ok_or(Untyped("path"))? },
-        "cgroup_rmdir" => Event::CgroupRmdir { path: get(f, "path").ok_or(Untyped("path"))? },
-        _ => Event::Other,
+        Kind::CgroupMkdir => Event::CgroupMkdir { path: f.get(F::Path).ok_or(Untyped("path"))? },
+        Kind::CgroupRmdir => Event::CgroupRmdir { path: f.get(F::Path).ok_or(Untyped("path"))? },
     })
 }

@@ -8,6 +8,8 @@
 //! Written by hand: this is the kernel's own `print fmt` mini-language (a printf string plus C
 //! argument expressions); no crate interprets it.
 
+use crate::line::trim;
+use memchr::memmem::Finder;
 use memdx_core::{Diag, SourceRef};
 use std::collections::HashMap;
 
@@ -17,16 +19,206 @@ enum Piece {
     Field(Box<str>),
 }
 
-/// One payload layout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The fields typed events read. A template binds each of its fields to one of these when it is
+/// compiled, so that matching a payload stores values in a fixed array ([`Slots`]) instead of
+/// looking names up per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum F {
+    Order,
+    GfpFlags,
+    NrReclaimed,
+    Nid,
+    Lru,
+    File,
+    NrRequested,
+    NrScanned,
+    NrTaken,
+    NrSkipped,
+    NrDirty,
+    NrWriteback,
+    NrImmediate,
+    NrActivate,
+    NrActivate0,
+    NrActivate1,
+    NrActivateAnon,
+    NrActivateFile,
+    Priority,
+    ReclaimFlags,
+    Flags,
+    NrDeactivated,
+    Shrink,
+    NrObjectsToShrink,
+    Retval,
+    UsecTimeout,
+    UsecDelayed,
+    Reason,
+    Pid,
+    Comm,
+    AnonRss,
+    Path,
+}
+
+const N_FIELDS: usize = F::Path as usize + 1;
+
+impl F {
+    /// The field of a kernel field name (`REC->x`, or a printed `key=` label in the key=value
+    /// fallback).
+    pub fn of(name: &str) -> Option<F> {
+        Some(match name {
+            "order" => F::Order,
+            "gfp_flags" => F::GfpFlags,
+            "nr_reclaimed" => F::NrReclaimed,
+            "nid" => F::Nid,
+            "lru" => F::Lru,
+            "file" => F::File,
+            "nr_requested" => F::NrRequested,
+            "nr_scanned" => F::NrScanned,
+            "nr_taken" => F::NrTaken,
+            "nr_skipped" => F::NrSkipped,
+            "nr_dirty" => F::NrDirty,
+            "nr_writeback" => F::NrWriteback,
+            "nr_immediate" => F::NrImmediate,
+            "nr_activate" => F::NrActivate,
+            "nr_activate0" => F::NrActivate0,
+            "nr_activate1" => F::NrActivate1,
+            "nr_activate_anon" => F::NrActivateAnon,
+            "nr_activate_file" => F::NrActivateFile,
+            "priority" => F::Priority,
+            "reclaim_flags" => F::ReclaimFlags,
+            "flags" => F::Flags,
+            "nr_deactivated" => F::NrDeactivated,
+            "shrink" => F::Shrink,
+            "nr_objects_to_shrink" => F::NrObjectsToShrink,
+            "retval" => F::Retval,
+            "usec_timeout" => F::UsecTimeout,
+            "usec_delayed" => F::UsecDelayed,
+            "reason" => F::Reason,
+            "pid" => F::Pid,
+            "comm" => F::Comm,
+            "anon_rss" => F::AnonRss,
+            "path" => F::Path,
+            _ => return None,
+        })
+    }
+}
+
+/// Values of the [`F`] fields of one payload; the first value of a field wins.
+#[derive(Debug, Clone, Copy)]
+pub struct Slots<'a> {
+    vals: [&'a str; N_FIELDS],
+    set: u64,
+}
+
+impl Default for Slots<'_> {
+    fn default() -> Self {
+        Slots { vals: [""; N_FIELDS], set: 0 }
+    }
+}
+
+impl<'a> Slots<'a> {
+    pub fn get(&self, f: F) -> Option<&'a str> {
+        (self.set & (1 << f as u32) != 0).then(|| self.vals[f as usize])
+    }
+
+    fn put(&mut self, f: F, v: &'a str) {
+        if self.set & (1 << f as u32) == 0 {
+            self.set |= 1 << f as u32;
+            self.vals[f as usize] = v;
+        }
+    }
+
+    /// The slots of `(name, value)` pairs (the key=value fallback, or a [`Fields`] list).
+    pub fn from_pairs<'n>(pairs: impl IntoIterator<Item = (&'n str, &'a str)>) -> Self {
+        let mut s = Slots::default();
+        for (n, v) in pairs {
+            if let Some(f) = F::of(n) {
+                s.put(f, v);
+            }
+        }
+        s
+    }
+}
+
+/// One step of a compiled template.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Literal text the payload must continue with.
+    Lit(Box<str>),
+    /// A field (index into the template's pieces, for its name) ending where `until` says.
+    Field { piece: usize, slot: Option<F>, until: Until },
+}
+
+#[derive(Debug, Clone)]
+enum Until {
+    /// At the next occurrence of the following literal, which the step also consumes (its
+    /// searcher is built once, at compile time).
+    Lit(Box<[u8]>, Finder<'static>),
+    /// Another field follows directly: this one is empty.
+    Empty,
+    /// The end of the payload.
+    End,
+}
+
+/// First occurrence of `lit` (not empty) in `h`. Field values are short and rarely hold the
+/// first byte of the literal that ends them, so a plain scan for that byte answers at once; the
+/// prebuilt searcher takes over after a few false starts, keeping long hostile payloads linear.
+#[inline]
+fn find_lit(h: &[u8], lit: &[u8], finder: &Finder<'_>) -> Option<usize> {
+    let first = lit[0];
+    let mut from = 0;
+    for _ in 0..4 {
+        let i = from + h[from..].iter().position(|&c| c == first)?;
+        if h[i..].starts_with(lit) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    finder.find(&h[from..]).map(|i| from + i)
+}
+
+/// One payload layout, compiled: literal checks and field ends with their searchers prebuilt.
+#[derive(Debug, Clone)]
 pub struct Template {
     pieces: Vec<Piece>,
+    ops: Vec<Op>,
 }
+
+impl PartialEq for Template {
+    fn eq(&self, other: &Self) -> bool {
+        self.pieces == other.pieces
+    }
+}
+
+impl Eq for Template {}
 
 /// Field values of one payload, in template order.
 pub type Fields<'t, 'a> = Vec<(&'t str, &'a str)>;
 
 impl Template {
+    fn new(pieces: Vec<Piece>) -> Template {
+        let mut ops = Vec::with_capacity(pieces.len());
+        let mut i = 0;
+        while i < pieces.len() {
+            match &pieces[i] {
+                Piece::Lit(l) => ops.push(Op::Lit(l.clone())),
+                Piece::Field(name) => {
+                    let until = match pieces.get(i + 1) {
+                        Some(Piece::Lit(l)) => {
+                            i += 1;
+                            Until::Lit(l.as_bytes().into(), Finder::new(l.as_bytes()).into_owned())
+                        }
+                        Some(Piece::Field(_)) => Until::Empty,
+                        None => Until::End,
+                    };
+                    let piece = if matches!(until, Until::Lit(..)) { i - 1 } else { i };
+                    ops.push(Op::Field { piece, slot: F::of(name), until });
+                }
+            }
+            i += 1;
+        }
+        Template { pieces, ops }
+    }
+
     /// Compiles memdx's built-in notation: literal text with `{field}` placeholders.
     pub fn builtin(spec: &str) -> Template {
         let mut pieces = Vec::new();
@@ -45,7 +237,7 @@ impl Template {
         if !lit.is_empty() {
             pieces.push(Piece::Lit(lit.into()));
         }
-        Template { pieces }
+        Template::new(pieces)
     }
 
     /// Compiles the text after `print fmt: ` in a tracefs `format` file.
@@ -107,34 +299,58 @@ impl Template {
         if !lit.is_empty() {
             pieces.push(Piece::Lit(lit.into()));
         }
-        Ok(Template { pieces })
+        Ok(Template::new(pieces))
+    }
+
+    /// Walks `payload` along the template, handing each field (piece index, slot, trimmed value) to
+    /// `f`; false when its literal text differs.
+    fn walk<'a>(&self, payload: &'a str, mut f: impl FnMut(usize, Option<F>, &'a str)) -> bool {
+        let b = payload.as_bytes();
+        let mut pos = 0;
+        for op in &self.ops {
+            match op {
+                Op::Lit(l) => {
+                    if !b[pos..].starts_with(l.as_bytes()) {
+                        return false;
+                    }
+                    pos += l.len();
+                }
+                Op::Field { piece, slot, until } => {
+                    let (end, next) = match until {
+                        Until::Lit(lit, finder) => match find_lit(&b[pos..], lit, finder) {
+                            Some(i) => (pos + i, pos + i + lit.len()),
+                            None => return false,
+                        },
+                        Until::Empty => (pos, pos),
+                        Until::End => (b.len(), b.len()),
+                    };
+                    f(*piece, *slot, trim(&payload[pos..end]));
+                    pos = next;
+                }
+            }
+        }
+        pos == b.len()
     }
 
     /// Matches a payload; `None` when its literal text differs.
     pub fn matches<'t, 'a>(&'t self, payload: &'a str) -> Option<Fields<'t, 'a>> {
         let mut out = Vec::with_capacity(self.pieces.len() / 2 + 1);
-        let mut pos = 0;
-        let mut it = self.pieces.iter().peekable();
-        while let Some(p) = it.next() {
-            match p {
-                Piece::Lit(l) => {
-                    if !payload[pos..].starts_with(&**l) {
-                        return None;
-                    }
-                    pos += l.len();
-                }
-                Piece::Field(name) => {
-                    let end = match it.peek() {
-                        Some(Piece::Lit(l)) => pos + payload[pos..].find(&**l)?,
-                        Some(Piece::Field(_)) => pos,
-                        None => payload.len(),
-                    };
-                    out.push((&**name, payload[pos..end].trim()));
-                    pos = end;
-                }
+        let ok = self.walk(payload, |i, _, v| {
+            if let Piece::Field(name) = &self.pieces[i] {
+                out.push((&**name, v));
             }
-        }
-        (pos == payload.len()).then_some(out)
+        });
+        ok.then_some(out)
+    }
+
+    /// Matches a payload into `slots` (cleared first); false when its literal text differs.
+    pub fn match_slots<'a>(&self, payload: &'a str, slots: &mut Slots<'a>) -> bool {
+        slots.set = 0;
+        self.walk(payload, |_, slot, v| {
+            if let Some(f) = slot {
+                slots.put(f, v);
+            }
+        })
     }
 }
 
@@ -380,6 +596,11 @@ impl Formats {
     /// Matches `payload` of event `name`; the first layout that fits wins.
     pub fn fields<'t, 'a>(&'t self, name: &str, payload: &'a str) -> Option<Fields<'t, 'a>> {
         self.map.get(name)?.iter().find_map(|t| t.matches(payload))
+    }
+
+    /// The layouts of event `name`, newest first.
+    pub fn layouts(&self, name: &str) -> Option<&[Template]> {
+        self.map.get(name).map(Vec::as_slice)
     }
 
     pub fn knows(&self, name: &str) -> bool {

@@ -9,6 +9,7 @@
 //! Entry points: [`parse`] / [`parse_with`] for a whole input, [`table_only`] for the fast
 //! per-CPU-per-second table, [`sniff`] to recognise trace text by content.
 
+pub mod chunk;
 pub mod detect;
 pub mod episode;
 pub mod event;
@@ -24,12 +25,15 @@ pub use episode::{Episode, EpisodeEnd, ScanReclaim, ShrinkerUse};
 pub use event::{EpisodeKind, Event, Lru};
 pub use fmt::Formats;
 pub use report::{Analyzer, Options, ReclaimContext, ReclaimReport};
-pub use scan::{Record, ScanStats, Scanner};
+pub use scan::{Record, ScanStats, Scanner, MAX_DIAGS};
 pub use table::{table_only, CpuSecondRow, TableScanStats};
 pub use window::WindowDelta;
 
-use memdx_core::SourceRef;
-use std::io::BufRead;
+use chunk::{Chunk, ChunkReader, MAX_LINE};
+use memdx_core::{Diag, SourceRef};
+use std::borrow::Cow;
+use std::io::Read;
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// The result of scanning one trace: the reclaim report (which holds the scan counters and the
 /// diagnostics).
@@ -40,24 +44,150 @@ pub struct TraceScan {
 
 /// Scans trace text with the built-in layouts and default options. Never fails: unreadable or
 /// damaged parts become diagnostics in the report.
-pub fn parse<R: BufRead>(r: R, source: &str) -> TraceScan {
+pub fn parse<R: Read>(r: R, source: &str) -> TraceScan {
     parse_with(r, source, Formats::builtin(), Options::default())
 }
 
-/// Scans trace text with the given layouts (built-ins plus `format` files) and options. Streams:
-/// one line in memory at a time.
-pub fn parse_with<R: BufRead>(mut r: R, source: &str, formats: Formats, opts: Options) -> TraceScan {
+/// Most threads a scan uses.
+const MAX_THREADS: usize = 8;
+
+/// What chunks merge into, in input order.
+struct Merged {
+    /// Sequence number of the next chunk to merge.
+    next: u64,
+    lines: usize,
+    stats: ScanStats,
+    diags: Vec<Diag>,
+    analyzer: Analyzer,
+}
+
+/// Scans trace text with the given layouts (built-ins plus `format` files) and options. Streams in
+/// chunks of about 1 MiB cut at line ends: an input larger than one chunk is parsed on every core
+/// (one reader, several parsers), and each chunk's events reach the analyzer in input order, so
+/// the report is the same as a sequential scan's. Memory is a few chunks, whatever the input size.
+pub fn parse_with<R: Read>(r: R, source: &str, formats: Formats, opts: Options) -> TraceScan {
     let src = SourceRef::new(source);
-    let mut scanner = Scanner::new(src.clone(), formats);
-    let mut analyzer = Analyzer::new(opts);
-    let (_, err) = memdx_core::lines::for_each_line(&mut r, &src, |line, n| {
-        if let Some(rec) = scanner.line(line, n) {
-            analyzer.record(&rec);
-        }
+    let mut reader = ChunkReader::new(r);
+    let merged = Mutex::new(Merged {
+        next: 0,
+        lines: 0,
+        stats: ScanStats::default(),
+        diags: Vec::new(),
+        analyzer: Analyzer::new(opts),
     });
-    let mut diags = std::mem::take(&mut scanner.diags);
-    diags.extend(err);
-    TraceScan { reclaim: analyzer.finish(source, scanner.stats, diags) }
+    let turn = Condvar::new();
+    let mut first = Chunk::default();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+    if reader.next_chunk(&mut first) {
+        if threads == 1 || reader.at_end() {
+            let mut scanner = Scanner::new(src.clone(), formats);
+            let mut chunk = first;
+            let mut seq = 0;
+            loop {
+                scan_chunk(&mut scanner, &chunk, seq, &merged, &turn);
+                seq += 1;
+                if !reader.next_chunk(&mut chunk) {
+                    break;
+                }
+            }
+        } else {
+            scan_parallel(&mut reader, first, threads, &src, &formats, &merged, &turn);
+        }
+    }
+    let m = merged.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut diags = m.diags;
+    if let Some(e) = reader.err {
+        diags.push(Diag::error(src.at(m.lines + 1), format!("read error, the rest is not read: {e}")));
+    }
+    TraceScan { reclaim: m.analyzer.finish(source, m.stats, diags) }
+}
+
+/// One reader (this thread) hands chunks to `threads` parsers through a bounded queue; parsed
+/// chunks wait for their turn to merge. Chunk buffers are reused.
+fn scan_parallel<R: Read>(
+    reader: &mut ChunkReader<R>,
+    first: Chunk,
+    threads: usize,
+    src: &SourceRef,
+    formats: &Formats,
+    merged: &Mutex<Merged>,
+    turn: &Condvar,
+) {
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(u64, Chunk)>(threads);
+    let job_rx = Mutex::new(job_rx);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Chunk>();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (job_rx, free_tx) = (&job_rx, free_tx.clone());
+            let mut scanner = Scanner::new(src.clone(), formats.clone());
+            s.spawn(move || loop {
+                let job = job_rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                let Ok((seq, chunk)) = job else { break };
+                scan_chunk(&mut scanner, &chunk, seq, merged, turn);
+                let _ = free_tx.send(chunk);
+            });
+        }
+        let mut seq = 0;
+        let mut chunk = first;
+        loop {
+            if job_tx.send((seq, chunk)).is_err() {
+                break;
+            }
+            seq += 1;
+            chunk = free_rx.try_recv().unwrap_or_default();
+            if !reader.next_chunk(&mut chunk) {
+                break;
+            }
+        }
+        drop(job_tx);
+    });
+}
+
+/// Parses one chunk's lines into records, then, when every earlier chunk is merged, merges its
+/// counters and diagnostics and hands its records to the analyzer.
+fn scan_chunk(scanner: &mut Scanner, chunk: &Chunk, seq: u64, merged: &Mutex<Merged>, turn: &Condvar) {
+    let text = match std::str::from_utf8(chunk.data()) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(chunk.data()),
+    };
+    let mut n = 0;
+    for _ in 0..chunk.long_before {
+        n += 1;
+        scanner.long_line(n, MAX_LINE);
+    }
+    let mut recs = Vec::with_capacity(text.len() / 128);
+    for line in chunk::lines(&text) {
+        n += 1;
+        if line.len() > MAX_LINE {
+            scanner.long_line(n, MAX_LINE);
+        } else if let Some(rec) = scanner.line(line, n) {
+            recs.push(rec);
+        }
+    }
+    let (stats, diags) = scanner.drain();
+    let mut m = merged.lock().unwrap_or_else(PoisonError::into_inner);
+    while m.next != seq {
+        m = turn.wait(m).unwrap_or_else(PoisonError::into_inner);
+    }
+    let base = m.lines;
+    m.lines += n;
+    m.stats.merge(stats);
+    for mut d in diags {
+        if m.diags.len() < MAX_DIAGS {
+            if let Some(l) = d.source.line.as_mut() {
+                *l = l.saturating_add(u32::try_from(base).unwrap_or(u32::MAX));
+            }
+            m.diags.push(d);
+        } else {
+            m.stats.diags_dropped += 1;
+        }
+    }
+    for r in &recs {
+        m.analyzer.record(r);
+    }
+    m.next += 1;
+    drop(m);
+    turn.notify_all();
 }
 
 /// Whether `head` (the first KiB or so of a file) is tracepoint text memdx can read: an ftrace

@@ -33,10 +33,71 @@ pub enum LineKind<'a> {
     Damaged(&'static str),
 }
 
+/// Whether `c` is an ASCII byte that `char::is_whitespace` accepts (`\t`..`\r` and space).
+fn is_ws(c: u8) -> bool {
+    c == b' ' || (b'\t'..=b'\r').contains(&c)
+}
+
+/// `str::trim_start` with an ASCII fast path (the usual case: runs of spaces).
+#[inline]
+pub(crate) fn trim_start(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    if b.get(i).is_some_and(|c| !c.is_ascii()) {
+        return s[i..].trim_start();
+    }
+    &s[i..]
+}
+
+/// `str::trim_end` with an ASCII fast path.
+#[inline]
+pub(crate) fn trim_end(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut i = b.len();
+    while i > 0 && is_ws(b[i - 1]) {
+        i -= 1;
+    }
+    if i > 0 && !b[i - 1].is_ascii() {
+        return s[..i].trim_end();
+    }
+    &s[..i]
+}
+
+/// `str::trim` with an ASCII fast path.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    trim_end(trim_start(s))
+}
+
+/// Last space or tab in `s` (short: a plain scan beats a SIMD search's setup).
+#[inline]
+fn rfind_blank(s: &str) -> Option<usize> {
+    s.as_bytes().iter().rposition(|&c| c == b' ' || c == b'\t')
+}
+
+/// Last `c` in the short slice `b`.
+#[inline]
+fn rfind_byte(b: &[u8], c: u8) -> Option<usize> {
+    b.iter().rposition(|&x| x == c)
+}
+
+/// First `c` in the short slice `b`.
+#[inline]
+fn find_byte(b: &[u8], c: u8) -> Option<usize> {
+    b.iter().position(|&x| x == c)
+}
+
 /// Splits one line (without or with its trailing newline).
 pub fn split_line(line: &str) -> LineKind<'_> {
-    let line = line.trim_end_matches(['\n', '\r']);
-    let t = line.trim_start();
+    let mut end = line.len();
+    while end > 0 && matches!(line.as_bytes()[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let line = &line[..end];
+    let t = trim_start(line);
     if t.is_empty() || t.starts_with('#') {
         return LineKind::Ignored;
     }
@@ -49,20 +110,22 @@ pub fn split_line(line: &str) -> LineKind<'_> {
         }
         return LineKind::Damaged("no timestamp followed by ':'");
     };
-    let rest = line[after..].trim_start();
-    let (event, payload) = match memchr::memmem::find(rest.as_bytes(), b": ") {
+    let rest = trim_start(&line[after..]);
+    let rb = rest.as_bytes();
+    let sep = memchr::memchr_iter(b':', rb).find(|&i| rb.get(i + 1) == Some(&b' '));
+    let (event, payload) = match sep {
         Some(i) => (&rest[..i], &rest[i + 2..]),
         None => (rest.strip_suffix(':').unwrap_or(rest), ""),
     };
-    let event = event.trim();
-    if event.is_empty() || event.contains(' ') {
+    let event = trim(event);
+    if event.is_empty() || find_byte(event.as_bytes(), b' ').is_some() {
         return LineKind::Damaged("no event name after the timestamp");
     }
-    let (system, name) = match event.rsplit_once(':') {
-        Some((s, n)) => (Some(s), n),
+    let (system, name) = match rfind_byte(event.as_bytes(), b':') {
+        Some(i) => (Some(&event[..i]), &event[i + 1..]),
         None => (None, event),
     };
-    let head = line[..ts_start].trim_end();
+    let head = trim_end(&line[..ts_start]);
     let h = if verbose { split_verbose(head) } else { split_head(head) };
     let Some(h) = h else {
         return LineKind::Damaged("task, pid or CPU not understood");
@@ -75,14 +138,16 @@ pub fn split_line(line: &str) -> LineKind<'_> {
         ts_ns,
         system,
         name,
-        payload: payload.trim_end(),
+        payload: trim_end(payload),
     })
 }
 
+/// `[LOST N ` anywhere in the line (trace_pipe, trace-cmd).
 fn lost_events(t: &str) -> Option<u64> {
-    let i = t.find("[LOST ")?;
+    let b = t.as_bytes();
+    let i = memchr::memchr_iter(b'[', b).find(|&i| b[i..].starts_with(b"[LOST "))?;
     let rest = &t[i + 6..];
-    let end = rest.find(' ')?;
+    let end = memchr::memchr(b' ', rest.as_bytes())?;
     rest[..end].parse().ok()
 }
 
@@ -98,22 +163,22 @@ fn find_timestamp(line: &str) -> Option<(usize, u64, usize, bool)> {
         // Latency format puts a delay mark between the timestamp and the colon:
         // `303538523us : ` or `303538523us!: `.
         let before = line[..colon].strip_suffix(' ').unwrap_or(&line[..colon]);
-        let tok_start = before.rfind([' ', '\t']).map_or(0, |i| i + 1);
+        let tok_start = rfind_blank(before).map_or(0, |i| i + 1);
         let mut tok = &before[tok_start..];
         if let Some(t) = tok.strip_suffix(['!', '#', '*', '+', '@', '$', '>']) {
             if t.ends_with("us") || t.ends_with("ms") {
                 tok = t;
             }
         }
-        if let Some(ns) = parse_ts(tok) {
-            if tok_start > 0 {
+        if tok_start > 0 {
+            if let Some(ns) = parse_ts(tok) {
                 return Some((tok_start, ns, colon + 1, false));
             }
         }
         // Verbose latency format: `303538.476ms (+0.029ms): event`.
         if tok.starts_with("(+") && tok.ends_with("ms)") && tok_start > 0 {
-            let prev = before[..tok_start].trim_end();
-            let p_start = prev.rfind([' ', '\t']).map_or(0, |i| i + 1);
+            let prev = trim_end(&before[..tok_start]);
+            let p_start = rfind_blank(prev).map_or(0, |i| i + 1);
             if let Some(ns) = parse_ts(&prev[p_start..]) {
                 if p_start > 0 {
                     return Some((p_start, ns, colon + 1, true));
@@ -124,34 +189,46 @@ fn find_timestamp(line: &str) -> Option<(usize, u64, usize, bool)> {
     None
 }
 
+/// Decimal digits to a number; `None` when empty, not all digits, or over `u64::MAX`.
+fn digits_u64(d: &[u8]) -> Option<u64> {
+    if d.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
 /// `303.538476` (seconds), `303538523us`, `303538.476ms`, or a bare counter.
 pub(crate) fn parse_ts(tok: &str) -> Option<u64> {
-    let (num, scale_ns): (&str, u64) = if let Some(n) = tok.strip_suffix("us") {
+    let b = tok.as_bytes();
+    let (num, scale_ns): (&[u8], u64) = if let Some(n) = b.strip_suffix(b"us") {
         (n, 1_000)
-    } else if let Some(n) = tok.strip_suffix("ms") {
+    } else if let Some(n) = b.strip_suffix(b"ms") {
         (n, 1_000_000)
-    } else if tok.contains('.') {
-        (tok, 1_000_000_000)
+    } else if find_byte(b, b'.').is_some() {
+        (b, 1_000_000_000)
     } else {
-        (tok, 1)
+        (b, 1)
     };
-    let (int, frac) = match num.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (num, ""),
+    let (int, frac) = match find_byte(num, b'.') {
+        Some(i) => (&num[..i], &num[i + 1..]),
+        None => (num, &b""[..]),
     };
-    if int.is_empty() || !int.bytes().all(|c| c.is_ascii_digit()) {
+    let int = digits_u64(int)?;
+    if frac.len() > 9 {
         return None;
     }
-    if !frac.bytes().all(|c| c.is_ascii_digit()) || frac.len() > 9 {
-        return None;
-    }
-    let int: u64 = int.parse().ok()?;
     let mut frac_ns: u64 = 0;
     if !frac.is_empty() {
-        let f: u64 = frac.parse().ok()?;
+        let f = digits_u64(frac)?;
         // scale the fraction to the unit, then to ns
-        let digits = frac.len() as u32;
-        frac_ns = f.checked_mul(scale_ns)? / 10u64.pow(digits);
+        frac_ns = f.checked_mul(scale_ns)? / 10u64.pow(frac.len() as u32);
     }
     int.checked_mul(scale_ns)?.checked_add(frac_ns)
 }
@@ -171,15 +248,16 @@ fn is_flag_char(c: u8) -> bool {
 }
 
 fn split_head(head: &str) -> Option<Head<'_>> {
+    let hb = head.as_bytes();
     // ftrace / trace-cmd / perf: `... [001] flags` or `... [001]`.
-    if let Some(open) = head.rfind('[') {
-        let close = open + head[open..].find(']')?;
-        let inside = head[open + 1..close].trim();
-        let after = head[close + 1..].trim();
-        if inside.bytes().all(|c| c.is_ascii_digit()) && !inside.is_empty() && after.bytes().all(is_flag_char)
+    if let Some(open) = rfind_byte(hb, b'[') {
+        let close = open + find_byte(&hb[open..], b']')?;
+        let inside = trim(&head[open + 1..close]);
+        let after = trim(&head[close + 1..]);
+        if !inside.is_empty() && inside.bytes().all(|c| c.is_ascii_digit()) && after.bytes().all(is_flag_char)
         {
             let cpu = inside.parse().ok();
-            let left = head[..open].trim_end();
+            let left = trim_end(&head[..open]);
             if let Some(h) = split_task(left, cpu) {
                 return Some(h);
             }
@@ -187,12 +265,12 @@ fn split_head(head: &str) -> Option<Head<'_>> {
         return None;
     }
     // Latency format: `dd-6002      1.....`: CPU digits glued to the flags.
-    let last_start = head.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let last_start = rfind_blank(head).map_or(0, |i| i + 1);
     let last = &head[last_start..];
     let digits = last.bytes().take_while(u8::is_ascii_digit).count();
     if digits > 0 && last.bytes().all(is_flag_char) && last_start > 0 {
         let cpu = last[..digits].parse().ok();
-        return split_task(head[..last_start].trim_end(), cpu);
+        return split_task(trim_end(&head[..last_start]), cpu);
     }
     None
 }
@@ -201,7 +279,7 @@ fn split_head(head: &str) -> Option<Head<'_>> {
 /// Verbose latency format: `comm pid cpu flags preempt idx [hash]`
 /// (`%16s %7d %3d %d %08x %08lx [%08llx]`); comm may contain spaces.
 fn split_verbose(head: &str) -> Option<Head<'_>> {
-    let open = head.rfind('[')?;
+    let open = memchr::memrchr(b'[', head.as_bytes())?;
     let toks: Vec<&str> = head[..open].split_whitespace().collect();
     let n = toks.len();
     if n < 6 {
@@ -212,7 +290,7 @@ fn split_verbose(head: &str) -> Option<Head<'_>> {
     // comm ends where the pid token starts: count tokens from the right
     let mut end = open;
     for _ in 0..5 {
-        end = head[..end].trim_end().rfind([' ', '\t']).map_or(0, |i| i + 1);
+        end = rfind_blank(head[..end].trim_end()).map_or(0, |i| i + 1);
     }
     Some(Head { comm: head[..end].trim(), pid, tgid: None, cpu: Some(cpu) })
 }
@@ -221,24 +299,24 @@ fn split_task(left: &str, cpu: Option<u32>) -> Option<Head<'_>> {
     let mut left = left;
     let mut tgid = None;
     if left.ends_with(')') {
-        let open = left.rfind('(')?;
-        let inner = left[open + 1..left.len() - 1].trim();
+        let open = rfind_byte(left.as_bytes(), b'(')?;
+        let inner = trim(&left[open + 1..left.len() - 1]);
         tgid = inner.parse().ok();
-        left = left[..open].trim_end();
+        left = trim_end(&left[..open]);
     }
-    let tok_start = left.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let tok_start = rfind_blank(left).map_or(0, |i| i + 1);
     let tok = &left[tok_start..];
     // perf: last token is `pid` or `pid/tid`, comm before it.
     if tok_start > 0 && !tok.is_empty() && tok.bytes().all(|c| c.is_ascii_digit() || c == b'/') {
-        let comm = left[..tok_start].trim();
+        let comm = trim(&left[..tok_start]);
         return match tok.split_once('/') {
             Some((p, t)) => Some(Head { comm, pid: t.parse().ok()?, tgid: p.parse().ok(), cpu }),
             None => Some(Head { comm, pid: tok.parse().ok()?, tgid, cpu }),
         };
     }
-    let dash = left.rfind('-')?;
+    let dash = rfind_byte(left.as_bytes(), b'-')?;
     let pid = left[dash + 1..].parse().ok()?;
-    let comm = left[..dash].trim_start();
+    let comm = trim_start(&left[..dash]);
     Some(Head { comm, pid, tgid, cpu })
 }
 

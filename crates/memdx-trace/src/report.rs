@@ -232,7 +232,7 @@ pub struct Analyzer {
     rows: Vec<CpuSecondRow>,
     first: Vec<Episode>,
     longest: Vec<Episode>,
-    last_lru: HashMap<i32, Lru>,
+    last_lru: HashMap<i32, Lru, foldhash::fast::FixedState>,
     last_ts: u64,
 }
 
@@ -261,7 +261,7 @@ impl Analyzer {
             rows: Vec::new(),
             first: Vec::new(),
             longest: Vec::new(),
-            last_lru: HashMap::new(),
+            last_lru: HashMap::default(),
             last_ts: 0,
         }
     }
@@ -346,16 +346,16 @@ impl Analyzer {
         }
         let step: Step = self.tracker.push(h, &rec.event);
         if let Some(call) = step.slab_call {
-            let s = self.shrinkers.entry(call.shrinker.clone()).or_insert_with(|| ShrinkerTotals {
-                shrinker: call.shrinker.clone(),
-                calls: 0,
-                ns: 0,
-                in_episode_ns: 0,
-            });
-            s.calls += 1;
-            s.ns += call.ns;
-            if call.in_episode {
-                s.in_episode_ns += call.ns;
+            if !self.shrinkers.contains_key(&call.shrinker) {
+                let t = ShrinkerTotals { shrinker: call.shrinker.clone(), calls: 0, ns: 0, in_episode_ns: 0 };
+                self.shrinkers.insert(call.shrinker.clone(), t);
+            }
+            if let Some(s) = self.shrinkers.get_mut(&call.shrinker) {
+                s.calls += 1;
+                s.ns += call.ns;
+                if call.in_episode {
+                    s.in_episode_ns += call.ns;
+                }
             }
         }
         for e in step.closed {

@@ -1,12 +1,12 @@
 //! Line-by-line scanning: header split, layout match, typed event, with counters and bounded
 //! diagnostics.
 
-use crate::event::{typed, Event};
-use crate::fmt::{key_values, Formats};
+use crate::event::{typed, Event, Kind};
+use crate::fmt::{key_values, Formats, Slots, Template};
 use crate::line::{split_line, LineKind, RawEvent};
 use memdx_core::{Diag, SourceRef};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// At most this many diagnostics are kept per input; the rest are counted.
 pub const MAX_DIAGS: usize = 50;
@@ -38,11 +38,39 @@ pub struct ScanStats {
     pub diags_dropped: u64,
 }
 
+impl ScanStats {
+    /// Adds the counters of the next part of the same input.
+    pub fn merge(&mut self, o: ScanStats) {
+        self.lines += o.lines;
+        self.events += o.events;
+        for (k, v) in o.per_event {
+            *self.per_event.entry(k).or_default() += v;
+        }
+        self.damaged_lines += o.damaged_lines;
+        self.unmatched_payloads += o.unmatched_payloads;
+        self.lost_events += o.lost_events;
+        self.first_ts_ns = self.first_ts_ns.or(o.first_ts_ns);
+        self.last_ts_ns = self.last_ts_ns.max(o.last_ts_ns);
+        self.diags_dropped += o.diags_dropped;
+    }
+}
+
 /// One typed event with its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record<'a> {
     pub raw: RawEvent<'a>,
     pub event: Event<'a>,
+}
+
+/// What the scanner knows about one event name, resolved the first time the name is seen.
+#[derive(Debug)]
+struct EventInfo {
+    name: Box<str>,
+    count: u64,
+    wanted: bool,
+    kind: Option<Kind>,
+    /// The layouts of the event (`None`: no layout known, read as key=value).
+    layouts: Option<Vec<Template>>,
 }
 
 /// Scans lines of one input.
@@ -52,11 +80,58 @@ pub struct Scanner {
     source: SourceRef,
     pub stats: ScanStats,
     pub diags: Vec<Diag>,
+    /// Event names seen, and their index in `events`.
+    names: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+    events: Vec<EventInfo>,
 }
 
 impl Scanner {
     pub fn new(source: SourceRef, formats: Formats) -> Self {
-        Scanner { formats, source, stats: ScanStats::default(), diags: Vec::new() }
+        Scanner {
+            formats,
+            source,
+            stats: ScanStats::default(),
+            diags: Vec::new(),
+            names: HashMap::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The counters (with the events per name) and the diagnostics since the last call; both
+    /// start again from zero.
+    pub fn drain(&mut self) -> (ScanStats, Vec<Diag>) {
+        let mut stats = std::mem::take(&mut self.stats);
+        for e in &mut self.events {
+            if e.count > 0 {
+                stats.per_event.insert(e.name.to_string(), e.count);
+                e.count = 0;
+            }
+        }
+        (stats, std::mem::take(&mut self.diags))
+    }
+
+    /// Counts line `lineno`, longer than `max` bytes, as damaged.
+    pub fn long_line(&mut self, lineno: usize, max: usize) {
+        self.stats.lines += 1;
+        self.stats.damaged_lines += 1;
+        let d = Diag::warning(self.source.at(lineno), format!("line skipped: longer than {max} bytes"));
+        self.diag(d);
+    }
+
+    fn event_index(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.names.get(name) {
+            return i;
+        }
+        let i = self.events.len();
+        self.events.push(EventInfo {
+            name: name.into(),
+            count: 0,
+            wanted: wanted(name),
+            kind: Kind::of(name),
+            layouts: self.formats.layouts(name).map(<[Template]>::to_vec),
+        });
+        self.names.insert(name.into(), i);
+        i
     }
 
     fn diag(&mut self, d: Diag) {
@@ -88,34 +163,32 @@ impl Scanner {
             }
         };
         self.stats.events += 1;
-        match self.stats.per_event.get_mut(raw.name) {
-            Some(n) => *n += 1,
-            None => {
-                self.stats.per_event.insert(raw.name.to_string(), 1);
-            }
-        }
+        let ei = self.event_index(raw.name);
+        let info = &mut self.events[ei];
+        info.count += 1;
         if self.stats.first_ts_ns.is_none() {
             self.stats.first_ts_ns = Some(raw.ts_ns);
         }
         self.stats.last_ts_ns = Some(self.stats.last_ts_ns.map_or(raw.ts_ns, |t| t.max(raw.ts_ns)));
-        if !wanted(raw.name) {
+        if !info.wanted {
             return Some(Record { raw, event: Event::Other });
         }
-        let fields = match self.formats.fields(raw.name, raw.payload) {
-            Some(f) => f,
-            None => {
-                if self.formats.knows(raw.name) {
-                    self.stats.unmatched_payloads += 1;
-                    let d = Diag::note(
-                        self.source.at(lineno),
-                        format!("{}: payload matches no known layout; read as key=value", raw.name),
-                    );
-                    self.diag(d);
-                }
-                key_values(raw.payload)
+        let kind = info.kind;
+        let mut slots = Slots::default();
+        let matched =
+            info.layouts.as_ref().map(|ls| ls.iter().any(|t| t.match_slots(raw.payload, &mut slots)));
+        if matched != Some(true) {
+            if matched.is_some() {
+                self.stats.unmatched_payloads += 1;
+                let d = Diag::note(
+                    self.source.at(lineno),
+                    format!("{}: payload matches no known layout; read as key=value", raw.name),
+                );
+                self.diag(d);
             }
-        };
-        match typed(raw.name, &fields) {
+            slots = Slots::from_pairs(key_values(raw.payload));
+        }
+        match typed(kind, &slots) {
             Ok(event) => Some(Record { raw, event }),
             Err(missing) => {
                 self.stats.unmatched_payloads += 1;

@@ -1,6 +1,7 @@
 //! Tables: the per-CPU per-second table of reclaim episode ends (the semantics of the C program
 //! in seed 001 section 6, extended to every reclaim kind), and latency histograms.
 
+use crate::chunk::{Chunk, ChunkReader, MAX_LINE};
 use crate::event::EpisodeKind;
 use crate::line::{split_line, LineKind};
 use serde::Serialize;
@@ -143,38 +144,25 @@ pub struct TableScanStats {
 /// The per-CPU per-second table straight from trace text, without building episodes: finds the
 /// `_reclaim_end: ` lines with a SIMD substring search and reads only those. Rows are handed to
 /// `on_row` as they close (the open ones at the end, marked `last`), so memory stays flat whatever
-/// the input size. Returns the counters, or the read error.
-pub fn table_only<R: Read>(
-    mut r: R,
-    mut on_row: impl FnMut(CpuSecondRow),
-) -> std::io::Result<TableScanStats> {
-    const CHUNK: usize = 1 << 20;
+/// the input size; lines longer than [`MAX_LINE`] are skipped. Returns the counters, or the read
+/// error.
+pub fn table_only<R: Read>(r: R, mut on_row: impl FnMut(CpuSecondRow)) -> std::io::Result<TableScanStats> {
     let finder = memchr::memmem::Finder::new(b"_reclaim_end: ");
     let mut table = CpuSecondTable::new();
     let mut stats = TableScanStats::default();
-    let mut buf = vec![0u8; CHUNK];
-    let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            // a single line longer than the buffer: grow (bounded by the longest line)
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = match r.read(&mut buf[filled..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        stats.bytes += n as u64;
-        let eof = n == 0;
-        filled += n;
-        let upto = if eof { filled } else { memchr::memrchr(b'\n', &buf[..filled]).map_or(0, |i| i + 1) };
-        let data = &buf[..upto];
+    let mut reader = ChunkReader::new(r);
+    let mut chunk = Chunk::default();
+    while reader.next_chunk(&mut chunk) {
+        let data = chunk.data();
         for hit in finder.find_iter(data) {
             let start = memchr::memrchr(b'\n', &data[..hit]).map_or(0, |i| i + 1);
             let end = memchr::memchr(b'\n', &data[hit..]).map_or(data.len(), |i| hit + i);
-            let Ok(line) = std::str::from_utf8(&data[start..end]) else {
-                stats.damaged += 1;
-                continue;
+            let line = match std::str::from_utf8(&data[start..end]) {
+                Ok(l) if l.len() <= MAX_LINE => l,
+                _ => {
+                    stats.damaged += 1;
+                    continue;
+                }
             };
             if let LineKind::Event(e) = split_line(line) {
                 let Some(kind) = end_kind(e.name) else { continue };
@@ -192,11 +180,10 @@ pub fn table_only<R: Read>(
                 stats.damaged += 1;
             }
         }
-        buf.copy_within(upto..filled, 0);
-        filled -= upto;
-        if eof {
-            break;
-        }
+    }
+    stats.bytes = reader.bytes;
+    if let Some(e) = reader.err {
+        return Err(e);
     }
     for row in table.finish() {
         on_row(row);
