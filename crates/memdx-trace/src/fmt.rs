@@ -152,7 +152,7 @@ enum Op {
 enum Until {
     /// At the next occurrence of the following literal, which the step also consumes (its
     /// searcher is built once, at compile time).
-    Lit(Box<[u8]>, Finder<'static>),
+    Lit(Box<[u8]>, Box<Finder<'static>>),
     /// Another field follows directly: this one is empty.
     Empty,
     /// The end of the payload.
@@ -205,7 +205,7 @@ impl Template {
                     let until = match pieces.get(i + 1) {
                         Some(Piece::Lit(l)) => {
                             i += 1;
-                            Until::Lit(l.as_bytes().into(), Finder::new(l.as_bytes()).into_owned())
+                            Until::Lit(l.as_bytes().into(), Box::new(Finder::new(l.as_bytes()).into_owned()))
                         }
                         Some(Piece::Field(_)) => Until::Empty,
                         None => Until::End,
