@@ -16,7 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-out=$root/target/dist
+# CARGO_TARGET_DIR is honoured (a second checkout can share the compiled dependencies).
+tdir=${CARGO_TARGET_DIR:-$root/target}
+out=$tdir/dist
 profile=dist
 mkdir -p "$out"
 want=("$@")
@@ -27,7 +29,7 @@ need() { command -v "$1" >/dev/null || { echo "dist/build.sh: $1 not found ($2)"
 # xz: build liblzma from lzma-sys's bundled source instead of linking the system's shared one.
 export LZMA_API_STATIC=1
 
-musl_bin=$root/target/x86_64-unknown-linux-musl/$profile/memdx
+musl_bin=$tdir/x86_64-unknown-linux-musl/$profile/memdx
 build_musl() {
   need musl-gcc "apt-get install musl-tools"
   rustup target list --installed | grep -qx x86_64-unknown-linux-musl \
@@ -46,7 +48,7 @@ build_aarch64() {
   AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     cargo build --locked --profile $profile --target aarch64-unknown-linux-gnu
-  install -D -m 0755 "$root/target/aarch64-unknown-linux-gnu/$profile/memdx" \
+  install -D -m 0755 "$tdir/aarch64-unknown-linux-gnu/$profile/memdx" \
     "$out/aarch64-unknown-linux-gnu/memdx"
 }
 

@@ -267,3 +267,22 @@ fn every_panel_query_returns_data_from_prometheus() {
     let _ = std::fs::remove_dir_all(&dir);
     panic!("panel queries without data after 90 s:\n{}", empty.join("\n"));
 }
+
+/// The dashboards read by Grafana's own dashboard model (grafana-foundation-sdk from PyPI) lose no
+/// field: tests/grafana/sdk_check.py.
+#[test]
+fn dashboards_read_by_grafana_foundation_sdk() {
+    let out = Command::new("python3")
+        .arg(manifest().join("tests/grafana/sdk_check.py"))
+        .args(["deploy/grafana/memdx-host.json", "deploy/grafana/memdx-fleet.json"])
+        .current_dir(manifest())
+        .output();
+    let Ok(out) = out else {
+        return common::skip("python3 not installed");
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() == Some(3) {
+        return common::skip(&format!("{} (pip install grafana-foundation-sdk)", text.trim()));
+    }
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+}
