@@ -22,6 +22,7 @@ pub mod model;
 pub mod roles;
 pub mod table;
 
+pub use crash::{DisLine, Exception, NullDeref, StructMember, StructOut};
 pub use frame::{Caller, Framing};
 pub use lines::parse_frame;
 pub use model::*;

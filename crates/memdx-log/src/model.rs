@@ -329,6 +329,15 @@ pub struct CrashCase {
     pub mounts: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swap_devices: Option<u32>,
+    /// `crash> ps` tasks per state (`RU`, `IN`, `UN`, `ZO`, ...), most first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub task_states: Vec<(String, u32)>,
+    /// The first exception frame of `crash> bt` read with `dis -l` and `struct` outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<crate::crash::Exception>,
+    /// `crash> struct X -o` layouts and `crash> struct X ADDR` dumps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub structs: Vec<crate::crash::StructOut>,
     pub summary: String,
 }
 

@@ -119,6 +119,31 @@ fn seed003_crash_bt() {
     assert_eq!(titles(&v), vec!["crash: exception in oom_evaluate_task"]);
 }
 
+/// Seed 003's whole `crash` session (bt, dis -l, struct -xo, struct dump). Expected values are the
+/// engineer's reading in the seed: `mov 0x8a4(%rdi)` with RDI = 0 at mm/oom_kill.c:393, offset 0x8a4
+/// is `task_struct.exit_signal`, %rdi comes from `0x28(%rbp)` = `oom_control.chosen`, and the dump at
+/// RBP shows `chosen = 0x0` and `chosen_points = -9223372036854775808` (LONG_MIN).
+#[test]
+fn seed003_crash_session() {
+    let v = check("seed003_crash_session.txt");
+    assert_eq!(titles(&v), vec!["crash: exception in oom_evaluate_task"]);
+    let e = &v["crash"]["exception"];
+    assert_eq!(e["pc"], "oom_evaluate_task+291");
+    assert_eq!(e["instruction"]["instruction"], "mov 0x8a4(%rdi),%edx");
+    assert_eq!(e["instruction"]["location"], "/usr/src/debug/*/mm/oom_kill.c:393");
+    let n = &e["null_deref"];
+    assert_eq!((n["register"].as_str(), n["offset"].as_u64()), (Some("rdi"), Some(0x8a4)));
+    assert_eq!(n["member"], "task_struct.exit_signal");
+    assert_eq!(n["loaded_by"]["instruction"], "mov 0x28(%rbp),%rdi");
+    assert_eq!(n["pointer"], "oom_control.chosen");
+    assert_eq!(n["pointer_value"], "0x0");
+    let notable: Vec<&str> =
+        e["notable"].as_array().expect("notable").iter().map(|f| f["value"].as_str().unwrap_or("")).collect();
+    assert!(notable.contains(&"-9223372036854775808 (LONG_MIN)"), "{notable:?}");
+    let s = v["crash"]["structs"].as_array().expect("structs");
+    assert_eq!(s.len(), 3, "two layouts and one dump");
+}
+
 #[test]
 fn live618_memcg_oom() {
     let v = check("live618_memcg_oom.dmesg");
