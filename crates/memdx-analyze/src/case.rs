@@ -459,13 +459,10 @@ impl Case {
                         pages: r.pages,
                         total: r.total.clone(),
                         percent: r.percent,
-                        line: 0,
+                        line: r.line,
                     })
                     .collect();
-                self.kmem = Some(memdx_parse::crash_kmem::KmemInfo {
-                    rows,
-                    source: SourceRef::new(format!("{file} (crash> kmem -i)")),
-                });
+                self.kmem = Some(memdx_parse::crash_kmem::KmemInfo { rows, source: SourceRef::new(file) });
             }
         }
         self.logs.push(scan);

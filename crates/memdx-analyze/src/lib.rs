@@ -11,9 +11,12 @@
 pub mod analyzers;
 pub mod case;
 pub mod pins;
+pub mod conclude;
 pub mod report;
+pub mod timeline;
 
 pub use analyzers::{Analyzer, ANALYZERS};
 pub use case::{Case, InputInfo, Skipped};
+pub use conclude::{conclude, Conclusion, Confidence};
 pub use memdx_core::{Report, Table};
 pub use report::analyze;

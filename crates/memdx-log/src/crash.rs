@@ -182,6 +182,7 @@ impl Session {
                         pages: r.pages,
                         total: r.total,
                         percent: r.percent,
+                        line: u32::try_from(line).unwrap_or(u32::MAX),
                     });
                 }
             }

@@ -349,4 +349,7 @@ pub struct KmemRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// The percentage crash prints (`373` of `373% of TOTAL LIMIT`).
     pub percent: Option<u64>,
+    /// Line in the session (1-based).
+    #[serde(skip)]
+    pub line: u32,
 }

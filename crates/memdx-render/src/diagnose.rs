@@ -43,8 +43,10 @@ struct JsonReport<'a> {
     live: bool,
     kernel: Option<Kernel<'a>>,
     summary: Summary,
+    conclusions: &'a [memdx_analyze::Conclusion],
     findings: &'a [Finding],
     tables: &'a [Table],
+    timeline: &'a memdx_analyze::timeline::Timeline,
     inputs: &'a [InputInfo],
     skipped: &'a [Skipped],
     missing: &'a [Missing],
@@ -58,6 +60,8 @@ pub fn exit_code(report: &Report) -> u8 {
 
 pub fn json<W: Write>(mut w: W, case: &Case, report: &Report, version: &str) -> io::Result<()> {
     let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
+    let conclusions = memdx_analyze::conclude(case, &report.findings);
+    let timeline = memdx_analyze::timeline::build(case);
     let doc = JsonReport {
         schema_version: SCHEMA_VERSION,
         memdx_version: version,
@@ -74,8 +78,10 @@ pub fn json<W: Write>(mut w: W, case: &Case, report: &Report, version: &str) -> 
             info: count(Severity::Info),
             exit_code: exit_code(report),
         },
+        conclusions: &conclusions,
         findings: &report.findings,
         tables: &report.tables,
+        timeline: &timeline,
         inputs: &case.inputs,
         skipped: &case.skipped,
         missing: &case.missing,
@@ -103,7 +109,7 @@ fn inputs_line(case: &Case) -> String {
     s
 }
 
-fn wrap(text: &str, indent: &str, width: usize) -> String {
+pub(crate) fn wrap(text: &str, indent: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -216,6 +222,7 @@ pub fn text<W: Write>(
         None => writeln!(w, "kernel unknown (no uname, /proc/version or log line with the release)")?,
     }
     writeln!(w)?;
+    crate::conclusion::text(&mut w, &memdx_analyze::conclude(case, &report.findings), st)?;
     if report.findings.is_empty() {
         writeln!(w, "No findings: nothing memdx checks looks wrong in these inputs.\n")?;
     }
@@ -227,6 +234,7 @@ pub fn text<W: Write>(
             table(&mut w, t, st)?;
         }
     }
+    crate::conclusion::timeline_text(&mut w, &memdx_analyze::timeline::build(case), st, opts.verbose)?;
     let absent = case.not_provided();
     if !case.live && !absent.is_empty() {
         writeln!(

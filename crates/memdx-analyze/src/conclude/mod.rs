@@ -1,0 +1,321 @@
+//! The engineer's conclusion: findings joined across every input into ranked root-cause statements.
+//!
+//! Correlation rules are data: [`RULES`] names each rule, says what it joins and why the join is
+//! sound, and points at the function that applies it (one file per rule under `conclude/`). Primary
+//! rules turn findings and kernel reports into [`Conclusion`]s, most specific first; a report or
+//! finding that a conclusion already covers is not concluded on again. Context rules then add to
+//! every conclusion what is known about the machine at that time (memory state, what it rules out).
+//!
+//! Pure: reads the [`Case`] and the analyzers' findings, no I/O.
+
+mod crash_exception;
+mod double_free;
+mod memory_state;
+mod oom_limits;
+mod single_report;
+
+use crate::case::Case;
+use memdx_core::{Finding, Severity, SourceRef};
+use memdx_log::{Kind, Report};
+use serde::Serialize;
+
+pub use double_free::{ObjectPath, OBJECT_PATHS};
+
+/// How sure a conclusion is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        })
+    }
+}
+
+/// One link of the chain of evidence: a fact, the finding it comes from, where it was read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    pub fact: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceRef>,
+}
+
+/// Something a reader might suspect, and the number that rules it out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuledOut {
+    pub what: String,
+    pub because: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceRef>,
+}
+
+/// What stays unknown because an input is missing, and the command that collects it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unknown {
+    pub what: String,
+    pub collect: String,
+}
+
+/// The most likely root cause of one problem, with its chain of evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conclusion {
+    /// The rule that drew it (see [`RULES`]).
+    pub rule: String,
+    pub severity: Severity,
+    /// The root cause in one or two sentences.
+    pub cause: String,
+    pub chain: Vec<Link>,
+    pub confidence: Confidence,
+    pub confidence_why: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ruled_out: Vec<RuledOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<Unknown>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub next_steps: Vec<String>,
+    /// Ranking within a severity (higher first).
+    #[serde(skip)]
+    pub score: f64,
+    /// Report signatures and finding ids this conclusion accounts for.
+    #[serde(skip)]
+    pub covers: Vec<String>,
+    /// The conclusion is about a crash (context rules add the memory state at the crash).
+    #[serde(skip)]
+    pub crash: bool,
+    /// Reports in the chain are driven by memory reclaim (kswapd, shrinkers, direct reclaim).
+    #[serde(skip)]
+    pub reclaim_driven: bool,
+}
+
+impl Conclusion {
+    pub fn new(rule: &str, severity: Severity, cause: impl Into<String>) -> Self {
+        Conclusion {
+            rule: rule.to_string(),
+            severity,
+            cause: cause.into(),
+            chain: Vec::new(),
+            confidence: Confidence::Medium,
+            confidence_why: String::new(),
+            ruled_out: Vec::new(),
+            unknown: Vec::new(),
+            next_steps: Vec::new(),
+            score: 0.0,
+            covers: Vec::new(),
+            crash: false,
+            reclaim_driven: false,
+        }
+    }
+
+    pub fn link(&mut self, fact: impl Into<String>, finding: Option<&str>, source: Option<SourceRef>) {
+        self.chain.push(Link { fact: fact.into(), finding: finding.map(str::to_string), source });
+    }
+
+    pub fn unknown(&mut self, what: impl Into<String>, collect: impl Into<String>) {
+        let what = what.into();
+        if !self.unknown.iter().any(|u| u.what == what) {
+            self.unknown.push(Unknown { what, collect: collect.into() });
+        }
+    }
+
+    fn covers_any(&self, keys: &[String]) -> bool {
+        keys.iter().any(|k| self.covers.contains(k))
+    }
+}
+
+/// Whether a rule draws conclusions or adds context to the ones drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Primary,
+    Context,
+}
+
+/// A correlation rule: its name, what it joins, why the join holds, and the code that applies it.
+pub struct Rule {
+    pub name: &'static str,
+    pub stage: Stage,
+    /// The inputs and findings it joins.
+    pub joins: &'static str,
+    /// Why the join is sound (the kernel mechanism).
+    pub why: &'static str,
+    pub run: fn(&Facts, &mut Vec<Conclusion>),
+}
+
+/// Every rule, in the order applied: the most specific primary rules first.
+pub static RULES: &[Rule] = &[
+    Rule {
+        name: double_free::NAME,
+        stage: Stage::Primary,
+        joins: "a slab free-path crash (probable double free, use-after-free, invalid free) and other reports on the \
+                same object path (the same cache or the same teardown functions) within a few seconds",
+        why: "an object freed twice trips every path that still holds it: the teardown that found it already \
+              dead warns, and the second free crashes on the slab metadata of a page that is no longer a slab",
+        run: double_free::run,
+    },
+    Rule {
+        name: crash_exception::NAME,
+        stage: Stage::Primary,
+        joins: "a crash session's exception frame, its `dis -l` instruction, register values and `struct` \
+                layouts and dumps",
+        why: "a load through a register holding 0 at offset N is a NULL dereference of the member at offset N; the \
+              instruction that loaded the register names the member that was NULL",
+        run: crash_exception::run,
+    },
+    Rule {
+        name: oom_limits::NAME,
+        stage: Stage::Primary,
+        joins: "OOM kills and allocation failures in the logs with the memory cgroup limits and meminfo given \
+                beside them",
+        why: "a memcg OOM means the cgroup reached its own limit; a global OOM below a container's limit means \
+              the host ran out first, and no container limit protects against that",
+        run: oom_limits::run,
+    },
+    Rule {
+        name: single_report::NAME,
+        stage: Stage::Primary,
+        joins: "one critical kernel report (oops, BUG, KASAN, panic, OOM) not joined by a rule above",
+        why: "a crash report names its own cause site; it is the conclusion when nothing else explains it",
+        run: single_report::run,
+    },
+    Rule {
+        name: memory_state::NAME,
+        stage: Stage::Context,
+        joins: "a crash with the memory state at that time (crash `kmem -i`, the report's Mem-Info, meminfo) and the \
+                overcommit policy",
+        why: "memory that was short explains why reclaim ran when the crash happened; the commit ratio only \
+              matters when vm.overcommit_memory is 2",
+        run: memory_state::run,
+    },
+];
+
+/// A kernel report folded across logs, with the file it was read from.
+pub struct Rep<'a> {
+    pub r: &'a Report,
+    /// Index of the log in `Case::logs`.
+    pub log: usize,
+}
+
+impl Rep<'_> {
+    pub fn key(&self) -> String {
+        format!("report:{}", self.r.signature)
+    }
+    pub fn finding_id(&self) -> String {
+        let class =
+            self.r.explanation.as_ref().map(|e| e.class.clone()).unwrap_or_else(|| self.r.kind.name().into());
+        format!("log.{class}")
+    }
+    pub fn mono(&self) -> Option<f64> {
+        self.r.first_seen.monotonic.or(self.r.time.monotonic)
+    }
+    pub fn class(&self) -> Option<&str> {
+        self.r.explanation.as_ref().map(|e| e.class.as_str())
+    }
+    pub fn is_crash(&self) -> bool {
+        matches!(self.r.kind, Kind::Oops | Kind::KernelBug | Kind::Panic | Kind::CrashBt)
+    }
+}
+
+/// What the rules read: the case, the analyzers' findings, and the kernel reports of every log.
+pub struct Facts<'a> {
+    pub case: &'a Case,
+    pub findings: &'a [Finding],
+    pub reports: Vec<Rep<'a>>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(case: &'a Case, findings: &'a [Finding]) -> Self {
+        let mut reports: Vec<Rep<'a>> = Vec::new();
+        for (i, log) in case.logs.iter().enumerate() {
+            for r in &log.reports {
+                // The same report in several files of one bug report: keep the first copy.
+                if !reports.iter().any(|x| x.r.signature == r.signature) {
+                    reports.push(Rep { r, log: i });
+                }
+            }
+        }
+        Facts { case, findings, reports }
+    }
+
+    pub fn finding(&self, id: &str) -> Option<&'a Finding> {
+        self.findings.iter().find(|f| f.id == id)
+    }
+
+    /// The `crash> bt` report of the same crash as `rep` (same task), when a crash session is given.
+    pub fn crash_bt_of(&self, rep: &Report) -> Option<&'a Report> {
+        self.reports
+            .iter()
+            .map(|x| x.r)
+            .find(|b| b.kind == Kind::CrashBt && b.pid.is_some() && b.pid == rep.pid && b.comm == rep.comm)
+    }
+}
+
+/// The frame names of a report's main stack.
+pub fn funcs(r: &Report) -> impl Iterator<Item = &str> {
+    r.frames.iter().filter(|f| f.reliable).map(|f| f.func.as_str())
+}
+
+/// Functions that mean memory reclaim drives the stack.
+const RECLAIM_FRAMES: &[&str] = &[
+    "kswapd",
+    "shrink_slab",
+    "do_shrink_slab",
+    "shrink_node",
+    "try_to_free_pages",
+    "try_to_free_mem_cgroup_pages",
+    "balance_pgdat",
+    "drop_slab",
+];
+
+pub fn reclaim_driven(r: &Report) -> bool {
+    funcs(r).any(|f| RECLAIM_FRAMES.contains(&f))
+        || r.comm.as_deref().is_some_and(|c| c.starts_with("kswapd"))
+}
+
+/// A report's time as a phrase.
+pub fn when(r: &Report) -> String {
+    match (&r.first_seen.wall, r.first_seen.monotonic.or(r.time.monotonic)) {
+        (Some(w), _) => w.clone(),
+        (None, Some(m)) => format!("{m:.6} s after boot"),
+        (None, None) => "time unknown".into(),
+    }
+}
+
+/// A report's task as a phrase.
+pub fn task(r: &Report) -> Option<String> {
+    let c = r.comm.as_deref()?;
+    Some(match r.pid {
+        Some(p) => format!("{c} (pid {p})"),
+        None => c.to_string(),
+    })
+}
+
+/// Conclusions for a case, ranked (severity, then score).
+pub fn conclude(case: &Case, findings: &[Finding]) -> Vec<Conclusion> {
+    let facts = Facts::new(case, findings);
+    let mut out: Vec<Conclusion> = Vec::new();
+    for r in RULES.iter().filter(|r| r.stage == Stage::Primary) {
+        (r.run)(&facts, &mut out);
+    }
+    for r in RULES.iter().filter(|r| r.stage == Stage::Context) {
+        (r.run)(&facts, &mut out);
+    }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.score.total_cmp(&a.score)));
+    out
+}
+
+/// True when a conclusion drawn so far already covers any of `keys`.
+pub fn covered(out: &[Conclusion], keys: &[String]) -> bool {
+    out.iter().any(|c| c.covers_any(keys))
+}
+
+#[cfg(test)]
+mod tests;
