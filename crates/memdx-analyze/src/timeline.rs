@@ -69,7 +69,7 @@ pub fn parse_wall(s: &str, year: Option<i64>) -> Option<f64> {
         return Some(civil(y, mo, d)? as f64 + hms(time)? - tz);
     }
     let toks: Vec<&str> = s.split_whitespace().collect();
-    let month = |t: &str| MONTHS.iter().position(|m| t.eq_ignore_ascii_case(m)).map(|i| i as i64 + 1);
+    let month = memdx_core::time::month_number;
     match toks.as_slice() {
         // dmesg -T: Www Mmm dd hh:mm:ss yyyy
         [_, mon, day, time, y] => {
@@ -83,9 +83,6 @@ pub fn parse_wall(s: &str, year: Option<i64>) -> Option<f64> {
         _ => None,
     }
 }
-
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 fn split_tz(t: &str) -> (&str, f64) {
     if let Some(x) = t.strip_suffix('Z') {
@@ -108,35 +105,15 @@ fn hms(t: &str) -> Option<f64> {
     (h < 24.0 && m < 60.0 && s < 61.0).then_some(h * 3600.0 + m * 60.0 + s)
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian), times 86400.
+/// Seconds since the epoch of a civil date.
 fn civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146097 + doe - 719468) * 86400)
+    ((1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| memdx_core::time::days_from_civil(y, m, d) * 86400)
 }
 
-/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS`.
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn fmt_epoch(t: f64) -> String {
-    let secs = t.floor() as i64;
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+    memdx_core::time::fmt_utc(t.floor() as i64)
 }
 
 fn report_kind(k: Kind) -> &'static str {

@@ -11,6 +11,7 @@ pub mod kver;
 pub mod lines;
 mod report;
 mod source;
+pub mod time;
 pub mod units;
 
 pub use finding::{Evidence, EvidenceValue, Finding, Severity};

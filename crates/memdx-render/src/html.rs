@@ -193,20 +193,7 @@ pub fn line_chart_time(t: i64) -> String {
 }
 
 fn fmt_time(t: i64) -> String {
-    // UTC civil time from unix seconds (Howard Hinnant's days-from-civil inverse): std has no
-    // calendar and a date crate for one label is not worth it.
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3600, (secs % 3600) / 60, secs % 60)
+    format!("{} UTC", memdx_core::time::fmt_utc(t))
 }
 
 /// A line chart of several series over time, as inline SVG.

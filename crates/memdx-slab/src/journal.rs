@@ -150,13 +150,13 @@ fn timestamp(l: &str) -> Option<(f64, &str, &str)> {
         } else {
             0
         };
-        let t = (days_from_civil(y, mo, d) * 86400) as f64 + secs + frac;
+        let t = (memdx_core::time::days_from_civil(y, mo, d) * 86400) as f64 + secs + frac;
         return Some((t, &l[..end + zlen], &l[end + zlen..]));
     }
     // Classic: `Jan 25 09:00:05[.frac]` or `1月 25 09:00:05`.
     let mut it = l.splitn(3, ' ');
     let mon = it.next()?;
-    let month = month_number(mon)?;
+    let month = memdx_core::time::month_number(mon)?;
     let rest = l[mon.len()..].trim_start();
     let day_end = rest.find(' ')?;
     let day: i64 = rest[..day_end].parse().ok()?;
@@ -170,7 +170,7 @@ fn timestamp(l: &str) -> Option<(f64, &str, &str)> {
         end = 9 + n;
     }
     // No year in this framing: 2001 (not a leap year); a wrap at New Year is handled by the caller.
-    let t = (days_from_civil(2001, month, day) * 86400) as f64 + secs + frac;
+    let t = (memdx_core::time::days_from_civil(2001, month, day) * 86400) as f64 + secs + frac;
     let consumed = l.len() - rest2.len() + end;
     Some((t, &l[..consumed], &l[consumed..]))
 }
@@ -184,27 +184,6 @@ fn hms(s: &str) -> Option<f64> {
     let m: u32 = s[3..5].parse().ok()?;
     let sec: u32 = s[6..8].parse().ok()?;
     Some(f64::from(h * 3600 + m * 60 + sec))
-}
-
-fn month_number(m: &str) -> Option<i64> {
-    const EN: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    if let Some(i) = EN.iter().position(|x| *x == m) {
-        return Some(i as i64 + 1);
-    }
-    let n: i64 = m.strip_suffix('月')?.parse().ok()?;
-    (1..=12).contains(&n).then_some(n)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 /// `host prog[pid]: msg` -> (prog, msg).
