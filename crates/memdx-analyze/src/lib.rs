@@ -10,8 +10,8 @@
 
 pub mod analyzers;
 pub mod case;
-pub mod pins;
 pub mod conclude;
+pub mod pins;
 pub mod report;
 pub mod timeline;
 
