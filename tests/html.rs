@@ -8,6 +8,7 @@ use memdx_render::html::{render, stacks_from_ftrace, HtmlInput};
 use memdx_store::{sample, Store};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+mod common;
 
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,8 +115,8 @@ fn report_is_complete_and_self_contained() {
 
     let chromium = chromium();
     let Some(chromium) = chromium else {
-        eprintln!("skipped: chromium not installed (apt-get install -y chromium)");
         std::fs::remove_dir_all(&tmp).unwrap();
+        common::skip("chromium not installed (apt-get install -y chromium)");
         return;
     };
     let dom = dump_dom(chromium, &tmp.join("p1"), &file);
@@ -212,7 +213,7 @@ const HEADLESS: [&str; 7] = [
 #[test]
 fn rendered_charts_legends_axes_ticks_and_header() {
     let Some(chromium) = chromium() else {
-        eprintln!("skipped: chromium not installed (apt-get install -y chromium)");
+        common::skip("chromium not installed (apt-get install -y chromium)");
         return;
     };
     let tmp = std::env::temp_dir().join(format!("memdx-html-render-{}", std::process::id()));

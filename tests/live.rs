@@ -18,7 +18,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 #[test]
 fn live_diagnose_reads_this_machine() {
     if !Path::new("/proc/meminfo").exists() {
-        eprintln!("skipped: no /proc/meminfo (not Linux?)");
+        common::skip("no /proc/meminfo (not Linux?)");
         return;
     }
     let out = memdx().args(["diagnose", "--json"]).output().unwrap();
@@ -43,11 +43,11 @@ fn live_diagnose_reads_this_machine() {
 #[test]
 fn live_diagnose_as_non_root_names_what_it_could_not_read() {
     if !is_root() {
-        eprintln!("skipped: needs root to switch to an unprivileged user");
+        common::skip("needs root to switch to an unprivileged user");
         return;
     }
     let Some(out) = common::memdx_as_nobody(&["diagnose", "--json"]) else {
-        eprintln!("skipped: setpriv (util-linux) not installed");
+        common::skip("setpriv (util-linux) not installed");
         return;
     };
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
@@ -62,7 +62,7 @@ fn live_diagnose_as_non_root_names_what_it_could_not_read() {
 #[test]
 fn live_snapshot_reads_back() {
     if !is_root() {
-        eprintln!("skipped: snapshot of /proc/slabinfo needs root");
+        common::skip("snapshot of /proc/slabinfo needs root");
         return;
     }
     let tmp = std::env::temp_dir().join(format!("memdx-live-snap-{}.tar.zst", std::process::id()));

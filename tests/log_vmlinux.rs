@@ -11,7 +11,7 @@ use std::process::Command;
 #[test]
 fn log_and_diagnose_frames_are_symbolized() {
     if Command::new("gcc").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
-        eprintln!("skipped: gcc not found (apt-get install gcc)");
+        common::skip("gcc not found (apt-get install gcc)");
         return;
     }
     let tmp = std::env::temp_dir().join(format!("memdx-logvm-{}", std::process::id()));

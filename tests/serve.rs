@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+mod common;
 
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,7 +80,7 @@ fn exposition_is_valid() {
     assert_eq!(body.matches("memdx_slab_cache_bytes{").count(), 20, "--slab-top 20 bounds the caches");
     assert_eq!(get(&addr, "/nope").0, 404);
     if !have("promtool") {
-        eprintln!("skipped: promtool not installed (apt-get install -y prometheus)");
+        common::skip("promtool not installed (apt-get install -y prometheus)");
         return;
     }
     let mut p = Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).output_with(&body);
@@ -114,7 +115,7 @@ fn free_port() -> u16 {
 #[test]
 fn prometheus_scrapes_it() {
     if !have("prometheus") {
-        eprintln!("skipped: prometheus not installed (apt-get install -y prometheus)");
+        common::skip("prometheus not installed (apt-get install -y prometheus)");
         return;
     }
     let (_g, addr) = start();

@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+mod common;
 
 struct Cleanup {
     cgroup: PathBuf,
@@ -42,16 +43,16 @@ fn tracefs_mounts() -> usize {
 #[test]
 fn live_memcg_reclaim_of_dd() {
     if !is_root() {
-        eprintln!("skipped: needs root");
+        common::skip("needs root");
         return;
     }
     let memcg = Path::new("/sys/fs/cgroup/memory");
     if !memcg.join("memory.limit_in_bytes").exists() {
-        eprintln!("skipped: no cgroup v1 memory controller at {}", memcg.display());
+        common::skip(&format!("no cgroup v1 memory controller at {}", memcg.display()));
         return;
     }
     if !Path::new("/sys/kernel/tracing").exists() {
-        eprintln!("skipped: kernel without tracefs");
+        common::skip("kernel without tracefs");
         return;
     }
     let mounts_before = tracefs_mounts();

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+mod common;
 
 const MEMCG: &str = "/sys/fs/cgroup/memory";
 
@@ -68,15 +69,15 @@ impl Drop for Cgroups {
 #[test]
 fn trace_slab_kernfs_cgroup_churn() {
     if !is_root() {
-        println!("skipped: needs root");
+        common::skip("needs root");
         return;
     }
     if !Path::new(MEMCG).join("memory.limit_in_bytes").exists() {
-        println!("skipped: no cgroup v1 memory controller at {MEMCG}");
+        common::skip(&format!("no cgroup v1 memory controller at {MEMCG}"));
         return;
     }
     if !Path::new("/sys/kernel/slab/kernfs_node_cache").exists() {
-        println!("skipped: no /sys/kernel/slab/kernfs_node_cache (not SLUB?)");
+        common::skip("no /sys/kernel/slab/kernfs_node_cache (not SLUB?)");
         return;
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_memdx"))
@@ -106,7 +107,7 @@ fn trace_slab_kernfs_cgroup_churn() {
         let out = child.wait_with_output().expect("memdx output");
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("tracefs") || err.contains("No such file") {
-            println!("skipped: tracefs not usable: {err}");
+            common::skip(&format!("tracefs not usable: {err}"));
             return;
         }
         panic!("memdx did not arm its instance: {err}");

@@ -2,6 +2,10 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+
+mod skip;
+#[allow(unused_imports)]
+pub use skip::skip;
 use std::process::Command;
 
 /// The `memdx` binary, without colour, run from the package root (so `testdata/...` paths are stable).
@@ -93,15 +97,6 @@ pub fn have(tool: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok()
-}
-
-/// A test whose peer tool or kernel feature is missing: prints why and returns, or fails when
-/// `MEMDX_REQUIRE_PEERS=1` (CI after installing the peers).
-pub fn skip(reason: &str) {
-    if std::env::var_os("MEMDX_REQUIRE_PEERS").is_some_and(|v| v == "1") {
-        panic!("MEMDX_REQUIRE_PEERS=1 but {reason}");
-    }
-    println!("skipped: {reason}");
 }
 
 /// Runs `memdx ARGS` as user nobody (via util-linux setpriv) from a world-readable copy of the binary

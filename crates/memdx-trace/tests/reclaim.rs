@@ -8,6 +8,10 @@ use memdx_trace::{
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+#[path = "../../../tests/common/skip.rs"]
+mod skip;
+use skip::skip;
+
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/trace")
 }
@@ -187,7 +191,7 @@ fn build_seed_program(dir: &Path) -> Option<PathBuf> {
         Ok(s) if s.success() => Some(exe),
         Ok(s) => panic!("cc failed on {}: {s}", src.display()),
         Err(e) => {
-            eprintln!("skipped: no C compiler (cc: {e})");
+            skip(&format!("no C compiler (cc: {e})"));
             None
         }
     }

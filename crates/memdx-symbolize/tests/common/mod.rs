@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "../../../../tests/common/skip.rs"]
+mod skip;
+#[allow(unused_imports)]
+pub use skip::skip;
+
 pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/symbolize")
 }
@@ -88,7 +93,7 @@ pub fn build(tc: &Toolchain) -> Option<Built> {
 pub fn build_with(tc: &Toolchain, flags: &[&str]) -> Option<Built> {
     for tool in [tc.gcc, tc.addr2line] {
         if !have(tool) {
-            eprintln!("skipping: {tool} not found (apt-get install {})", tc.packages);
+            skip(&format!("{tool} not found (apt-get install {})", tc.packages));
             return None;
         }
     }
@@ -96,7 +101,7 @@ pub fn build_with(tc: &Toolchain, flags: &[&str]) -> Option<Built> {
     let libc = Command::new(tc.gcc).arg("-print-file-name=libc.so").output().ok()?;
     let libc = String::from_utf8_lossy(&libc.stdout).trim().to_string();
     if !Path::new(&libc).is_absolute() {
-        eprintln!("skipping: {} has no C library (apt-get install {})", tc.gcc, tc.packages);
+        skip(&format!("{} has no C library (apt-get install {})", tc.gcc, tc.packages));
         return None;
     }
     let tmp = TempDir::new();
