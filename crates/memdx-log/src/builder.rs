@@ -775,7 +775,7 @@ impl Builder {
             } else if self.access.is_none() {
                 title = title.replace(" {access}", "");
             }
-            if self.header.contains(" at addr ") {
+            if self.header.contains(" at addr ") && self.access.is_none() {
                 title.push_str(" at addr ADDR");
             }
         }

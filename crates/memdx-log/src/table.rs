@@ -368,6 +368,26 @@ pub static ROWS: &[Row] = &[
         body: Body::Dump,
         ..row(Prefix("FAULT_INJECTION: forcing a failure"), Kind::StackDump, "fault injection in {frame}")
     },
+    // CONFIG_STACKPROTECTOR: `Kernel panic - not syncing: stack-protector: Kernel stack is
+    // corrupted in: func+0x1/0x2` names the function whose canary was overwritten.
+    Row {
+        pick: Pick::Header,
+        continues: OOPSY,
+        ..row(
+            Prefix("Kernel panic - not syncing: stack-protector"),
+            Kind::Panic,
+            "kernel panic: stack is corrupted in {frame}",
+        )
+    },
+    // schedule() found the end-of-stack magic overwritten: the stack names the task's work.
+    Row {
+        continues: OOPSY,
+        ..row(
+            Prefix("Kernel panic - not syncing: corrupted stack end"),
+            Kind::Panic,
+            "kernel panic: corrupted stack end in {frame}",
+        )
+    },
     Row {
         cap: Cap::Short,
         continues: OOPSY,
