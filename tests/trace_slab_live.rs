@@ -86,12 +86,13 @@ fn trace_slab_kernfs_cgroup_churn() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn memdx");
-    let inst_name = format!("memdx-slab-{}", child.id());
+    // `memdx-slab-<pid>-<start time>`: the owner's PID and start time.
+    let inst_prefix = format!("memdx-slab-{}-", child.id());
+    let ours = |p: &Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&inst_prefix));
     // Wait until the instance is armed (tracing_on written last).
     let t0 = Instant::now();
     let armed = loop {
-        let found =
-            tracefs_dirs().into_iter().map(|d| d.join("instances").join(&inst_name)).find(|p| p.is_dir());
+        let found = memdx_instances().into_iter().find(|p| ours(p) && p.is_dir());
         if let Some(p) = found {
             if std::fs::read_to_string(p.join("tracing_on")).is_ok_and(|s| s.trim() == "1") {
                 break true;
@@ -144,7 +145,7 @@ fn trace_slab_kernfs_cgroup_churn() {
 
     // Nothing of memdx remains in tracefs.
     // (Only this run's instance: other memdx runs on the machine may be tracing right now.)
-    let left: Vec<PathBuf> = memdx_instances().into_iter().filter(|p| p.ends_with(&inst_name)).collect();
+    let left: Vec<PathBuf> = memdx_instances().into_iter().filter(|p| ours(p)).collect();
     assert!(left.is_empty(), "memdx left its instance behind: {left:?}");
     for d in tracefs_dirs() {
         for ev in ["kmem/kmem_cache_alloc", "kmem/kmem_cache_free"] {

@@ -356,7 +356,8 @@ pub fn diagnose_extras(
             input.history = Some(h);
             input.history_report = Some(r);
         }
-        let f = std::fs::File::create(path).with_context(|| format!("--html {}", path.display()))?;
+        let f =
+            memdx_source::files::create_new(path).with_context(|| format!("--html {}", path.display()))?;
         let mut w = std::io::BufWriter::new(f);
         memdx_render::html::write(&mut w, &input).with_context(|| format!("--html {}", path.display()))?;
         w.flush().with_context(|| format!("--html {}", path.display()))?;

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context};
 use memdx_core::Severity;
+use memdx_source::files::CaptureFile;
 use memdx_source::tracefs::{self, Instance, InstanceSpec, Tracefs};
 use memdx_trace::{
     findings, parse_with, table_only, EpisodeKind, Formats, Options, ReclaimReport, WindowDelta,
@@ -32,8 +33,12 @@ mod trace_slab;
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// Remove what memdx runs killed without cleanup left (private instances with their events and
+    /// triggers, private tracefs mounts), then exit. Every live capture does this first as well.
+    #[arg(long)]
+    cleanup: bool,
     #[command(subcommand)]
-    cmd: TraceCmd,
+    cmd: Option<TraceCmd>,
 }
 
 #[derive(clap::Subcommand)]
@@ -103,8 +108,9 @@ pub struct CaptureArgs {
     /// Print the tracefs writes a live capture would make, and make none.
     #[arg(long)]
     pub dry_run: bool,
-    /// Per-CPU ring buffer size of the live capture, KiB.
-    #[arg(long, default_value_t = 16384)]
+    /// Per-CPU ring buffer size of the live capture, KiB (64 to 1048576; all CPUs together at most a
+    /// quarter of MemAvailable).
+    #[arg(long, default_value_t = 16384, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
     pub buffer_kb: u32,
     /// Root directory of the system (for /proc, /sys and tracefs).
     #[arg(long, default_value = "/")]
@@ -121,8 +127,14 @@ pub(super) fn start_instance(
     dry_run: bool,
     spec: InstanceSpec,
 ) -> anyhow::Result<Option<(Instance, std::sync::Arc<std::sync::atomic::AtomicBool>)>> {
+    // The signal guard first: a signal from here on stops the capture and runs the cleanup, even
+    // one that arrives while tracefs is being mounted.
+    let stop = tracefs::stop_flag().context("installing signal handlers")?;
+    if !dry_run {
+        report_stale(&tracefs::cleanup_stale(root));
+        check_buffer(root, spec.buffer_kb)?;
+    }
     let tfs = Tracefs::open(root, dry_run).context("opening tracefs")?;
-    let stop = tracefs::stop_flag().context("installing SIGINT/SIGTERM handlers")?;
     let mut inst = Instance::create(tfs, spec).context("creating the tracefs instance")?;
     if inst.dry_run() {
         inst.cleanup().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
@@ -132,6 +144,45 @@ pub(super) fn start_instance(
         return Ok(None);
     }
     Ok(Some((inst, stop)))
+}
+
+/// Prints what a stale-instance sweep removed or could not remove.
+fn report_stale(st: &tracefs::Stale) {
+    for r in &st.removed {
+        eprintln!("memdx: removed a leftover of a killed memdx run: {r}");
+    }
+    for f in &st.failed {
+        eprintln!("memdx: warning: cannot remove a leftover of a killed memdx run: {f}");
+    }
+}
+
+/// Refuses ring buffers that would take more than a quarter of MemAvailable (they are allocated at
+/// once, evicting page cache, before tracing starts).
+fn check_buffer(root: &Path, buffer_kb: u32) -> anyhow::Result<()> {
+    let avail = tracefs::read_rooted(root, "proc/meminfo").ok().and_then(|m| {
+        m.lines().find_map(|l| {
+            l.strip_prefix("MemAvailable:").and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+    });
+    let cpus = tracefs::read_rooted(root, "proc/stat")
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+                .count() as u64
+        })
+        .unwrap_or(1)
+        .max(1);
+    let total = u64::from(buffer_kb).saturating_mul(cpus);
+    if let Some(avail) = avail {
+        if total > avail / 4 {
+            bail!(
+                "--buffer-kb {buffer_kb} x {cpus} CPUs = {} would take more than a quarter of MemAvailable ({}); use a smaller --buffer-kb",
+                memdx_core::units::kib(total),
+                memdx_core::units::kib(avail)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Reclaim episodes, latency, efficiency and shrinker time.
@@ -170,7 +221,23 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    match args.cmd {
+    if args.cleanup {
+        let st = tracefs::cleanup_stale(Path::new("/"));
+        report_stale(&st);
+        if st.removed.is_empty() && st.failed.is_empty() {
+            eprintln!("memdx: no leftovers of killed memdx runs");
+        }
+        if !st.failed.is_empty() {
+            return Ok(super::EXIT_USAGE);
+        }
+        if args.cmd.is_none() {
+            return Ok(super::EXIT_OK);
+        }
+    }
+    let Some(cmd) = args.cmd else {
+        bail!("a subcommand (reclaim, slab, allocs) or --cleanup is needed; see memdx trace --help");
+    };
+    match cmd {
         TraceCmd::Reclaim(a) => reclaim(a),
         TraceCmd::Slab(a) => trace_slab::run(a),
         TraceCmd::Allocs(a) => trace_allocs::run(a),
@@ -259,7 +326,7 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
         .map(|s| s.to_string())
         .collect();
     let spec = InstanceSpec {
-        name: format!("memdx-reclaim-{}", std::process::id()),
+        name: tracefs::instance_name("reclaim"),
         events: events.clone(),
         buffer_kb: a.capture.buffer_kb,
         ..Default::default()
@@ -278,17 +345,10 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
             }
         }
     }
-    let tmp;
-    let save_path = match &a.capture.save {
-        Some(p) => p.clone(),
-        None => {
-            tmp = std::env::temp_dir().join(format!("memdx-reclaim-{}.trace", std::process::id()));
-            tmp.clone()
-        }
-    };
-    let mut save = std::io::BufWriter::new(
-        std::fs::File::create(&save_path).with_context(|| format!("{}", save_path.display()))?,
-    );
+    let capture =
+        CaptureFile::create(a.capture.save.as_deref()).context("creating the capture file (--save)")?;
+    let save_name = capture.name("reclaim");
+    let mut save = std::io::BufWriter::new(&capture.file);
     let vm0 = tracefs::read_rooted(&a.capture.root, "proc/vmstat").unwrap_or_default();
     let psi0 = tracefs::read_rooted(&a.capture.root, "proc/pressure/memory").unwrap_or_default();
     let mut pids = BTreeSet::new();
@@ -351,18 +411,14 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
         eprintln!("memdx: the ring buffer dropped {lost} events (overrun + dropped); raise --buffer-kb");
     }
     let opts = Options { pids: a.cgroup.as_ref().map(|_| pids), ..Options::default() };
-    let f = std::fs::File::open(&save_path).with_context(|| format!("{}", save_path.display()))?;
-    let mut r =
-        parse_with(BufReader::with_capacity(1 << 20, f), &save_path.display().to_string(), formats, opts)
-            .reclaim;
+    let f = capture.read_back().with_context(|| save_name.clone())?;
+    let mut r = parse_with(BufReader::with_capacity(1 << 20, f), &save_name, formats, opts).reclaim;
     r.scan.lost_events += lost;
     r.context.swap_total_kb = swap_total_kb(&a.capture.root);
     r.context.cgroup = a.cgroup.as_ref().map(|c| c.display().to_string());
     r.context.window = Some(WindowDelta::from_texts(&vm0, &vm1, &psi0, &psi1, secs));
-    if a.capture.save.is_none() {
-        let _ = std::fs::remove_file(&save_path);
-    } else {
-        eprintln!("memdx: raw capture saved to {}", save_path.display());
+    if a.capture.save.is_some() {
+        eprintln!("memdx: raw capture saved to {save_name}");
     }
     Ok(Some(r))
 }

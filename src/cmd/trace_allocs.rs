@@ -66,7 +66,7 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
         return Ok(crate::cmd::EXIT_OK);
     }
     let mut spec = InstanceSpec {
-        name: format!("memdx-allocs-{}", std::process::id()),
+        name: memdx_source::tracefs::instance_name("allocs"),
         events: vec!["kmem/kmalloc".into(), "kmem/mm_page_alloc".into()],
         filters: vec![
             ("kmem/kmalloc".into(), format!("bytes_req >= {}", a.min_size)),

@@ -9,6 +9,7 @@ use memdx_core::{Finding, Severity};
 use memdx_slab::cgroup::{resolve_merged, MergedCache};
 use memdx_slab::kmem::{parse_kmem, KmemOptions, KmemReport};
 use memdx_slab::SlabEvidence;
+use memdx_source::files::CaptureFile;
 use memdx_source::tracefs::{self, InstanceSpec};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -41,25 +42,20 @@ pub fn analyse_capture(
     opts: KmemOptions,
     keep: bool,
 ) -> anyhow::Result<memdx_slab::KmemReport> {
-    let file = std::fs::File::open(&cap.path).with_context(|| format!("{}", cap.path.display()))?;
-    let mut r = parse_kmem(
-        BufReader::with_capacity(1 << 20, file),
-        &cap.path.display().to_string(),
-        opts,
-        Some(cap.seconds),
-    );
+    let file = cap.file.read_back().with_context(|| cap.name.clone())?;
+    let mut r = parse_kmem(BufReader::with_capacity(1 << 20, file), &cap.name, opts, Some(cap.seconds));
     r.lost += cap.lost;
     if keep {
-        eprintln!("memdx: raw capture saved to {}", cap.path.display());
-    } else {
-        let _ = std::fs::remove_file(&cap.path);
+        eprintln!("memdx: raw capture saved to {}", cap.name);
     }
     Ok(r)
 }
 
 /// The result of a live capture: the raw text file and what was measured around it.
 pub(super) struct Capture {
-    pub path: PathBuf,
+    /// The raw text: the --save file or an anonymous temporary file.
+    pub file: CaptureFile,
+    pub name: String,
     pub seconds: f64,
     pub lost: u64,
     pub interrupted: bool,
@@ -80,12 +76,9 @@ pub(super) fn capture(
     let Some((mut inst, stop)) = super::start_instance(root, dry_run, spec)? else {
         return Ok(None);
     };
-    let path = match save {
-        Some(p) => p.to_path_buf(),
-        None => std::env::temp_dir().join(format!("memdx-{what}-{}.trace", std::process::id())),
-    };
-    let mut out =
-        std::io::BufWriter::new(std::fs::File::create(&path).with_context(|| format!("{}", path.display()))?);
+    let file = CaptureFile::create(save).context("creating the capture file (--save)")?;
+    let name = file.name(what);
+    let mut out = std::io::BufWriter::new(&file.file);
     eprintln!(
         "memdx: tracing {what} for {:.1} s in {} (Ctrl-C stops early)",
         duration.as_secs_f64(),
@@ -122,7 +115,8 @@ pub(super) fn capture(
     inst.cleanup().map_err(|e| anyhow::anyhow!("cleanup of {}: {}", inst.dir().display(), e.join("; ")))?;
     drop(inst);
     out.flush()?;
-    Ok(Some(Capture { path, seconds, lost, interrupted }))
+    drop(out);
+    Ok(Some(Capture { file, name, seconds, lost, interrupted }))
 }
 
 /// `(name, symlink target)` of every entry of `<root>/sys/kernel/slab`.
@@ -228,7 +222,7 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
         opts.typesafe_rcu.push(cache.clone());
     }
     let mut spec = InstanceSpec {
-        name: format!("memdx-slab-{}", std::process::id()),
+        name: tracefs::instance_name("slab"),
         events: [
             "kmem/kmem_cache_alloc",
             "kmem/kmem_cache_free",

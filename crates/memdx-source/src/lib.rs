@@ -8,11 +8,14 @@
 //! - [`pins`] reads what `memdx memcg pins` joins: the memcg tree with inodes, one pass over
 //!   `/proc/kpagecgroup` + `/proc/kpageflags`, and the page frames of files' cached pages.
 //! - [`tracefs`] manages private tracefs instances with a restore guard.
+//! - [`files`] creates files and directories safely (`O_EXCL|O_NOFOLLOW`, 0600/0700, anonymous
+//!   temporary files).
 //!
 //! Invariant: every reader takes a root directory or a path; nothing here hard-codes `/proc`.
 
 mod archive;
 mod filemap;
+pub mod files;
 mod gather;
 pub mod live;
 pub mod memcg;

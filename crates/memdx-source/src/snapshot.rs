@@ -26,7 +26,9 @@ fn add_file<W: Write>(b: &mut tar::Builder<W>, rel: &str, data: &[u8], mtime: u6
 /// Writes a snapshot of `root` (normally `/`) to `out` as tar + zstd. `now` is the capture time (unix
 /// seconds) and `release` what `uname -r` says.
 pub fn write(root: &Path, out: &Path, now: i64, release: &str) -> std::io::Result<SnapshotSummary> {
-    let file = std::fs::File::create(out)?;
+    // 0600 and never through a planted symlink: the bundle holds root-only data (slabinfo,
+    // pagetypeinfo, the kernel log under dmesg_restrict).
+    let file = crate::files::create_new(out)?;
     let enc = zstd::stream::write::Encoder::new(file, 3)?.auto_finish();
     let mut b = tar::Builder::new(enc);
     let mtime = now.max(0) as u64;

@@ -44,13 +44,157 @@ pub fn locate(root: &Path) -> Option<PathBuf> {
     })
 }
 
-/// A SIGINT/SIGTERM flag for capture loops: set when either signal arrives (the default action,
-/// killing the process without cleanup, is replaced).
+/// A stop flag for capture loops, set by SIGINT, SIGTERM, SIGHUP (a dropped SSH session) or
+/// SIGQUIT: their default action, killing the process without cleanup, is replaced. Install it
+/// before mounting or arming anything, so that no signal can leave tracefs changed.
 pub fn stop_flag() -> io::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     let flag = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+        signal_hook::flag::register(sig, Arc::clone(&flag))?;
+    }
     Ok(flag)
+}
+
+/// Prefix of memdx's private tracefs mount points in the temporary directory.
+const MOUNT_PREFIX: &str = "memdx-tracefs";
+
+/// Start time of a process in clock ticks after boot (field 22 of `/proc/PID/stat`).
+fn start_time(root: &Path, pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(root.join(format!("proc/{pid}/stat"))).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `<pid>-<start time>` of this process: who owns an instance or mount, told apart from a later
+/// process that reuses the PID.
+fn owner_tag() -> String {
+    let pid = std::process::id();
+    format!("{pid}-{}", start_time(Path::new("/"), pid).unwrap_or(0))
+}
+
+/// The name of a private instance for a capture of `kind`: `memdx-<kind>-<pid>-<start time>`.
+pub fn instance_name(kind: &str) -> String {
+    format!("memdx-{kind}-{}", owner_tag())
+}
+
+/// The owner of a memdx instance or mount name: (pid, start time). Names of older memdx versions
+/// (`memdx-reclaim-<pid>`) have no start time.
+fn owner_of(name: &str) -> Option<(u32, Option<u64>)> {
+    let rest = name.strip_prefix("memdx-")?;
+    let parts: Vec<&str> = rest.split('-').collect();
+    let num = |s: &str| s.parse::<u64>().ok();
+    match parts.as_slice() {
+        [.., pid, start] if num(pid).is_some() && num(start).is_some() && parts.len() >= 3 => {
+            Some((pid.parse().ok()?, num(start)))
+        }
+        [.., pid] if parts.len() >= 2 => Some((pid.parse().ok()?, None)),
+        _ => None,
+    }
+}
+
+/// Whether the owner of a memdx name is gone: no such process, another process with its PID
+/// (other start time), or, for names without a start time, a PID that is no longer memdx.
+fn owner_dead(root: &Path, pid: u32, start: Option<u64>) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    match (start_time(root, pid), start) {
+        (None, _) => true,
+        (Some(now), Some(then)) => now != then,
+        (Some(_), None) => std::fs::read_to_string(root.join(format!("proc/{pid}/comm")))
+            .map_or(true, |c| c.trim() != "memdx"),
+    }
+}
+
+/// What [`cleanup_stale`] found: one line per leftover (removed, or why it could not be).
+#[derive(Debug, Default)]
+pub struct Stale {
+    pub removed: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// Removes what dead memdx processes left (a SIGKILL, a power cut of the SSH session before
+/// SIGHUP was handled): private instances in the tracefs under `root`, with their triggers and
+/// events, and private tracefs mounts in the temporary directory. Instances of live owners are
+/// left alone.
+pub fn cleanup_stale(root: &Path) -> Stale {
+    let mut out = Stale::default();
+    if let Some(t) = locate(root) {
+        let Ok(rd) = std::fs::read_dir(t.join("instances")) else { return out };
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            let Some((pid, start)) = owner_of(&name) else { continue };
+            if !owner_dead(root, pid, start) {
+                continue;
+            }
+            match remove_instance(&ent.path()) {
+                // Removed by its owner on the way out, between the listing and now.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Ok(()) => {
+                    out.removed.push(format!("instance {} (owner PID {pid} is gone)", ent.path().display()))
+                }
+                Err(e) => out.failed.push(format!("instance {}: {e}", ent.path().display())),
+            }
+        }
+    }
+    // Private mounts of dead owners (only on the live system: mounts are not under a --root).
+    if root == Path::new("/") {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let tmp = std::env::temp_dir();
+        for l in mounts.lines() {
+            let mut f = l.split_whitespace();
+            let (Some(_), Some(dir), Some("tracefs")) = (f.next(), f.next(), f.next()) else { continue };
+            let dir = Path::new(dir);
+            let Some(name) = dir.file_name().and_then(|n| n.to_str()) else { continue };
+            if dir.parent() != Some(tmp.as_path()) || !name.starts_with(MOUNT_PREFIX) {
+                continue;
+            }
+            let tag = name.trim_start_matches(MOUNT_PREFIX).trim_start_matches('-');
+            let mut parts = tag.split('-');
+            let (Some(pid), Some(start)) =
+                (parts.next().and_then(|p| p.parse().ok()), parts.next().and_then(|s| s.parse().ok()))
+            else {
+                continue;
+            };
+            if !owner_dead(root, pid, Some(start)) {
+                continue;
+            }
+            let ok = std::process::Command::new("umount").arg(dir).status().is_ok_and(|s| s.success());
+            if ok && std::fs::remove_dir(dir).is_ok() {
+                out.removed.push(format!("tracefs mount {} (owner PID {pid} is gone)", dir.display()));
+            } else {
+                out.failed.push(format!("tracefs mount {}: umount failed", dir.display()));
+            }
+        }
+    }
+    out
+}
+
+/// Disarms and removes one instance: tracing off, every trigger removed (a `stacktrace` trigger
+/// stays armed after its event is disabled), every event disabled, then rmdir.
+fn remove_instance(dir: &Path) -> io::Result<()> {
+    let _ = std::fs::write(dir.join("tracing_on"), "0");
+    if let Ok(systems) = std::fs::read_dir(dir.join("events")) {
+        for sys in systems.flatten().filter(|e| e.path().is_dir()) {
+            let Ok(events) = std::fs::read_dir(sys.path()) else { continue };
+            for ev in events.flatten() {
+                let trig = ev.path().join("trigger");
+                let Ok(text) = std::fs::read_to_string(&trig) else { continue };
+                for t in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+                    // `stacktrace:unlimited if ...` is removed as `!stacktrace if ...`.
+                    let t = t.split_once(" if ").map_or_else(
+                        || t.split(':').next().unwrap_or(t).to_string(),
+                        |(a, b)| format!("{} if {b}", a.split(':').next().unwrap_or(a)),
+                    );
+                    let _ = std::fs::write(&trig, format!("!{t}"));
+                }
+            }
+        }
+    }
+    let _ = std::fs::write(dir.join("events/enable"), "0");
+    std::fs::remove_dir(dir)
 }
 
 /// Reads a file under `root` (e.g. `proc/vmstat`), for the samples taken around a capture.
@@ -74,11 +218,19 @@ impl Tracefs {
         if let Some(dir) = locate(root) {
             return Ok(Tracefs { dir, mounted_by_us: false, dry_run, writes: Vec::new() });
         }
-        let dir = std::env::temp_dir().join(format!("memdx-tracefs-{}", std::process::id()));
-        let mut writes =
-            vec![format!("mkdir {}", dir.display()), format!("mount -t tracefs nodev {}", dir.display())];
+        // A fresh 0700 directory (never one that exists: a planted symlink or directory would put
+        // tracefs where another user chose).
+        let tmp = std::env::temp_dir();
+        let mut dir = tmp.join(format!("{MOUNT_PREFIX}-{}-XXXX", owner_tag()));
         if !dry_run {
-            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            dir = crate::files::private_dir(&tmp, &format!("{MOUNT_PREFIX}-{}", owner_tag()))
+                .map_err(io_err(&tmp))?;
+        }
+        let mut writes = vec![
+            format!("mkdir -m 700 {}", dir.display()),
+            format!("mount -t tracefs nodev {}", dir.display()),
+        ];
+        if !dry_run {
             // `mount(8)` rather than mount(2): the workspace denies unsafe code.
             let out = std::process::Command::new("mount")
                 .args(["-t", "tracefs", "nodev"])

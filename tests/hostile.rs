@@ -1,0 +1,180 @@
+//! Hostile local users and bad luck (issue 15): planted symlinks at output paths, bundles readable
+//! by others, trace instances left armed by a killed run, signals during a live capture. The live
+//! tests need root and tracefs (they skip with a reason otherwise) and remove what they create.
+
+mod common;
+
+use common::memdx;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("memdx-hostile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Item 2: the snapshot bundle is 0600, and a symlink planted at its path is not followed.
+#[test]
+fn snapshot_bundle_is_private_and_follows_no_symlink() {
+    let d = tmpdir("snap");
+    let bundle = d.join("snap.tar.zst");
+    let out = memdx().args(["snapshot", "--root", "testdata/store/root"]).arg(&bundle).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777, 0o600);
+    let victim = d.join("victim");
+    std::fs::write(&victim, "root's file").unwrap();
+    let planted = d.join("planted.tar.zst");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let out = memdx().args(["snapshot", "--root", "testdata/store/root"]).arg(&planted).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The mounted tracefs (live tests), or None after printing why the test skips.
+fn tracefs() -> Option<PathBuf> {
+    if !is_root() {
+        common::skip("live tracing needs root");
+        return None;
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let dir = mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[2] == "tracefs").then(|| PathBuf::from(f[1]))
+    });
+    if dir.is_none() {
+        common::skip("tracefs is not mounted");
+    }
+    dir
+}
+
+/// Instances of memdx runs whose PID is `pid`.
+fn instances_of(tracefs: &Path, pid: u32) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(tracefs.join("instances")) else { return Vec::new() };
+    rd.flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("memdx-") && n.contains(&format!("-{pid}-"))
+        })
+        .collect()
+}
+
+fn wait_for_instance(tracefs: &Path, pid: u32) -> PathBuf {
+    let t0 = Instant::now();
+    loop {
+        if let Some(p) = instances_of(tracefs, pid).into_iter().next() {
+            // Armed: the capture writes tracing_on last.
+            std::thread::sleep(Duration::from_millis(300));
+            return p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no instance of PID {pid} appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn capture(extra: &[&str]) -> std::process::Child {
+    memdx()
+        .args(["trace", "reclaim", "--duration", "30s", "--buffer-kb", "1024"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+}
+
+/// Item 5: SIGHUP (an SSH session dropped) and SIGQUIT end a live capture with the instance
+/// removed, like SIGINT and SIGTERM.
+#[test]
+fn hangup_and_quit_during_a_capture_clean_up() {
+    let Some(t) = tracefs() else { return };
+    for sig in ["-HUP", "-QUIT"] {
+        let mut child = capture(&[]);
+        let pid = child.id();
+        let inst = wait_for_instance(&t, pid);
+        signal(pid, sig);
+        let st = child.wait().unwrap();
+        assert!(st.code().is_some(), "{sig}: killed by the signal ({st:?}), no cleanup");
+        assert!(!inst.exists(), "{sig}: {} left behind", inst.display());
+    }
+}
+
+/// Item 5: a SIGKILLed capture leaves its instance armed; `memdx trace --cleanup` (and every later
+/// capture) tells the owner is dead by PID and start time and removes it, events, triggers and
+/// all, while an instance whose owner lives is left alone.
+#[test]
+fn instances_of_killed_runs_are_removed() {
+    let Some(t) = tracefs() else { return };
+    let mut child = capture(&[]);
+    let pid = child.id();
+    let inst = wait_for_instance(&t, pid);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(inst.exists(), "SIGKILL cannot clean up: the instance must still be there");
+    // A planted-looking instance of a live owner (this test process, its real start time).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().to_string();
+    let live = t.join("instances").join(format!("memdx-test-{}-{start}", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+    let out = memdx().args(["trace", "--cleanup"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let live_kept = live.exists();
+    let _ = std::fs::remove_dir(&live);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!inst.exists(), "{} not removed: {err}", inst.display());
+    assert!(err.contains(&format!("owner PID {pid} is gone")), "{err}");
+    assert!(live_kept, "the instance of a live owner was removed");
+}
+
+/// Item 2: `--save` through a planted symlink is refused; the capture's temporary file has no
+/// name anywhere.
+#[test]
+fn save_follows_no_symlink() {
+    let Some(_t) = tracefs() else { return };
+    let d = tmpdir("save");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "root's file").unwrap();
+    let planted = d.join("capture.trace");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let out = memdx()
+        .args(["trace", "reclaim", "--duration", "200ms", "--buffer-kb", "1024", "--save"])
+        .arg(&planted)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Item 7: `--buffer-kb` is bounded, by range and by memory.
+#[test]
+fn buffer_kb_is_bounded() {
+    let out = memdx().args(["trace", "reclaim", "--buffer-kb", "20000000", "--dry-run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--buffer-kb"));
+    let Some(_t) = tracefs() else { return };
+    let out =
+        memdx().args(["trace", "reclaim", "--buffer-kb", "1048576", "--duration", "1s"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Refused unless this machine has 4 GiB of MemAvailable per CPU.
+    if out.status.code() == Some(2) {
+        assert!(err.contains("quarter of MemAvailable"), "{err}");
+    }
+}
