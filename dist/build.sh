@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Release artifacts, all under target/dist/ (see dist/README.md):
+# Release artifacts, all under target/artifacts/ (see dist/README.md):
 #   x86_64-unknown-linux-musl/memdx   static binary (no interpreter, no shared library), runs on any
 #                                     x86_64 Linux userland, old glibc or none
 #   aarch64-unknown-linux-gnu/memdx   arm64 binary (cross-built with Debian's gcc-aarch64-linux-gnu)
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 # CARGO_TARGET_DIR is honoured (a second checkout can share the compiled dependencies).
 tdir=${CARGO_TARGET_DIR:-$root/target}
-out=$tdir/dist
+out=$tdir/artifacts
 profile=dist
 mkdir -p "$out"
 want=("$@")
@@ -95,5 +95,6 @@ has deb && build_deb
 if [ -x "$out/x86_64-unknown-linux-musl/memdx" ] && [ ! -d "$out/share" ]; then
   docs "$out/x86_64-unknown-linux-musl/memdx"
 fi
-(cd "$out" && find . -type f \( -name memdx -o -name '*.deb' \) -print0 | sort -z | xargs -0 sha256sum >SHA256SUMS)
+(cd "$out" && find . -path ./bullseye-root -prune -o -type f \( -name memdx -o -name '*.deb' \) -print0 \
+  | sort -z | xargs -0 sha256sum >SHA256SUMS)
 ls -l "$out"/*/memdx "$out"/*.deb 2>/dev/null || true

@@ -1,4 +1,4 @@
-//! The release artifacts of `dist/build.sh` (under target/dist/): the x86_64 musl binary is static
+//! The release artifacts of `dist/build.sh` (under target/artifacts/): the x86_64 musl binary is static
 //! (no interpreter, no NEEDED library, per `readelf`) and runs `diagnose`, `log` and `serve` inside a
 //! Debian 11 (bullseye, glibc 2.31) root made by `debootstrap` (`dist/build.sh bullseye`); the .deb
 //! holds the binary, man pages, completions, units and Prometheus/Grafana files, installs there with
@@ -20,7 +20,7 @@ fn manifest() -> &'static Path {
 }
 
 fn dist() -> PathBuf {
-    manifest().join("target/dist")
+    manifest().join("target/artifacts")
 }
 
 fn skip(why: &str) {
@@ -49,7 +49,7 @@ fn ok(out: Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// An artifact under target/dist, or `None` after printing why the test skips.
+/// An artifact under target/artifacts, or `None` after printing why the test skips.
 fn artifact(rel: &str) -> Option<PathBuf> {
     let p = dist().join(rel);
     if p.exists() {
@@ -165,7 +165,7 @@ fn deb_contents_and_install_in_debian_11() {
         .ok()
         .and_then(|rd| rd.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "deb")));
     let Some(deb) = deb else {
-        return skip("no .deb in target/dist (run dist/build.sh deb)");
+        return skip("no .deb in target/artifacts (run dist/build.sh deb)");
     };
     if !common::have("dpkg-deb") {
         return skip("dpkg-deb not installed");
