@@ -192,7 +192,7 @@ fn deb_contents_and_install_in_debian_11() {
     let inside = "/tmp/memdx-test.deb";
     std::fs::copy(&deb, root.join(inside.trim_start_matches('/'))).unwrap();
     ok(chroot(&root, &["dpkg", "-i", inside]).output().unwrap(), "dpkg -i");
-    let unit = std::fs::read_to_string(root.join("lib/systemd/system/memdx-serve.service")).unwrap();
+    let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system/memdx-serve.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/memdx serve"), "{unit}");
     let page =
         chroot(&root, &["man", "memdx-diagnose"]).env("MANPAGER", "cat").env("MANWIDTH", "100").output();
