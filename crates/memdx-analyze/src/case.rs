@@ -156,6 +156,17 @@ pub struct Case {
     pub tool_stacks: Vec<memdx_slab::ToolStacks>,
     /// systemd/dbus failures per unit from syslog or journal text.
     pub journals: Vec<memdx_slab::JournalReport>,
+    /// Memory cgroup control files pasted with the command that read them, in input order.
+    pub memcg_files: Vec<memdx_parse::memcg_file::MemcgFile>,
+    /// `free` outputs, in input order.
+    pub frees: Vec<memdx_parse::free::Free>,
+    /// ZFS ARC counters (arcstats, or an excerpt of it).
+    pub arcstats: Option<memdx_parse::arcstats::ArcStats>,
+    /// SLUB alloc/free traces or calls, one per cache listing.
+    pub slub_traces: Vec<memdx_parse::slub_traces::SlubTraces>,
+    /// Memory messages from pasted text (leak counters, hugetlb shortfalls, ENOMEM, runtime OOM),
+    /// each with the line it was read from.
+    pub messages: Vec<(SourceRef, memdx_parse::messages::Message)>,
 }
 
 impl Case {
@@ -209,14 +220,24 @@ impl Case {
             }
             return found;
         }
-        let src = SourceRef::new(file);
-        match self.ingest_one(&src, text, None, time, 0) {
-            Ok(f) => vec![f],
-            Err(reason) => {
-                self.skipped.push(Skipped { file: file.to_string(), reason });
-                vec![]
-            }
+        // A plain file is read whole; a shell session, `head` of several files or an issue body is
+        // cut into blocks (and what is not a block goes to the kernel log engine).
+        if !memdx_parse::document::has_structure(text) {
+            let src = SourceRef::new(file);
+            let head = &text.as_bytes()[..text.len().min(memdx_parse::sniff::SNIFF_BYTES)];
+            let reason = match sniff(head) {
+                Ok(_) => match self.ingest_one(&src, text, None, time, 0) {
+                    Ok(f) => return vec![f],
+                    Err(reason) => reason,
+                },
+                // Not text at all: nothing for the document reader either.
+                Err(reason) if reason == "binary content" || reason == "empty file" => reason,
+                Err(_) => return self.read_document(file, text.as_bytes(), time),
+            };
+            self.skipped.push(Skipped { file: file.to_string(), reason });
+            return vec![];
         }
+        self.read_document(file, text.as_bytes(), time)
     }
 
     /// Adds `text` known to be `format` (the source layer knows the path inside a root tree: its
@@ -230,13 +251,14 @@ impl Case {
         time: Option<i64>,
     ) {
         let src = SourceRef::new(file);
-        let hint = Hint { format: Some(format), psi_resource: resource.map(str::to_string) };
+        let hint =
+            Hint { format: Some(format), psi_resource: resource.map(str::to_string), ..Hint::default() };
         if let Err(reason) = self.ingest_one(&src, text, Some(hint), time, 0) {
             self.skipped.push(Skipped { file: file.to_string(), reason });
         }
     }
 
-    fn ingest_one(
+    pub(crate) fn ingest_one(
         &mut self,
         src: &SourceRef,
         text: &str,
@@ -298,7 +320,7 @@ impl Case {
             Format::Buddyinfo => {
                 let mut v = take!(memdx_parse::buddyinfo::parse(text, s));
                 v.zones.iter_mut().for_each(|z| z.line += line_offset as u32);
-                self.buddyinfo = Some(v);
+                self.replace_buddyinfo(v);
             }
             Format::Pagetypeinfo => {
                 let mut v = take!(memdx_parse::pagetypeinfo::parse(text, s));
@@ -346,10 +368,17 @@ impl Case {
             }
             Format::Psi => {
                 let mut v = take!(memdx_parse::psi::parse(text, s));
+                let (path_res, cgroup) = hint
+                    .as_ref()
+                    .and_then(|h| h.path.as_deref())
+                    .map(memdx_parse::psi::resource_of_path)
+                    .unwrap_or_default();
                 for p in &mut v {
                     if p.resource.is_none() {
-                        p.resource = hint.as_ref().and_then(|h| h.psi_resource.clone());
+                        p.resource =
+                            hint.as_ref().and_then(|h| h.psi_resource.clone()).or_else(|| path_res.clone());
                     }
+                    p.cgroup = p.cgroup.take().or_else(|| cgroup.clone());
                     for l in [&mut p.some, &mut p.full].into_iter().flatten() {
                         l.line += line_offset as u32;
                     }
@@ -374,8 +403,74 @@ impl Case {
                 let v = take!(memdx_parse::kernel::parse(text, s));
                 self.set_kernel(v);
             }
+            Format::Free => {
+                let unit = hint.as_ref().and_then(|h| h.scale).map(|u| u as u64);
+                let mut v = take!(memdx_parse::free::parse(text, s, unit));
+                v.line += line_offset as u32;
+                self.frees.push(v);
+            }
+            Format::Arcstats => {
+                let scale = hint.as_ref().and_then(|h| h.scale);
+                let mut v = take!(memdx_parse::arcstats::parse(text, s, scale));
+                v.values.iter_mut().for_each(|x| x.line += line_offset as u32);
+                match &mut self.arcstats {
+                    Some(a) => a.values.extend(v.values),
+                    None => self.arcstats = Some(v),
+                }
+            }
+            Format::SlubTraces => {
+                let path = hint.as_ref().and_then(|h| h.path.as_deref());
+                let mut v = take!(memdx_parse::slub_traces::parse(text, s, path));
+                v.sites.iter_mut().for_each(|x| x.line += line_offset as u32);
+                self.slub_traces.push(v);
+            }
+            Format::MemcgFile => {
+                let path = hint.as_ref().and_then(|h| h.path.clone()).unwrap_or_default();
+                let mut v = take!(memdx_parse::memcg_file::parse(text, s, &path));
+                v.line += line_offset as u32;
+                self.memcg_files.push(v);
+            }
         }
         Ok(format)
+    }
+
+    /// Several buddyinfo samples without capture times (before/after a workload, in whatever order
+    /// the files came): the more fragmented one is judged, since it shows the state the report is
+    /// about; the other is named in a note.
+    fn replace_buddyinfo(&mut self, v: Buddyinfo) {
+        // Share of free pages in blocks of order 4 and above: lower is more fragmented.
+        fn high_share(b: &Buddyinfo) -> f64 {
+            let (mut high, mut all) = (0u128, 0u128);
+            for z in &b.zones {
+                for (order, n) in z.free.iter().enumerate() {
+                    let pages = u128::from(*n) << order.min(20);
+                    all += pages;
+                    if order >= 4 {
+                        high += pages;
+                    }
+                }
+            }
+            if all == 0 {
+                1.0
+            } else {
+                high as f64 / all as f64
+            }
+        }
+        let Some(old) = self.buddyinfo.take() else {
+            self.buddyinfo = Some(v);
+            return;
+        };
+        let (keep, other) = if high_share(&v) < high_share(&old) { (v, old) } else { (old, v) };
+        self.diags.push(Diag::note(
+            other.source.clone(),
+            format!(
+                "two buddyinfo samples: {} is judged ({:.0}% of free memory in order-4+ blocks, against {:.0}% here)",
+                keep.source,
+                high_share(&keep) * 100.0,
+                high_share(&other) * 100.0
+            ),
+        ));
+        self.buddyinfo = Some(keep);
     }
 
     fn replace_meminfo(&mut self, v: Meminfo) {
@@ -524,17 +619,23 @@ impl Case {
     }
 }
 
+/// What the place of a text says about it: a root tree's path, a section header, or the command a
+/// pasted block was printed by.
 #[derive(Debug, Clone, Default)]
-struct Hint {
-    format: Option<Format>,
-    psi_resource: Option<String>,
+pub(crate) struct Hint {
+    pub(crate) format: Option<Format>,
+    pub(crate) psi_resource: Option<String>,
+    /// The file a command read or a header named.
+    pub(crate) path: Option<String>,
+    /// Bytes per printed unit (`free -m`), or the divisor an awk program applied.
+    pub(crate) scale: Option<f64>,
 }
 
 /// Inside a section dump the header names the kernel file; that is structure, not a guess from a
 /// user's file name, and it tells the PSI resource, which the content cannot.
 fn hint_from_path(path: &str) -> Option<Hint> {
     let res = path.strip_prefix("/proc/pressure/")?;
-    Some(Hint { format: Some(Format::Psi), psi_resource: Some(res.to_string()) })
+    Some(Hint { format: Some(Format::Psi), psi_resource: Some(res.to_string()), ..Hint::default() })
 }
 
 #[cfg(test)]

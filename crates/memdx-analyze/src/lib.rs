@@ -11,6 +11,7 @@
 pub mod analyzers;
 pub mod case;
 pub mod conclude;
+mod document;
 pub mod pins;
 pub mod report;
 pub mod timeline;

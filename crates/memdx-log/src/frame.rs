@@ -105,6 +105,12 @@ pub fn frame(line: &str) -> Framed<'_> {
     if let Some(f) = frame_iso(line) {
         return f;
     }
+    // A syslog line whose date and host were cut off by the person quoting it: `kernel: msg`.
+    if let Some(rest) = line.strip_prefix("kernel: ") {
+        let mut f = frame_dmesg(rest);
+        f.framing = Framing::Syslog;
+        return f;
+    }
     // dmesg -x: `kern  :info  : `
     if b.len() > 14 && b[0].is_ascii_lowercase() {
         if let Some(rest) = strip_decoded(line) {
@@ -470,6 +476,8 @@ mod tests {
         assert!(!f.kernel);
         let f = frame("Nov 21 22:45:03.123456 h0st kernel: hello");
         assert_eq!((f.msg.as_ref(), f.kernel), ("hello", true));
+        let f = frame("kernel:  __lock_page+0x4c/0x60");
+        assert_eq!((f.msg.as_ref(), f.framing, f.kernel), (" __lock_page+0x4c/0x60", Framing::Syslog, true));
         let f = frame("[Sat Nov 21 22:45:03 2026] total_swap 0");
         assert_eq!((f.msg.as_ref(), f.framing), ("total_swap 0", Framing::DmesgHuman));
         let f = frame("\u{0}\u{1b}[0m\u{fffd}[    5.000000] x");

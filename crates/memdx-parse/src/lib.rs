@@ -7,15 +7,20 @@
 //! - Values keep their line number so findings can cite `file:line`.
 //! - Kernel-version differences are `Option<T>` fields documented with the version that added them.
 
+pub mod arcstats;
 pub mod buddyinfo;
 pub mod cgroups;
 pub mod cmdline;
 pub mod crash_kmem;
+pub mod document;
+pub mod free;
 pub mod kernel;
 pub mod kpage;
 pub mod kv;
+pub mod memcg_file;
 pub mod memcg_stat;
 pub mod meminfo;
+pub mod messages;
 pub mod pagetypeinfo;
 pub mod proc_status;
 pub mod psi;
@@ -23,6 +28,7 @@ pub mod sections;
 pub mod slab_aliases;
 pub mod slabinfo;
 pub mod slabtop;
+pub mod slub_traces;
 pub mod sniff;
 pub mod sysctl;
 pub mod zoneinfo;

@@ -18,10 +18,26 @@ pub struct Psi {
     /// `memory`, `cpu`, `io` when known (from a `== /proc/pressure/X` header or the path in a root
     /// tree); `None` for a loose file, whose resource cannot be told from its content.
     pub resource: Option<String>,
+    /// The cgroup directory for a cgroup's `<resource>.pressure` (when a path named it); `None` for
+    /// the whole machine's `/proc/pressure/<resource>`.
+    pub cgroup: Option<String>,
     pub some: Option<PsiLine>,
     /// `full` (memory and io; cpu since 5.13).
     pub full: Option<PsiLine>,
     pub source: SourceRef,
+}
+
+/// The resource and cgroup a PSI file's path names: `/proc/pressure/memory` -> (`memory`, None),
+/// `/sys/fs/cgroup/a.slice/memory.pressure` -> (`memory`, `/sys/fs/cgroup/a.slice`).
+pub fn resource_of_path(path: &str) -> (Option<String>, Option<String>) {
+    let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
+    if let Some(res) = base.strip_suffix(".pressure") {
+        return (Some(res.to_string()), Some(dir.to_string()));
+    }
+    if dir.ends_with("/pressure") || dir == "pressure" {
+        return (Some(base.to_string()), None);
+    }
+    (None, None)
 }
 
 /// Parses one or more PSI blocks. A dump with `== /proc/pressure/<res>` headers yields one block each.
@@ -34,7 +50,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Vec<Psi>> {
         }
         if let Some(h) = line.strip_prefix("== ") {
             let res = h.trim().rsplit('/').next().unwrap_or_default().to_string();
-            out.push(Psi { resource: Some(res), some: None, full: None, source: src.clone() });
+            out.push(Psi { resource: Some(res), cgroup: None, some: None, full: None, source: src.clone() });
             continue;
         }
         let mut it = line.split_whitespace();
@@ -65,7 +81,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Vec<Psi>> {
             Some(b) => (kind == "some" && b.some.is_some()) || (kind == "full" && b.full.is_some()),
         };
         if need_new {
-            out.push(Psi { resource: None, some: None, full: None, source: src.clone() });
+            out.push(Psi { resource: None, cgroup: None, some: None, full: None, source: src.clone() });
         }
         if let Some(b) = out.last_mut() {
             if kind == "some" {

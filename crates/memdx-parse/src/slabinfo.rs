@@ -58,13 +58,21 @@ impl SlabTable {
     }
 }
 
-/// Parses `/proc/slabinfo`. The header must say `slabinfo - version: 2.0` or `2.1`.
+/// Parses `/proc/slabinfo`. The header must say `slabinfo - version: 2.0` or `2.1`, or the text is
+/// rows quoted without it.
 pub fn parse(text: &str, src: &SourceRef) -> ParseResult<SlabTable> {
-    let mut lines = numbered_lines(text).filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, first)) = lines.next() else {
+    let Some((_, first)) = numbered_lines(text).find(|(_, l)| !l.trim().is_empty()) else {
         return Err(ParseError::Empty { file: src.clone() });
     };
-    let Some(version) = first.trim().strip_prefix("slabinfo - version:").map(str::trim) else {
+    // Rows quoted without the header (a report pasting the one cache that grows).
+    let headerless = parse_row(first).is_some();
+    let lines = numbered_lines(text).filter(|(_, l)| !l.trim().is_empty()).skip(usize::from(!headerless));
+    let version = if headerless {
+        "2.1"
+    } else {
+        first.trim().strip_prefix("slabinfo - version:").map(str::trim).unwrap_or("")
+    };
+    if !headerless && !first.trim().starts_with("slabinfo - version:") {
         return Err(ParseError::NotThisFormat {
             file: src.at(1),
             format: "slabinfo",

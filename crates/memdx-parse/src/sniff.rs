@@ -23,6 +23,10 @@ pub enum Format {
     SlabAliases,
     CrashKmem,
     KernelRelease,
+    Free,
+    Arcstats,
+    SlubTraces,
+    MemcgFile,
 }
 
 impl Format {
@@ -43,6 +47,10 @@ impl Format {
             Format::SlabAliases => "slab aliases",
             Format::CrashKmem => "crash kmem -i",
             Format::KernelRelease => "kernel release",
+            Format::Free => "free",
+            Format::Arcstats => "zfs arcstats",
+            Format::SlubTraces => "slub alloc/free traces",
+            Format::MemcgFile => "memory cgroup file",
         }
     }
 }
@@ -90,6 +98,25 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     if first.starts_with("slabinfo - version:") {
         return Ok(Format::Slabinfo);
     }
+    // Rows of /proc/slabinfo quoted without the header.
+    if frac(&|l| l.contains(" : tunables ") && l.contains(" : slabdata ")) {
+        return Ok(Format::Slabinfo);
+    }
+    if any(&|l| l.trim_start().starts_with("Mem:"))
+        && any(&|l| {
+            let t = l.trim_start();
+            t.starts_with("total") && t.contains("used") && t.contains("free")
+                || t.starts_with("-/+ buffers/cache:")
+        })
+    {
+        return Ok(Format::Free);
+    }
+    if crate::arcstats::looks_like(&lines) {
+        return Ok(Format::Arcstats);
+    }
+    if crate::slub_traces::looks_like(&lines) {
+        return Ok(Format::SlubTraces);
+    }
     if first.starts_with("Page block order:") {
         return Ok(Format::Pagetypeinfo);
     }
@@ -127,9 +154,18 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     }
     if frac(&is_meminfo_line)
         && any(&|l| {
-            ["MemTotal:", "MemFree:", "Slab:", "SUnreclaim:", "Committed_AS:"]
-                .iter()
-                .any(|k| l.starts_with(k))
+            [
+                "MemTotal:",
+                "MemFree:",
+                "Slab:",
+                "SUnreclaim:",
+                "Committed_AS:",
+                "HugePages_Total:",
+                "Hugepagesize:",
+                "MemAvailable:",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
         })
     {
         return Ok(Format::Meminfo);
@@ -199,6 +235,9 @@ mod tests {
             ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", Format::Psi),
             ("a -> :0000136\nb -> :0000136\n", Format::SlabAliases),
             ("Page block order: 9\n", Format::Pagetypeinfo),
+            ("kmalloc-128        84916  84924    384   21    2 : tunables    0    0    0 : slabdata   4044   4044      0\n", Format::Slabinfo),
+            ("              total        used        free      shared  buff/cache   available\nMem:        1 1 1 1 1 1\n", Format::Free),
+            ("  39453 kstrdup_const+0x3c/0x48 age=9949/204277/303649 pid=0-712 cpus=0-3\n....\n", Format::SlubTraces),
         ];
         for (t, f) in cases {
             assert_eq!(sniff(t.as_bytes()), Ok(*f), "{t}");

@@ -315,47 +315,36 @@ fn stream_events<'a>(
         }
         return Ok(());
     }
+    // Everything else is a document: a kernel log, a journal, a shell session, an issue body. The
+    // document reader cuts out /proc-style blocks and streams the rest through the kernel log engine.
     let is_journal = memdx_slab::journal::sniff(&head_text);
-    if !is_log && !is_journal {
-        // Not an event stream either: let the /proc-style path name the reason.
-        match read_text(r, MAX_TEXT_FILE)? {
-            Text::Whole(text) | Text::Truncated(text, _) => {
-                case.ingest(name, &text, None);
-            }
-            Text::TooLarge(reason) => case.skipped.push(Skipped { file: name.into(), reason }),
-        }
-        return Ok(());
-    }
     let mut buf = Vec::new();
     (&mut r).take(BOTH_PARSERS_LIMIT).read_to_end(&mut buf)?;
     let whole = (buf.len() as u64) < BOTH_PARSERS_LIMIT;
+    if whole && !is_log && !is_journal {
+        // Section dumps (`== /proc/x`, supportconfig) and documents.
+        case.ingest(name, &String::from_utf8_lossy(&buf), None);
+        return Ok(());
+    }
     if whole {
-        if is_log {
-            let mut pairing = memdx_slab::SlubPairing::new();
-            let scan = memdx_log::scan_with(&buf[..], name, &mut pairing);
-            case.add_log(name, scan);
-            case.add_slab_pairing(pairing.finish());
-        }
+        case.read_document(name, &buf[..], None);
         if is_journal {
             case.add_journal(name, memdx_slab::parse_journal(&buf[..], name));
         }
         return Ok(());
     }
     let rest = BufReader::with_capacity(256 * 1024, Cursor::new(buf).chain(r));
-    if is_log {
-        if is_journal {
-            case.diags.push(memdx_core::Diag::note(
-                memdx_core::SourceRef::new(name),
-                "larger than 64 MiB: read by the kernel log engine only, systemd unit failures not analysed",
-            ));
-        }
-        let mut pairing = memdx_slab::SlubPairing::new();
-        let scan = memdx_log::scan_with(rest, name, &mut pairing);
-        case.add_log(name, scan);
-        case.add_slab_pairing(pairing.finish());
-    } else {
+    if is_journal && !is_log {
         case.add_journal(name, memdx_slab::parse_journal(rest, name));
+        return Ok(());
     }
+    if is_journal {
+        case.diags.push(memdx_core::Diag::note(
+            memdx_core::SourceRef::new(name),
+            "larger than 64 MiB: read by the kernel log engine only, systemd unit failures not analysed",
+        ));
+    }
+    case.read_document(name, rest, None);
     Ok(())
 }
 

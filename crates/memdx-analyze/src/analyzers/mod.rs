@@ -7,14 +7,20 @@ use memdx_core::Report;
 
 pub mod accounting;
 pub mod fragmentation;
+pub mod hugetlb;
 pub mod kernel_log;
 pub mod memcg;
+pub mod memcg_files;
 pub mod memcg_pins;
+pub mod messages;
 pub mod overcommit;
+pub mod pressure;
 pub mod reclaim;
 pub mod slab;
 pub mod slab_leak;
+pub mod slub_traces;
 pub mod watermarks;
+pub mod zfs_arc;
 
 pub struct Analyzer {
     pub name: &'static str,
@@ -33,4 +39,10 @@ pub static ANALYZERS: &[Analyzer] = &[
     Analyzer { name: "reclaim", run: reclaim::run },
     Analyzer { name: "memcg", run: memcg::run },
     Analyzer { name: "memcg_pins", run: memcg_pins::run },
+    Analyzer { name: "memcg_files", run: memcg_files::run },
+    Analyzer { name: "pressure", run: pressure::run },
+    Analyzer { name: "hugetlb", run: hugetlb::run },
+    Analyzer { name: "zfs_arc", run: zfs_arc::run },
+    Analyzer { name: "slub_traces", run: slub_traces::run },
+    Analyzer { name: "messages", run: messages::run },
 ];

@@ -1,0 +1,278 @@
+//! Memory messages that are evidence on one line (or a short list), wherever they are pasted: a
+//! module's own leak counters (`Memory leaks:` then `- joold session: 18223133`), a hugetlb pool that
+//! could not be filled (`requested 4096 hugepages but only 3738 could be allocated`, the kernel's
+//! `HugeTLB: allocating 4096 of page size 2.00 MiB failed.  Only allocated 3738 hugepages.`),
+//! `strace` lines failing with `ENOMEM`, and runtime out-of-memory errors (Go, Java, Python, C++,
+//! `Cannot allocate memory`).
+//!
+//! [`Scanner`] takes lines one at a time (kernel log framing already removed); [`Scanner::wants`]
+//! is a cheap pre-filter on the raw line so that most lines cost one SIMD search.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A list of leaked object counts printed by the code that leaked them.
+    LeakCounts { header: String, items: Vec<(String, u64)> },
+    /// A hugetlb pool grown at run time came up short.
+    HugepageShortfall { requested: u64, allocated: u64 },
+    /// A system call failed with ENOMEM (`strace`): the call and the size it asked for when known.
+    SyscallEnomem { call: String, size: Option<u64> },
+    /// A program reported running out of memory (`fatal error: runtime: out of memory`,
+    /// `java.lang.OutOfMemoryError`, `Cannot allocate memory`, ...).
+    RuntimeOom,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: MessageKind,
+    /// The line as written (framing removed), capped at 300 bytes.
+    pub text: String,
+    pub line: u32,
+}
+
+/// Most messages kept; the rest are counted.
+const MAX_MESSAGES: usize = 64;
+const MAX_ITEMS: usize = 32;
+
+const KEYWORDS: &[&str] = &[
+    "leak",
+    "hugepage",
+    "hugetlb",
+    "enomem",
+    "out of memory",
+    "cannot allocate memory",
+    "bad_alloc",
+    "outofmemoryerror",
+    "memoryerror",
+];
+
+pub struct Scanner {
+    pre: AhoCorasick,
+    open: Option<Message>,
+    pub messages: Vec<Message>,
+    /// Messages beyond [`MAX_MESSAGES`].
+    pub dropped: u64,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scanner {
+    pub fn new() -> Self {
+        let pre = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(KEYWORDS)
+            .unwrap_or_else(|_| AhoCorasick::new(["\u{0}never"]).expect("a one-word automaton builds"));
+        Scanner { pre, open: None, messages: Vec::new(), dropped: 0 }
+    }
+
+    /// True when [`Scanner::line`] must see this raw line (a keyword, or a leak list is open).
+    pub fn wants(&self, raw: &[u8]) -> bool {
+        self.open.is_some() || self.pre.is_match(raw)
+    }
+
+    /// One message (framing removed).
+    pub fn line(&mut self, msg: &str, line_no: usize) {
+        let t = msg.trim();
+        if let Some(open) = &mut self.open {
+            if let Some(item) = leak_item(t) {
+                if let MessageKind::LeakCounts { items, .. } = &mut open.kind {
+                    if items.len() < MAX_ITEMS {
+                        items.push(item);
+                    }
+                }
+                return;
+            }
+            let m = self.open.take();
+            self.keep(m);
+        }
+        if t.is_empty() || !self.pre.is_match(t) {
+            return;
+        }
+        let lower = t.to_ascii_lowercase();
+        let mk = |kind| Message { kind, text: cap(t), line: line_no as u32 };
+        if t.ends_with(':') && has_word_leak(&lower) {
+            self.open = Some(mk(MessageKind::LeakCounts { header: t.to_string(), items: Vec::new() }));
+            return;
+        }
+        if lower.contains("hugepage") || lower.contains("hugetlb") {
+            if let Some((requested, allocated)) = shortfall(&lower) {
+                let m = mk(MessageKind::HugepageShortfall { requested, allocated });
+                self.keep(Some(m));
+                return;
+            }
+        }
+        if let Some((call, size)) = strace_enomem(t) {
+            let m = mk(MessageKind::SyscallEnomem { call, size });
+            self.keep(Some(m));
+            return;
+        }
+        // The kernel's own OOM lines are reports for the log engine, not runtime errors.
+        let kernel_oom = lower.starts_with("out of memory: kill")
+            || lower.contains("memory cgroup out of memory")
+            || lower.contains("oom-kill")
+            || lower.contains("invoked oom-killer");
+        let runtime = [
+            "fatal error: runtime: out of memory",
+            "java.lang.outofmemoryerror",
+            "memoryerror",
+            "std::bad_alloc",
+            "cannot allocate memory",
+            "out of memory",
+        ]
+        .iter()
+        .any(|p| lower.contains(p));
+        if runtime && !kernel_oom {
+            self.keep(Some(mk(MessageKind::RuntimeOom)));
+        }
+    }
+
+    /// Ends the input: an open list is kept.
+    pub fn finish(&mut self) {
+        let m = self.open.take();
+        self.keep(m);
+    }
+
+    fn keep(&mut self, m: Option<Message>) {
+        let Some(m) = m else { return };
+        if matches!(&m.kind, MessageKind::LeakCounts { items, .. } if items.is_empty()) {
+            return;
+        }
+        if self.messages.len() < MAX_MESSAGES {
+            self.messages.push(m);
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+fn cap(t: &str) -> String {
+    let mut end = t.len().min(300);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    t[..end].to_string()
+}
+
+fn has_word_leak(lower: &str) -> bool {
+    lower.match_indices("leak").any(|(i, _)| {
+        let before = lower[..i].chars().next_back();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+/// `- joold session: 18223133`, `* sessions: 5`, `bib entries: 7`.
+fn leak_item(t: &str) -> Option<(String, u64)> {
+    let t = t.trim_start_matches(['-', '*', '\u{2022}', ' ']);
+    let (name, n) = t.rsplit_once(':')?;
+    let n: u64 = n.trim().parse().ok()?;
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 80
+        && name.chars().all(|c| c.is_alphanumeric() || " _-./()".contains(c));
+    ok.then(|| (name.to_string(), n))
+}
+
+/// The number asked for and the number obtained: the first number after a word of asking
+/// (`requested`, `allocating`, `reserve`, `set`), the first after `only`.
+fn shortfall(lower: &str) -> Option<(u64, u64)> {
+    let words: Vec<&str> = lower.split(|c: char| c.is_whitespace() || c == ',' || c == ';').collect();
+    let num = |w: &str| w.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u64>().ok();
+    let after = |pred: &dyn Fn(&str) -> bool| {
+        let i = words.iter().position(|w| pred(w))?;
+        words[i + 1..].iter().take(3).find_map(|w| num(w))
+    };
+    let requested = after(&|w: &str| {
+        ["request", "allocat", "reserv", "want", "need", "set", "tried", "try"]
+            .iter()
+            .any(|p| w.starts_with(p))
+    })?;
+    let allocated = after(&|w: &str| w == "only")?;
+    (allocated < requested).then_some((requested, allocated))
+}
+
+/// `mmap(NULL, 4294967296, PROT_READ|..., -1, 0) = -1 ENOMEM (Cannot allocate memory)`.
+fn strace_enomem(t: &str) -> Option<(String, Option<u64>)> {
+    let t = t.split_once("] ").filter(|(p, _)| p.starts_with("[pid")).map_or(t, |(_, r)| r);
+    let open = t.find('(')?;
+    let call = &t[..open];
+    if call.is_empty() || !call.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let (args, ret) = t[open + 1..].rsplit_once(") = ")?;
+    if !ret.trim_start().starts_with("-1 ENOMEM") {
+        return None;
+    }
+    let args: Vec<&str> = args.split(',').map(str::trim).collect();
+    let size = match call {
+        "mmap" | "mmap2" | "mremap" => args.get(1).and_then(|a| a.parse().ok()),
+        "brk" => None,
+        _ => None,
+    };
+    Some((call.to_string(), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(lines: &[&str]) -> Vec<Message> {
+        let mut s = Scanner::new();
+        for (i, l) in lines.iter().enumerate() {
+            if s.wants(l.as_bytes()) {
+                s.line(l, i + 1);
+            }
+        }
+        s.finish();
+        s.messages
+    }
+
+    #[test]
+    fn leak_counts() {
+        // NICMx/Jool#410, framing removed.
+        let m = scan(&[
+            "NAT64 Jool v4.1.10.3 module removed.",
+            "Jool: Memory leaks:",
+            "- joold session: 18223133",
+            "------------[ cut here ]------------",
+            "Total leaks: 1",
+        ]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m[0].kind,
+            MessageKind::LeakCounts {
+                header: "Jool: Memory leaks:".into(),
+                items: vec![("joold session".into(), 18223133)]
+            }
+        );
+        assert_eq!(m[0].line, 2);
+        assert!(scan(&["no leaks found:", "all good"]).is_empty());
+    }
+
+    #[test]
+    fn hugepages() {
+        // spdk/spdk#702 and the kernel's own message (mm/hugetlb.c, 5.x+).
+        let m = scan(&["## ERROR: requested 4096 hugepages but only 3738 could be allocated."]);
+        assert_eq!(m[0].kind, MessageKind::HugepageShortfall { requested: 4096, allocated: 3738 });
+        let m =
+            scan(&["HugeTLB: allocating 4096 of page size 2.00 MiB failed.  Only allocated 3738 hugepages."]);
+        assert_eq!(m[0].kind, MessageKind::HugepageShortfall { requested: 4096, allocated: 3738 });
+    }
+
+    #[test]
+    fn runtime_and_strace() {
+        let m = scan(&[
+            "mmap(NULL, 4294967296, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = -1 ENOMEM (Cannot allocate memory)",
+            "fatal error: runtime: out of memory",
+            "Out of memory: Killed process 1 (x)",
+        ]);
+        assert_eq!(m[0].kind, MessageKind::SyscallEnomem { call: "mmap".into(), size: Some(4294967296) });
+        assert_eq!(m[1].kind, MessageKind::RuntimeOom);
+        assert_eq!(m.len(), 2);
+    }
+}
