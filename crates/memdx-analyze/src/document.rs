@@ -35,14 +35,19 @@ struct Parts {
     scanner: Scanner,
     /// Line number of the next log line handed on.
     next_line: usize,
-    /// First line that is not blank, for the skipped list.
+    /// First line that looks like data (digits, `:` or `=`), for the skipped list.
     first_text: Option<(usize, String)>,
+    /// First line that is not blank.
+    first_line: Option<(usize, String)>,
 }
 
 impl Out for Parts {
     fn log_line(&mut self, line: &str) {
         self.next_line += 1;
         if !line.is_empty() {
+            if self.first_line.is_none() {
+                self.first_line = Some((self.next_line, line.chars().take(80).collect()));
+            }
             if self.first_text.is_none() && line.bytes().any(|b| b.is_ascii_digit() || b == b':' || b == b'=')
             {
                 self.first_text = Some((self.next_line, line.chars().take(80).collect()));
@@ -229,10 +234,14 @@ impl Case {
         if !scan.reports.is_empty() || framed && scan.kernel_lines > 0 {
             self.add_log(file, scan);
             self.add_slab_pairing(pairing.finish());
-        } else if found.is_empty() && self.messages.iter().all(|(s, _)| s.file.as_ref() != file) {
-            let reason = match parts.first_text {
-                Some((no, l)) => format!("nothing memdx reads: no /proc-style block, kernel log line or memory message (first line that looks like data: {no}: {l})"),
-                None => "nothing memdx reads: only prose or blank lines".into(),
+        } else if found.is_empty() && !self.inputs.iter().any(|i| i.file == file) {
+            // Nothing in it for any reader (another reader, such as the journal's, may have used it).
+            let reason = match parts.first_text.or(parts.first_line) {
+                Some((no, l)) => format!(
+                    "content not recognised: no /proc-style block, kernel log line or memory message (line {no}: {})",
+                    l.trim()
+                ),
+                None => "only blank lines".into(),
             };
             self.skipped.push(Skipped { file: file.to_string(), reason });
         }

@@ -327,10 +327,10 @@ fn stream_events<'a>(
         return Ok(());
     }
     if whole {
-        case.read_document(name, &buf[..], None);
         if is_journal {
             case.add_journal(name, memdx_slab::parse_journal(&buf[..], name));
         }
+        case.read_document(name, &buf[..], None);
         return Ok(());
     }
     let rest = BufReader::with_capacity(256 * 1024, Cursor::new(buf).chain(r));

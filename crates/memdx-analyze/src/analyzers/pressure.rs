@@ -52,7 +52,7 @@ pub fn run(case: &Case, out: &mut Report) {
             .join(", ")
     };
     let machine_mem =
-        case.psi.iter().filter(|p| p.cgroup.is_none() && p.resource.as_deref() == Some("memory")).last();
+        case.psi.iter().rfind(|p| p.cgroup.is_none() && p.resource.as_deref() == Some("memory"));
     if let Some(p) = machine_mem {
         let full = p.full.map(|l| l.avg10.max(l.avg60)).unwrap_or(0.0);
         let some = p.some.map(|l| l.avg10.max(l.avg60)).unwrap_or(0.0);
@@ -78,7 +78,7 @@ pub fn run(case: &Case, out: &mut Report) {
             );
             for r in ["io", "cpu"] {
                 if let Some(o) =
-                    case.psi.iter().filter(|x| x.cgroup.is_none() && x.resource.as_deref() == Some(r)).last()
+                    case.psi.iter().rfind(|x| x.cgroup.is_none() && x.resource.as_deref() == Some(r))
                 {
                     expl.push_str(&format!(" {r} pressure: {}.", describe(o)));
                 }

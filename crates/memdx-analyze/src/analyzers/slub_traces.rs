@@ -19,7 +19,7 @@ pub fn run(case: &Case, out: &mut Report) {
     if sites.is_empty() {
         return;
     }
-    sites.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+    sites.sort_by_key(|b| std::cmp::Reverse(b.1.count));
     let site_name = |s: &memdx_parse::slub_traces::Site| match &s.module {
         Some(m) => format!("{} [{m}]", s.func),
         None => s.func.clone(),
