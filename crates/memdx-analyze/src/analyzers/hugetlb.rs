@@ -6,8 +6,8 @@
 //! machine does not have.
 
 use crate::case::Case;
-use memdx_core::Report;
 use memdx_core::units::kib;
+use memdx_core::Report;
 use memdx_core::{Evidence, Finding, Severity};
 use memdx_parse::messages::MessageKind;
 

@@ -4,8 +4,8 @@
 //! cgroup hit its limit: the limit, not the machine, decided.
 
 use crate::case::Case;
-use memdx_core::Report;
 use memdx_core::units::bytes;
+use memdx_core::Report;
 use memdx_core::{Evidence, Finding, Severity};
 use memdx_parse::memcg_file::{MemcgFile, MemcgValue};
 

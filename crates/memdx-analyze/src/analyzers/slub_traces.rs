@@ -3,8 +3,8 @@
 //! is where memory is not freed.
 
 use crate::case::Case;
-use memdx_core::{Report, Table};
 use memdx_core::{Evidence, Finding, Severity};
+use memdx_core::{Report, Table};
 
 /// Live objects at one site worth a warning.
 const MANY: u64 = 10_000;
