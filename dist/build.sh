@@ -2,6 +2,8 @@
 # Release artifacts, all under target/artifacts/ (see dist/README.md):
 #   x86_64-unknown-linux-musl/memdx   static binary (no interpreter, no shared library), runs on any
 #                                     x86_64 Linux userland, old glibc or none
+#   x86_64-unknown-linux-musl-slim/memdx  the same without the `symbolize` feature (no DWARF reader;
+#                                     --vmlinux and `memdx symbolize` unavailable), only when asked
 #   aarch64-unknown-linux-gnu/memdx   arm64 binary (cross-built with Debian's gcc-aarch64-linux-gnu)
 #   share/man/*.1, share/completions/ man pages and shell completions generated from the clap definition
 #   memdx_<version>-1_amd64.deb       the static binary, man pages, completions, systemd units and
@@ -9,7 +11,7 @@
 #   SHA256SUMS
 #   bullseye-root/                    a Debian 11 (glibc 2.31) root from debootstrap, where tests/dist.rs
 #                                     runs the static binary and installs the .deb (only when asked)
-# Usage: dist/build.sh [musl] [aarch64] [deb] [bullseye]    (no argument: musl aarch64 deb)
+# Usage: dist/build.sh [musl] [musl-slim] [aarch64] [deb] [bullseye]   (no argument: musl aarch64 deb)
 # Needs: rustup targets x86_64-unknown-linux-musl and aarch64-unknown-linux-gnu, musl-tools,
 #        gcc-aarch64-linux-gnu, cargo-deb (`cargo install cargo-deb`). Heavy: not part of `cargo test`.
 # The C parts (bundled SQLite, zstd, xz/liblzma) are compiled from source and linked statically.
@@ -38,6 +40,15 @@ build_musl() {
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --locked --profile $profile --target x86_64-unknown-linux-musl
   install -D -m 0755 "$musl_bin" "$out/x86_64-unknown-linux-musl/memdx"
+}
+
+# Heavy parts are cargo features (default on); the slim build leaves them out.
+build_musl_slim() {
+  need musl-gcc "apt-get install musl-tools"
+  CC_x86_64_unknown_linux_musl=musl-gcc \
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --locked --profile $profile --target x86_64-unknown-linux-musl --no-default-features
+  install -D -m 0755 "$musl_bin" "$out/x86_64-unknown-linux-musl-slim/memdx"
 }
 
 build_aarch64() {
@@ -89,6 +100,7 @@ build_bullseye() {
 }
 
 has bullseye && build_bullseye
+has musl-slim && build_musl_slim
 has musl && build_musl
 has aarch64 && build_aarch64
 has deb && build_deb

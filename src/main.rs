@@ -24,6 +24,7 @@ enum Cmd {
     Diagnose(cmd::diagnose::Args),
     Snapshot(cmd::snapshot::Args),
     Log(cmd::log::Args),
+    #[cfg(feature = "symbolize")]
     Symbolize(cmd::symbolize::Args),
     Trace(cmd::trace::Args),
     Record(cmd::record::Args),
@@ -78,6 +79,7 @@ fn run() -> ExitCode {
         Some(Cmd::Diagnose(a)) => cmd::diagnose::run(a),
         Some(Cmd::Snapshot(a)) => cmd::snapshot::run(a),
         Some(Cmd::Log(a)) => cmd::log::run(a),
+        #[cfg(feature = "symbolize")]
         Some(Cmd::Symbolize(a)) => cmd::symbolize::run(a),
         Some(Cmd::Trace(a)) => cmd::trace::run(a),
         Some(Cmd::Record(a)) => cmd::record::run(a),

@@ -1,7 +1,9 @@
 //! Symbolizing the frames of kernel reports in a [`Case`] when debug info is given (`--vmlinux`).
 //! Reading the vmlinux is I/O, so this lives in the binary, between gathering and analysis.
 
-use anyhow::{Context, Result};
+#[cfg(feature = "symbolize")]
+use anyhow::Context;
+use anyhow::Result;
 use memdx_analyze::Case;
 use std::path::Path;
 
@@ -13,7 +15,21 @@ pub fn symbolize(case: &mut Case, vmlinux: &Path, modules: Option<&Path>) -> Res
     Ok(resolved)
 }
 
+/// Without the `symbolize` feature: --vmlinux is an error that says so.
+#[cfg(not(feature = "symbolize"))]
+pub fn symbolize_logs<'a>(
+    _logs: impl Iterator<Item = &'a mut memdx_log::LogScan>,
+    vmlinux: &Path,
+    _modules: Option<&Path>,
+) -> Result<(usize, Vec<memdx_core::Diag>)> {
+    anyhow::bail!(
+        "--vmlinux {}: this memdx was built without the `symbolize` feature (cargo build --features symbolize)",
+        vmlinux.display()
+    )
+}
+
 /// The same for scanned logs: resolved frame count and release-mismatch diagnostics.
+#[cfg(feature = "symbolize")]
 pub fn symbolize_logs<'a>(
     logs: impl Iterator<Item = &'a mut memdx_log::LogScan>,
     vmlinux: &Path,

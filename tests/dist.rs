@@ -238,3 +238,31 @@ fn aarch64_binary() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v.to_string().contains("oom"), "{v}");
 }
+
+/// The slim build (`dist/build.sh musl-slim`, no `symbolize` feature) is static, smaller than the
+/// full one, runs `log`, and says what it lacks when asked for --vmlinux.
+#[test]
+fn musl_slim_binary() {
+    let Some(slim) = artifact("x86_64-unknown-linux-musl-slim/memdx") else { return };
+    let Some(headers) = readelf(&["-lhd", "-W"], &slim) else { return };
+    assert!(!headers.contains("INTERP") && !headers.contains("(NEEDED)"), "{headers}");
+    let size = std::fs::metadata(&slim).unwrap().len();
+    if let Some(full) = artifact("x86_64-unknown-linux-musl/memdx") {
+        let full = std::fs::metadata(full).unwrap().len();
+        eprintln!("slim {size} bytes, full {full} bytes");
+        assert!(size < full, "slim {size} >= full {full}");
+    }
+    let log = Command::new(&slim)
+        .args(["log", "testdata/log/live618_memcg_oom.dmesg"])
+        .current_dir(manifest())
+        .output()
+        .unwrap();
+    assert!(matches!(log.status.code(), Some(0 | 1)));
+    let v = Command::new(&slim)
+        .args(["log", "--vmlinux", "/nonexistent", "testdata/log/live618_memcg_oom.dmesg"])
+        .current_dir(manifest())
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&v.stderr).contains("without the `symbolize` feature"));
+}

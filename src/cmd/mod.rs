@@ -9,6 +9,7 @@ pub mod memcg;
 pub mod record;
 pub mod serve;
 pub mod snapshot;
+#[cfg(feature = "symbolize")]
 pub mod symbolize;
 pub mod trace;
 
