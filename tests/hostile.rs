@@ -35,18 +35,9 @@ fn snapshot_bundle_is_private_and_follows_no_symlink() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// The mounted tracefs (live tests), or None after printing why the test skips.
 fn tracefs() -> Option<PathBuf> {
-    if !is_root() {
+    if !common::is_root() {
         common::skip("live tracing needs root");
         return None;
     }

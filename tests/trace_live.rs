@@ -25,15 +25,6 @@ impl Drop for Cleanup {
     }
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 fn tracefs_mounts() -> usize {
     std::fs::read_to_string("/proc/mounts")
         .map(|m| m.lines().filter(|l| l.contains(" tracefs ")).count())
@@ -42,7 +33,7 @@ fn tracefs_mounts() -> usize {
 
 #[test]
 fn live_memcg_reclaim_of_dd() {
-    if !is_root() {
+    if !common::is_root() {
         common::skip("needs root");
         return;
     }

@@ -12,15 +12,6 @@ mod common;
 
 const MEMCG: &str = "/sys/fs/cgroup/memory";
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// tracefs as mounted now (debugfs/tracing is not probed: touching it automounts tracefs).
 fn tracefs_dirs() -> Vec<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
@@ -68,7 +59,7 @@ impl Drop for Cgroups {
 
 #[test]
 fn trace_slab_kernfs_cgroup_churn() {
-    if !is_root() {
+    if !common::is_root() {
         common::skip("needs root");
         return;
     }

@@ -139,3 +139,13 @@ pub fn prometheus(dir: &Path, config: &str) -> (Guard, String) {
         .unwrap();
     (Guard(child), format!("127.0.0.1:{port}"))
 }
+
+/// Whether the tests run as root (live tests need it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
