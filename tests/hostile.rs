@@ -169,3 +169,76 @@ fn buffer_kb_is_bounded() {
         assert!(err.contains("quarter of MemAvailable"), "{err}");
     }
 }
+
+/// Item 6: a second recorder on the same database is refused and told who holds it; the first
+/// keeps recording.
+#[test]
+fn second_recorder_is_refused() {
+    let d = tmpdir("rec2");
+    let db = d.join("h.db");
+    let mut first = common::Guard(
+        memdx()
+            .args(["record", "--interval", "1s", "--root", "testdata/store/root", "--db"])
+            .arg(&db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while !db.exists() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = memdx()
+        .args(["record", "--once", "--root", "testdata/store/root", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another recorder") && err.contains(&format!("PID {}", first.0.id())), "{err}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(first.0.try_wait().unwrap().is_none(), "the first recorder died");
+    drop(first);
+    // Once the first is gone, the lock is free.
+    let out = memdx()
+        .args(["record", "--once", "--root", "testdata/store/root", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Item 6: a damaged database is moved aside with a clear message and a sound one started,
+/// instead of being appended to.
+#[test]
+fn damaged_database_is_rotated() {
+    let d = tmpdir("damaged");
+    let db = d.join("h.db");
+    let rec = |db: &Path| {
+        memdx().args(["record", "--once", "--root", "testdata/store/root", "--db"]).arg(db).output().unwrap()
+    };
+    assert!(rec(&db).status.success());
+    // Overwrite everything after the first page (the schema pages) with garbage.
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 8192, "{}", bytes.len());
+    for b in bytes[4096..].iter_mut() {
+        *b = 0xa5;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let out = rec(&db);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("was damaged") && err.contains("moved to"), "{err}");
+    let aside: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("h.db.damaged-"))
+        .collect();
+    assert!(!aside.is_empty());
+    let s = memdx_store::Store::open_read_only(&db).unwrap();
+    s.integrity_check().unwrap();
+    assert_eq!(s.summary().unwrap().0, 1);
+    std::fs::remove_dir_all(&d).unwrap();
+}

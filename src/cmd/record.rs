@@ -120,6 +120,13 @@ pub fn run(args: Args) -> Result<u8> {
         anyhow::bail!("--root {}: not a directory", args.root.display());
     }
     let mut store = Store::open(&args.db).with_context(|| "cannot open the history database".to_string())?;
+    if let Some((aside, problem)) = &store.rotated {
+        eprintln!(
+            "memdx record: {} was damaged ({problem}); it was moved to {} and a new database started",
+            args.db.display(),
+            aside.display()
+        );
+    }
     let retention = Retention::with_retention(args.retention.as_secs() as i64);
     let count = if args.once { 1 } else { args.count };
     let start = Instant::now();

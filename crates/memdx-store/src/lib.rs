@@ -124,10 +124,66 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     series_ids: HashMap<(String, String), i64>,
+    /// The writer's exclusive lock (`<db>.lock`), held as long as the store is open.
+    _lock: Option<std::fs::File>,
+    /// Where a damaged database was moved when this one was opened (see [`Store::open`]).
+    pub rotated: Option<(PathBuf, String)>,
+}
+
+/// The lock file of a database: `<db>.lock`.
+fn lock_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// Takes the writer's exclusive lock on `db` (flock on `<db>.lock`, which names its holder). A
+/// second writer gets an error naming the PID and command of the first.
+fn lock(db: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let lp = lock_path(db);
+    let other = |message: String| StoreError::Other { path: db.display().to_string(), message };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&lp)
+        .map_err(|e| other(format!("cannot open the lock file {}: {e}", lp.display())))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(other(format!(
+                "another recorder is writing this database ({}); one recorder per database: stop it or use another --db",
+                if holder.is_empty() { "holder unknown".to_string() } else { holder.to_string() }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(other(format!("cannot lock {}: {e}", lp.display())));
+        }
+    }
+    let cmd = std::fs::read("/proc/self/cmdline")
+        .map(|c| {
+            String::from_utf8_lossy(&c).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ")
+        })
+        .unwrap_or_default();
+    let _ = f.set_len(0);
+    let _ = f.rewind();
+    let _ = write!(f, "PID {} `{}`", std::process::id(), cmd.chars().take(200).collect::<String>());
+    Ok(f)
 }
 
 impl Store {
-    /// Opens (creating if needed) a database for writing, in WAL mode.
+    /// Opens (creating if needed) a database for writing, in WAL mode. Takes the writer's exclusive
+    /// lock first (a second recorder on the same database is refused and told who holds it), then
+    /// runs `PRAGMA quick_check`: a damaged database (or a file that is not one) is moved aside to
+    /// `<db>.damaged-<unix time>` and a new one started; [`Store::rotated`] says so.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Other {
@@ -135,8 +191,32 @@ impl Store {
                 message: format!("cannot create directory: {e}"),
             })?;
         }
+        let lock = lock(path)?;
+        let mut rotated = None;
+        if let Some(problem) = damaged(path) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(format!(".damaged-{now}"));
+            let aside = PathBuf::from(aside);
+            std::fs::rename(path, &aside).map_err(|e| StoreError::Other {
+                path: path.display().to_string(),
+                message: format!("damaged ({problem}) and cannot be moved aside: {e}"),
+            })?;
+            for ext in ["-wal", "-shm"] {
+                let mut from = path.as_os_str().to_owned();
+                from.push(ext);
+                let mut to = aside.as_os_str().to_owned();
+                to.push(ext);
+                let _ = std::fs::rename(&from, &to);
+            }
+            rotated = Some((aside, problem));
+        }
         let conn = Connection::open(path).map_err(|e| err(path, e))?;
-        let mut s = Store { conn, path: path.to_path_buf(), series_ids: HashMap::new() };
+        let mut s =
+            Store { conn, path: path.to_path_buf(), series_ids: HashMap::new(), _lock: Some(lock), rotated };
         s.init()?;
         Ok(s)
     }
@@ -155,7 +235,8 @@ impl Store {
         )
         .map_err(|e| err(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| err(path, e))?;
-        let s = Store { conn, path: path.to_path_buf(), series_ids: HashMap::new() };
+        let s =
+            Store { conn, path: path.to_path_buf(), series_ids: HashMap::new(), _lock: None, rotated: None };
         s.check_version()?;
         Ok(s)
     }
@@ -424,6 +505,27 @@ impl Store {
     /// The time of the latest sample, if any.
     pub fn last_time(&self) -> Result<Option<i64>> {
         self.conn.query_row("SELECT MAX(time) FROM samples", [], |r| r.get(0)).map_err(|e| self.e(e))
+    }
+}
+
+/// What `PRAGMA quick_check` finds wrong with an existing database, `None` when it is sound (or
+/// does not exist yet).
+fn damaged(path: &Path) -> Option<String> {
+    if std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
+        return None;
+    }
+    let conn = match Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        Ok(c) => c,
+        Err(e) => return Some(e.to_string()),
+    };
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    let msgs: std::result::Result<Vec<String>, _> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut st| st.query_map([], |r| r.get::<_, String>(0))?.collect());
+    match msgs {
+        Ok(m) if m.len() == 1 && m[0] == "ok" => None,
+        Ok(m) => Some(m.into_iter().take(3).collect::<Vec<_>>().join("; ")),
+        Err(e) => Some(e.to_string()),
     }
 }
 
