@@ -309,6 +309,31 @@ pub fn build(case: &Case) -> Timeline {
         let (ka, kb) = (key(a), key(b));
         ka.0.cmp(&kb.0).then(ka.1.cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
     });
+    // One report in two logs of the same boot (dmesg and dmesg -T, kern.log and the journal) is one
+    // event once both are on the wall clock: keep the copy with both stamps.
+    let mut merged: Vec<Event> = Vec::with_capacity(ev.len());
+    for e in ev {
+        let twin = merged.iter_mut().rev().take(8).find(|m| {
+            m.what == e.what
+                && m.source.as_ref().map(|s| &s.file) != e.source.as_ref().map(|s| &s.file)
+                && matches!((m.epoch, e.epoch), (Some(a), Some(b)) if (a - b).abs() <= 1.0)
+        });
+        match twin {
+            Some(m) => {
+                if m.monotonic.is_none() && e.monotonic.is_some() {
+                    let also = m.source.clone();
+                    *m = Event { what: m.what.clone(), ..e };
+                    if let Some(a) = also {
+                        m.what.push_str(&format!(" (also {})", a.file));
+                    }
+                } else if let Some(a) = &e.source {
+                    m.what.push_str(&format!(" (also {})", a.file));
+                }
+            }
+            None => merged.push(e),
+        }
+    }
+    let mut ev = merged;
     if ev.len() > MAX_EVENTS {
         tl.notes.push(format!("{} events: the first {MAX_EVENTS} are kept", ev.len()));
         ev.truncate(MAX_EVENTS);
@@ -364,5 +389,29 @@ mod tests {
         assert_eq!(parse_wall("@1700000000000000us", None), Some(1700000000.0));
         assert_eq!(fmt_epoch(1795301103.0), "2026-11-21 22:45:03");
         assert_eq!(parse_wall("not a date", None), None);
+    }
+
+    /// One memcg OOM on 6.18 captured as `dmesg` and `dmesg -T` (testdata/log/README.md): the report
+    /// is one event at 00:12:14 with its monotonic stamp 2393.949402, and the boot time is their
+    /// difference: `date -u -d @$(( $(date -u -d '2026-11-22 00:12:14' +%s) - 2393 ))` = 23:32:21
+    /// (23:32:20.05 with the fraction).
+    #[test]
+    fn dmesg_and_dmesg_t_align() {
+        let c = crate::conclude::tests::case(&[
+            "log/live618_memcg_oom64m.dmesg",
+            "log/live618_memcg_oom64m.dmesg-T",
+        ]);
+        let tl = build(&c);
+        assert_eq!(tl.events.len(), 1, "{:#?}", tl.events);
+        let e = &tl.events[0];
+        assert_eq!(e.monotonic, Some(2393.949402));
+        assert!(e.aligned);
+        assert_eq!(fmt_epoch(e.epoch.unwrap()), "2026-11-22 00:12:14");
+        assert!(e.what.contains("(also log/live618_memcg_oom64m.dmesg-T)"), "{}", e.what);
+        assert!(
+            tl.notes.iter().any(|n| n.contains("aligned to boot at 2026-11-21 23:32:20")),
+            "{:?}",
+            tl.notes
+        );
     }
 }

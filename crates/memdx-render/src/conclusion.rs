@@ -11,6 +11,8 @@ use std::io::{self, Write};
 
 /// Timeline rows printed without `--verbose`.
 const TEXT_EVENTS: usize = 25;
+/// Next steps printed per conclusion (the findings below list the rest).
+const TEXT_STEPS: usize = 3;
 
 fn wrap(text: &str, indent: &str, width: usize) -> String {
     crate::diagnose::wrap(text, indent, width)
@@ -51,6 +53,12 @@ pub fn text<W: Write>(w: &mut W, conclusions: &[Conclusion], st: Style) -> io::R
             writeln!(w, "  Unknown (input missing):")?;
             for u in &c.unknown {
                 write!(w, "{}", wrap(&format!("{} -> {}", u.what, u.collect), "    ", 110))?;
+            }
+        }
+        if !c.next_steps.is_empty() {
+            writeln!(w, "  Next:")?;
+            for n in c.next_steps.iter().take(TEXT_STEPS) {
+                writeln!(w, "    {n}")?;
             }
         }
         writeln!(w)?;
@@ -138,6 +146,13 @@ pub fn html(s: &mut String, conclusions: &[Conclusion]) {
                     esc(&r.because),
                     r.source.as_ref().map(|x| esc(&x.to_string())).unwrap_or_default()
                 );
+            }
+            s.push_str("</ul>");
+        }
+        if !c.next_steps.is_empty() {
+            s.push_str("<p>Next:</p><ul>");
+            for n in &c.next_steps {
+                let _ = write!(s, "<li><code>{}</code></li>", esc(n));
             }
             s.push_str("</ul>");
         }

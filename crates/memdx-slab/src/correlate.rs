@@ -1,6 +1,8 @@
-//! Findings from slab-leak evidence, and the one that ties them together: a unit failing in a loop
-//! -> systemd creating and removing a cgroup each time -> a memcg-related cache growing along a
-//! `cgroup_mkdir` call path (seed 000).
+//! Findings from slab-leak evidence: a cache growing along a `cgroup_mkdir` call path
+//! (`slab.leak.cgroup_churn`), other traced growth, units failing in a loop, dying cgroups. The join
+//! of these into one story (a unit failing in a loop -> systemd creating and removing a cgroup each
+//! time -> the memcg-related cache growing, seed 000) is the conclusion rule `slab.cgroup_churn` in
+//! memdx-analyze (`conclude/cgroup_churn.rs`).
 //!
 //! Pure: takes the reports built by the other modules.
 
@@ -43,7 +45,7 @@ pub fn looping_units(journals: &[JournalReport]) -> Vec<&UnitFailures> {
     v
 }
 
-fn fmt_period(s: f64) -> String {
+pub fn fmt_period(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.1} s")
     } else if s < 7200.0 {
@@ -53,7 +55,7 @@ fn fmt_period(s: f64) -> String {
     }
 }
 
-fn fmt_span(s: f64) -> String {
+pub fn fmt_span(s: f64) -> String {
     let h = (s / 3600.0).floor();
     let m = ((s - h * 3600.0) / 60.0).round();
     if h >= 48.0 {
@@ -107,7 +109,6 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let loops = looping_units(ev.journals);
     let tool_cg = tool_cgroup_stacks(ev.tools);
-    let mut correlated = false;
     for (c, how) in activities(ev) {
         if c.repeated_frees > 0 {
             out.push(repeated_free_finding(c, how, ev.kmem));
@@ -151,11 +152,8 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
         }
         let driver_cg =
             top.is_some_and(cgroup_path) || c.drivers.first().is_some_and(|d| d.driver == "cgroup_mkdir");
-        let unit = loops.first().copied();
         let memcg = is_memcg_cache(&c.cache);
-        if (driver_cg || memcg && !tool_cg.is_empty()) && unit.is_some() {
-            correlated = true;
-        }
+        let unit = loops.first().copied();
         let id = if driver_cg || memcg && !tool_cg.is_empty() {
             "slab.leak.cgroup_churn"
         } else {
@@ -219,24 +217,7 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
                 Some(src.clone()),
             ));
         }
-        if let (true, Some(u)) = (id == "slab.leak.cgroup_churn", unit) {
-            let period = u.period_s.unwrap_or(0.0);
-            explanation.push_str(&format!(
-                " Driver: {}: {} every {} ({} times in {}, {}); each attempt makes systemd create and \
-                 remove a cgroup, and every cgroup directory allocates kernfs nodes (and memcg structures).",
-                u.unit,
-                u.kind.label(),
-                fmt_period(period),
-                u.events,
-                fmt_span(u.span_s),
-                u.first_source
-            ));
-            f = f
-                .evidence(Evidence::text("failing unit", u.unit.clone(), Some(u.first_source.clone())))
-                .evidence(Evidence::float("failure period", period, Some("s"), Some(u.first_source.clone())))
-                .evidence(Evidence::int("failures", u.events as i64, None, Some(u.first_source.clone())));
-            f = f.next(remedy_for(u));
-        } else if id == "slab.leak.cgroup_churn" {
+        if id == "slab.leak.cgroup_churn" {
             f = f.next(
                 "find who creates cgroups: memdx trace slab ".to_string()
                     + &c.cache
@@ -279,8 +260,8 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
         }
         out.push(f);
     }
-    // Looping units not already tied to a cache.
-    for u in loops.iter().skip(usize::from(correlated)).take(5) {
+    // Units failing in a loop (the conclusion rule `slab.cgroup_churn` ties one to a growing cache).
+    for u in loops.iter().take(5) {
         let period = u.period_s.unwrap_or(0.0);
         let sev = if period <= 60.0 && u.events >= 1000 { Severity::Warning } else { Severity::Info };
         let mut f = Finding::new(

@@ -8,6 +8,7 @@
 //!
 //! Pure: reads the [`Case`] and the analyzers' findings, no I/O.
 
+mod cgroup_churn;
 mod crash_exception;
 mod double_free;
 mod memory_state;
@@ -180,6 +181,15 @@ pub static RULES: &[Rule] = &[
         run: oom_limits::run,
     },
     Rule {
+        name: cgroup_churn::NAME,
+        stage: Stage::Primary,
+        joins: "a unit failing in a loop (journal), slab growth on the cgroup creation path (slub_debug TRACE, kmem \
+                events, tool stacks), the cache's size, dying memory cgroups and the kernel version",
+        why: "every start of a unit creates and removes its cgroup; each cgroup allocates kernfs nodes and memcg \
+              structures (and before 5.9 per-memcg kmem caches) that outlive it while charged pages pin it",
+        run: cgroup_churn::run,
+    },
+    Rule {
         name: single_report::NAME,
         stage: Stage::Primary,
         joins: "one critical kernel report (oops, BUG, KASAN, panic, OOM) not joined by a rule above",
@@ -318,4 +328,4 @@ pub fn covered(out: &[Conclusion], keys: &[String]) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
