@@ -45,6 +45,10 @@ fn why(e: &std::io::Error, rel: &str) -> String {
     }
 }
 
+/// Most live memory cgroups whose `memory.stat` a reading of the root walks to find the pages pinning
+/// dying memcgs (`memdx memcg pins` reads any number on demand).
+const PIN_TREE_MAX: u64 = 20_000;
+
 /// What [`read_root_with`] reads besides the fixed files.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
@@ -136,9 +140,18 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
         };
         case.memcgs = Some(crate::memcg::to_case(m, memdx_core::SourceRef::new(name(dir))));
         // Where the dying memcgs' pages are charged: one more walk, reading memory.stat, only when
-        // there are dying memcgs to explain.
-        if case.memcgs.as_ref().and_then(|m| m.dying).is_some_and(|d| d > 0) {
+        // there are dying memcgs to explain and the tree is small enough to read on every reading
+        // (each memory.stat read flushes the cgroup's statistics).
+        let (dying, live) = case.memcgs.as_ref().map(|m| (m.dying.unwrap_or(0), m.live)).unwrap_or((0, 0));
+        if dying > 0 && live <= PIN_TREE_MAX {
             case.memcg_tree = crate::pins::read_tree(root, case.cgroups.as_ref());
+        } else if dying > 0 {
+            case.missing.push(Missing {
+                what: "memory.stat of every memory cgroup (pages pinning dying memcgs)".into(),
+                why: format!(
+                    "{live} cgroups, more than {PIN_TREE_MAX} read on every reading: run memdx memcg pins"
+                ),
+            });
         }
     }
     case.finish();
