@@ -75,3 +75,29 @@ fn closed_stdout_ends_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+/// Every `memdx ...` command a finding suggests parses (`--help` after it: clap rejects a bad
+/// argument before it reaches the help).
+#[test]
+fn suggested_commands_are_valid_syntax() {
+    let out = memdx()
+        .args(["trace", "slab", "dentry", "--json", "testdata/slab/live-6.18/dentry_10s.trace.gz"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut cmds = Vec::new();
+    for f in v["findings"].as_array().unwrap() {
+        for n in f["next_steps"].as_array().into_iter().flatten() {
+            let n = n.as_str().unwrap();
+            if let Some(i) = n.find("memdx ") {
+                let cmd: Vec<&str> = n[i + 6..].split(';').next().unwrap().split_whitespace().collect();
+                cmds.push(cmd.into_iter().map(String::from).collect::<Vec<_>>());
+            }
+        }
+    }
+    assert!(!cmds.is_empty(), "no memdx command suggested: {}", v["findings"]);
+    for c in cmds {
+        let o = memdx().args(&c).arg("--help").output().unwrap();
+        assert!(o.status.success(), "memdx {}: {}", c.join(" "), String::from_utf8_lossy(&o.stderr));
+    }
+}

@@ -4,12 +4,13 @@
 
 use anyhow::{bail, Context};
 use memdx_core::Severity;
-use memdx_source::files::CaptureFile;
+use memdx_source::files::create_new;
 use memdx_source::tracefs::{self, Instance, InstanceSpec, Tracefs};
 use memdx_trace::{
-    findings, parse_with, table_only, EpisodeKind, Formats, Options, ReclaimReport, WindowDelta,
+    findings, parse_with, table_only, Analyzer, EpisodeKind, Formats, MemcgReclaim, Options, ReclaimReport,
+    Scanner, WindowDelta,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -102,7 +103,8 @@ enum TraceCmd {
 /// Options every live capture takes.
 #[derive(clap::Args, Debug)]
 pub struct CaptureArgs {
-    /// Keep the raw capture in FILE for offline analysis.
+    /// Keep the raw capture in FILE for offline analysis. Without it the capture is analysed as it
+    /// streams and nothing is written (no spool that would take RAM on a tmpfs /tmp).
     #[arg(long)]
     pub save: Option<PathBuf>,
     /// Print the tracefs writes a live capture would make, and make none.
@@ -118,6 +120,160 @@ pub struct CaptureArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The source named in findings of a live capture: the `--save` file, else the live stream.
+pub(super) fn live_source(save: Option<&Path>) -> String {
+    match save {
+        Some(p) => p.display().to_string(),
+        None => "live trace_pipe".to_string(),
+    }
+}
+
+/// Longest line kept from a live stream; longer ones are dropped and counted.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Splits a live byte stream into numbered lines for a push-style reader. Memory: one partial
+/// line, at most [`MAX_LINE`].
+#[derive(Default)]
+pub(super) struct Lines {
+    partial: Vec<u8>,
+    lineno: usize,
+    skipping: bool,
+    pub overlong: u64,
+}
+
+impl Lines {
+    pub fn push(&mut self, mut chunk: &[u8], f: &mut dyn FnMut(&str, usize)) {
+        while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            self.lineno += 1;
+            if self.skipping {
+                self.skipping = false;
+            } else if self.partial.is_empty() {
+                f(&String::from_utf8_lossy(&chunk[..i]), self.lineno);
+            } else {
+                self.partial.extend_from_slice(&chunk[..i]);
+                f(&String::from_utf8_lossy(&self.partial), self.lineno);
+            }
+            self.partial.clear();
+            chunk = &chunk[i + 1..];
+        }
+        if self.skipping {
+            return;
+        }
+        if self.partial.len() + chunk.len() > MAX_LINE {
+            self.partial.clear();
+            self.skipping = true;
+            self.overlong += 1;
+        } else {
+            self.partial.extend_from_slice(chunk);
+        }
+    }
+
+    pub fn finish(&mut self, f: &mut dyn FnMut(&str, usize)) {
+        if !self.partial.is_empty() && !self.skipping {
+            self.lineno += 1;
+            f(&String::from_utf8_lossy(&self.partial), self.lineno);
+        }
+        self.partial.clear();
+    }
+}
+
+/// What the reading loop hands the analysing thread.
+pub(super) enum Msg {
+    Data(Vec<u8>),
+    /// A new pid filter (the tasks of `--cgroup`, sampled as the capture runs).
+    Pids(BTreeSet<i32>),
+}
+
+/// What the analysing thread sees: lines in order, and pid filter changes between them.
+pub(super) enum Item<'a> {
+    Line(&'a str, usize),
+    Pids(BTreeSet<i32>),
+}
+
+/// Chunks (each at most 1 MiB) queued between the reader of `trace_pipe` and the analysis: the
+/// reader keeps draining the ring buffer through bursts while the analysis catches up. Memory is
+/// bounded by this, not by the capture.
+pub(super) const QUEUE_CHUNKS: usize = 64;
+
+/// The analysing side: every queued chunk split into lines for `handle`, in order. Returns the
+/// number of lines longer than [`MAX_LINE`] that were skipped.
+pub(super) fn analyse(rx: std::sync::mpsc::Receiver<Msg>, handle: &mut dyn FnMut(Item<'_>)) -> u64 {
+    let mut lines = Lines::default();
+    for m in rx {
+        match m {
+            Msg::Data(c) => lines.push(&c, &mut |l, n| handle(Item::Line(l, n))),
+            Msg::Pids(p) => handle(Item::Pids(p)),
+        }
+    }
+    lines.finish(&mut |l, n| handle(Item::Line(l, n)));
+    lines.overlong
+}
+
+/// The reading side of a live capture: drains `trace_pipe` into `save` and the queue until
+/// `duration` passes or SIGINT/SIGTERM, calls `at_stop`, stops tracing and drains what the ring
+/// buffer still holds. `tick` runs between reads. Returns (seconds traced, interrupted).
+pub(super) fn pump(
+    inst: &mut Instance,
+    stop: &std::sync::atomic::AtomicBool,
+    duration: Duration,
+    save: &mut Option<std::io::BufWriter<std::fs::File>>,
+    tx: &std::sync::mpsc::SyncSender<Msg>,
+    mut tick: impl FnMut(&std::sync::mpsc::SyncSender<Msg>),
+    mut at_stop: impl FnMut(),
+) -> anyhow::Result<(f64, bool)> {
+    let t0 = Instant::now();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut interrupted = false;
+    let chunk = |buf: &[u8], save: &mut Option<std::io::BufWriter<std::fs::File>>| -> anyhow::Result<()> {
+        if let Some(s) = save.as_mut() {
+            s.write_all(buf)?;
+        }
+        if !buf.is_empty() && tx.send(Msg::Data(buf.to_vec())).is_err() {
+            bail!("the analysis of the live capture stopped");
+        }
+        Ok(())
+    };
+    loop {
+        let n = inst.read_pipe(&mut buf)?;
+        chunk(&buf[..n], save)?;
+        tick(tx);
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if t0.elapsed() >= duration {
+            break;
+        }
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    at_stop();
+    inst.stop()?;
+    let seconds = t0.elapsed().as_secs_f64();
+    loop {
+        let n = inst.read_pipe(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        chunk(&buf[..n], save)?;
+    }
+    Ok((seconds, interrupted))
+}
+
+/// The memory cgroup of a task (`/proc/PID/cgroup`: the v1 `memory` line, else the v2 `0::` line).
+fn memcg_of(root: &Path, pid: i32) -> Option<String> {
+    let text = tracefs::read_rooted(root, &format!("proc/{pid}/cgroup")).ok()?;
+    let line = |pred: &dyn Fn(&str) -> bool| {
+        text.lines().find_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_, ctrl, path) = (it.next()?, it.next()?, it.next()?);
+            pred(ctrl).then(|| path.to_string())
+        })
+    };
+    line(&|c| c.split(',').any(|x| x == "memory")).or_else(|| line(&|c| c.is_empty()))
 }
 
 /// Opens tracefs (mounting a private one if needed), installs the SIGINT/SIGTERM flag and creates the
@@ -345,10 +501,14 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
             }
         }
     }
-    let capture =
-        CaptureFile::create(a.capture.save.as_deref()).context("creating the capture file (--save)")?;
-    let save_name = capture.name("reclaim");
-    let mut save = std::io::BufWriter::new(&capture.file);
+    let mut save = match &a.capture.save {
+        Some(p) => {
+            Some(std::io::BufWriter::new(create_new(p).with_context(|| format!("{} (--save)", p.display()))?))
+        }
+        None => None,
+    };
+    let source = live_source(a.capture.save.as_deref());
+    let src = memdx_core::SourceRef::new(source.as_str());
     let vm0 = tracefs::read_rooted(&a.capture.root, "proc/vmstat").unwrap_or_default();
     let psi0 = tracefs::read_rooted(&a.capture.root, "proc/pressure/memory").unwrap_or_default();
     let mut pids = BTreeSet::new();
@@ -358,51 +518,73 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
         }
         cgroup_pids(cg, &mut pids);
     }
+    // Analysed as it streams, on its own thread: the scanner and analyzer hold episodes and
+    // tables, not lines.
+    let mut scanner = Scanner::new(src.clone(), formats);
+    let mut analyzer =
+        Analyzer::new(Options { pids: a.cgroup.as_ref().map(|_| pids.clone()), ..Options::default() });
+    // Tasks in memcg reclaim -> their memcg, read when first seen (the events carry no memcg).
+    const MAX_TASKS: usize = 4096;
+    let mut memcg_tasks: HashMap<i32, (Option<String>, u64)> = HashMap::new();
+    let root = a.capture.root.clone();
+    let mut handle = |item: Item<'_>| match item {
+        Item::Pids(p) => analyzer.set_pids(Some(p)),
+        Item::Line(line, n) => {
+            if let Some(rec) = scanner.line(line, n) {
+                if let memdx_trace::Event::ReclaimBegin { kind: EpisodeKind::Memcg, .. } = rec.event {
+                    let pid = rec.raw.pid;
+                    if let Some(e) = memcg_tasks.get_mut(&pid) {
+                        e.1 += 1;
+                    } else if memcg_tasks.len() < MAX_TASKS {
+                        memcg_tasks.insert(pid, (memcg_of(&root, pid), 1));
+                    }
+                }
+                analyzer.record(&rec);
+            }
+        }
+    };
     eprintln!(
         "memdx: tracing reclaim for {:.1} s in {} (Ctrl-C stops early)",
         a.duration.as_secs_f64(),
         inst.dir().display()
     );
-    let t0 = Instant::now();
-    let mut buf = vec![0u8; 1 << 20];
     let mut last_sample = Instant::now();
-    let mut interrupted = false;
-    loop {
-        let n = inst.read_pipe(&mut buf)?;
-        save.write_all(&buf[..n])?;
-        if let Some(cg) = &a.cgroup {
-            if last_sample.elapsed() >= Duration::from_millis(100) {
-                cgroup_pids(cg, &mut pids);
-                last_sample = Instant::now();
-            }
-        }
-        if stop.load(Ordering::Relaxed) {
-            interrupted = true;
-            break;
-        }
-        if t0.elapsed() >= a.duration {
-            break;
-        }
-        if n == 0 {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    inst.stop()?;
-    loop {
-        let n = inst.read_pipe(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        save.write_all(&buf[..n])?;
-    }
-    let secs = t0.elapsed().as_secs_f64();
+    let (mut vm1, mut psi1) = (String::new(), String::new());
+    let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_CHUNKS);
+    let ((secs, interrupted), overlong) = std::thread::scope(|s| -> anyhow::Result<_> {
+        let parser = s.spawn(move || analyse(rx, &mut handle));
+        let pumped = pump(
+            &mut inst,
+            &stop,
+            a.duration,
+            &mut save,
+            &tx,
+            |tx| {
+                if let Some(cg) = &a.cgroup {
+                    if last_sample.elapsed() >= Duration::from_millis(100) {
+                        cgroup_pids(cg, &mut pids);
+                        let _ = tx.send(Msg::Pids(pids.clone()));
+                        last_sample = Instant::now();
+                    }
+                }
+            },
+            // The window ends when tracing stops; draining what the buffer still holds comes after.
+            || {
+                vm1 = tracefs::read_rooted(&a.capture.root, "proc/vmstat").unwrap_or_default();
+                psi1 = tracefs::read_rooted(&a.capture.root, "proc/pressure/memory").unwrap_or_default();
+            },
+        );
+        drop(tx);
+        let overlong =
+            parser.join().map_err(|_| anyhow::anyhow!("the analysis of the live capture panicked"))?;
+        Ok((pumped?, overlong))
+    })?;
     let stats = inst.buffer_stats();
     inst.cleanup().map_err(|e| anyhow::anyhow!("cleanup of {}: {}", inst.dir().display(), e.join("; ")))?;
     drop(inst);
-    save.flush()?;
-    drop(save);
-    let vm1 = tracefs::read_rooted(&a.capture.root, "proc/vmstat").unwrap_or_default();
-    let psi1 = tracefs::read_rooted(&a.capture.root, "proc/pressure/memory").unwrap_or_default();
+    if let Some(mut s) = save {
+        s.flush()?;
+    }
     let lost: u64 = stats.iter().map(|s| s.overrun + s.dropped).sum();
     if interrupted {
         eprintln!("memdx: interrupted after {secs:.1} s; analysing what was captured");
@@ -410,15 +592,31 @@ fn live(a: &ReclaimArgs, mut formats: Formats) -> anyhow::Result<Option<ReclaimR
     if lost > 0 {
         eprintln!("memdx: the ring buffer dropped {lost} events (overrun + dropped); raise --buffer-kb");
     }
-    let opts = Options { pids: a.cgroup.as_ref().map(|_| pids), ..Options::default() };
-    let f = capture.read_back().with_context(|| save_name.clone())?;
-    let mut r = parse_with(BufReader::with_capacity(1 << 20, f), &save_name, formats, opts).reclaim;
+    let mut diags = std::mem::take(&mut scanner.diags);
+    if overlong > 0 {
+        diags.push(memdx_core::Diag::warning(
+            src.clone(),
+            format!("{overlong} lines longer than 64 KiB skipped"),
+        ));
+    }
+    let mut r = analyzer.finish(&source, scanner.stats, diags);
     r.scan.lost_events += lost;
     r.context.swap_total_kb = swap_total_kb(&a.capture.root);
     r.context.cgroup = a.cgroup.as_ref().map(|c| c.display().to_string());
     r.context.window = Some(WindowDelta::from_texts(&vm0, &vm1, &psi0, &psi1, secs));
-    if a.capture.save.is_some() {
-        eprintln!("memdx: raw capture saved to {save_name}");
+    let mut by_memcg: HashMap<String, (u64, u64)> = HashMap::new();
+    for (path, episodes) in memcg_tasks.into_values() {
+        let e = by_memcg.entry(path.unwrap_or_else(|| "(task exited)".into())).or_insert((0, 0));
+        e.0 += episodes;
+        e.1 += 1;
+    }
+    let mut memcgs: Vec<MemcgReclaim> =
+        by_memcg.into_iter().map(|(path, (episodes, pids))| MemcgReclaim { path, episodes, pids }).collect();
+    memcgs.sort_by(|a, b| b.episodes.cmp(&a.episodes).then_with(|| a.path.cmp(&b.path)));
+    memcgs.truncate(10);
+    r.context.memcgs = memcgs;
+    if let Some(p) = &a.capture.save {
+        eprintln!("memdx: raw capture saved to {}", p.display());
     }
     Ok(Some(r))
 }

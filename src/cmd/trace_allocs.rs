@@ -86,19 +86,10 @@ pub fn run(a: AllocsArgs) -> anyhow::Result<u8> {
         spec.events.extend(["kmem/kfree".into(), "kmem/mm_page_free".into()]);
         spec.filters.push(("kmem/mm_page_free".into(), format!("order >= {min_order}")));
     }
-    let Some(cap) = super::trace_slab::capture(
-        &a.capture.root,
-        spec,
-        a.duration,
-        a.capture.save.as_deref(),
-        a.capture.dry_run,
-        "allocs",
-        || {},
-    )?
+    let Some((r, _)) = super::trace_slab::capture_kmem(&a.capture, spec, a.duration, "allocs", opts, || {})?
     else {
         return Ok(crate::cmd::EXIT_OK);
     };
-    let r = super::trace_slab::analyse_capture(&cap, opts, a.capture.save.is_some())?;
     print(&r, a.min_size, min_order, a.capture.json)?;
     Ok(crate::cmd::EXIT_OK)
 }

@@ -7,14 +7,13 @@
 use anyhow::{bail, Context};
 use memdx_core::{Finding, Severity};
 use memdx_slab::cgroup::{resolve_merged, MergedCache};
-use memdx_slab::kmem::{parse_kmem, KmemOptions, KmemReport};
+use memdx_slab::kmem::{parse_kmem, KmemOptions, KmemReport, KmemTrace};
 use memdx_slab::SlabEvidence;
-use memdx_source::files::CaptureFile;
+use memdx_source::files::create_new;
 use memdx_source::tracefs::{self, InstanceSpec};
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Trace one slab cache's allocations and frees with their stacks.
 #[derive(clap::Args)]
@@ -36,34 +35,54 @@ pub(super) fn parse_saved(f: &Path, opts: KmemOptions) -> anyhow::Result<memdx_s
     Ok(parse_kmem(r, &f.display().to_string(), opts, None))
 }
 
-/// Parses a finished capture and removes its raw file unless the user asked to keep it (`--save`).
-pub fn analyse_capture(
-    cap: &Capture,
+/// Runs a live kmem capture and analyses it as it streams (memory: the events held for ordering,
+/// not the capture); the raw text is written only to `--save`.
+pub(super) fn capture_kmem(
+    c: &super::CaptureArgs,
+    spec: InstanceSpec,
+    duration: Duration,
+    what: &str,
     opts: KmemOptions,
-    keep: bool,
-) -> anyhow::Result<memdx_slab::KmemReport> {
-    let file = cap.file.read_back().with_context(|| cap.name.clone())?;
-    let mut r = parse_kmem(BufReader::with_capacity(1 << 20, file), &cap.name, opts, Some(cap.seconds));
+    at_stop: impl FnMut(),
+) -> anyhow::Result<Option<(KmemReport, Capture)>> {
+    let source = super::live_source(c.save.as_deref());
+    let mut k = KmemTrace::new(&source, opts);
+    let Some(cap) =
+        capture(&c.root, spec, duration, c.save.as_deref(), c.dry_run, what, at_stop, &mut |l, n| {
+            k.line(l, n)
+        })?
+    else {
+        return Ok(None);
+    };
+    let mut r = k.finish(Some(cap.seconds));
     r.lost += cap.lost;
-    if keep {
-        eprintln!("memdx: raw capture saved to {}", cap.name);
+    if cap.lost > 0 && !r.diags.iter().any(|d| d.message.contains("dropped")) {
+        r.diags.push(memdx_core::Diag::warning(
+            memdx_core::SourceRef::new(source.as_str()),
+            format!(
+                "the ring buffer dropped {} events (per-CPU overrun + dropped): counts are lower bounds",
+                cap.lost
+            ),
+        ));
     }
-    Ok(r)
+    if let Some(p) = &c.save {
+        eprintln!("memdx: raw capture saved to {}", p.display());
+    }
+    Ok(Some((r, cap)))
 }
 
-/// The result of a live capture: the raw text file and what was measured around it.
+/// What was measured around a live capture.
 pub(super) struct Capture {
-    /// The raw text: the --save file or an anonymous temporary file.
-    pub file: CaptureFile,
-    pub name: String,
     pub seconds: f64,
     pub lost: u64,
     pub interrupted: bool,
 }
 
-/// Runs a capture in a private instance. `None` after a dry run (the writes are printed). The
+/// Runs a capture in a private instance, handing every line of `trace_pipe` to `on_line` as it
+/// arrives and writing it to `save` when given. `None` after a dry run (the writes are printed). The
 /// instance, its filters, triggers and options are removed on every path out: `cleanup` here, and
 /// `Drop` on error or panic.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn capture(
     root: &Path,
     spec: InstanceSpec,
@@ -72,51 +91,43 @@ pub(super) fn capture(
     dry_run: bool,
     what: &str,
     mut at_stop: impl FnMut(),
+    on_line: &mut (dyn FnMut(&str, usize) + Send),
 ) -> anyhow::Result<Option<Capture>> {
     let Some((mut inst, stop)) = super::start_instance(root, dry_run, spec)? else {
         return Ok(None);
     };
-    let file = CaptureFile::create(save).context("creating the capture file (--save)")?;
-    let name = file.name(what);
-    let mut out = std::io::BufWriter::new(&file.file);
+    let mut out = match save {
+        Some(p) => {
+            Some(std::io::BufWriter::new(create_new(p).with_context(|| format!("{} (--save)", p.display()))?))
+        }
+        None => None,
+    };
     eprintln!(
         "memdx: tracing {what} for {:.1} s in {} (Ctrl-C stops early)",
         duration.as_secs_f64(),
         inst.dir().display()
     );
-    let t0 = Instant::now();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut interrupted = false;
-    loop {
-        let n = inst.read_pipe(&mut buf)?;
-        out.write_all(&buf[..n])?;
-        if stop.load(Ordering::Relaxed) {
-            interrupted = true;
-            break;
-        }
-        if t0.elapsed() >= duration {
-            break;
-        }
-        if n == 0 {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    at_stop();
-    inst.stop()?;
-    let seconds = t0.elapsed().as_secs_f64();
-    loop {
-        let n = inst.read_pipe(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n])?;
-    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(super::QUEUE_CHUNKS);
+    let (seconds, interrupted) = std::thread::scope(|s| -> anyhow::Result<_> {
+        let parser = s.spawn(move || {
+            super::analyse(rx, &mut |item| {
+                if let super::Item::Line(l, n) = item {
+                    on_line(l, n)
+                }
+            })
+        });
+        let pumped = super::pump(&mut inst, &stop, duration, &mut out, &tx, |_| {}, &mut at_stop);
+        drop(tx);
+        parser.join().map_err(|_| anyhow::anyhow!("the analysis of the live capture panicked"))?;
+        pumped
+    })?;
     let lost = inst.buffer_stats().iter().map(|s| s.overrun + s.dropped).sum();
     inst.cleanup().map_err(|e| anyhow::anyhow!("cleanup of {}: {}", inst.dir().display(), e.join("; ")))?;
     drop(inst);
-    out.flush()?;
-    drop(out);
-    Ok(Some(Capture { file, name, seconds, lost, interrupted }))
+    if let Some(mut o) = out {
+        o.flush()?;
+    }
+    Ok(Some(Capture { seconds, lost, interrupted }))
 }
 
 /// `(name, symlink target)` of every entry of `<root>/sys/kernel/slab`.
@@ -259,21 +270,12 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
     let before = if a.capture.dry_run { None } else { slabinfo_active(&a.capture.root, cache) };
     // Read right before tracing stops, so both figures cover the same window.
     let mut after = None;
-    let Some(cap) = capture(
-        &a.capture.root,
-        spec,
-        a.duration,
-        a.capture.save.as_deref(),
-        a.capture.dry_run,
-        "slab",
-        || {
-            after = slabinfo_active(&a.capture.root, cache);
-        },
-    )?
+    let Some((r, cap)) = capture_kmem(&a.capture, spec, a.duration, "slab", opts, || {
+        after = slabinfo_active(&a.capture.root, cache);
+    })?
     else {
         return Ok(crate::cmd::EXIT_OK);
     };
-    let r = analyse_capture(&cap, opts, a.capture.save.is_some())?;
     if cap.interrupted {
         eprintln!("memdx: interrupted after {:.1} s; analysing what was captured", cap.seconds);
     }

@@ -344,7 +344,8 @@ fn growth_not_leak(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>) -> O
         (
             format!("{} grew {} objects in {}; too short to call a leak", c.cache, c.net, fmt_period(span)),
             format!(
-                "{how} cover {} ({} allocations, {} frees): caches grow in bursts with the workload and are freed                  later (RCU, shrinkers, the task's exit), so growth over less than {} is no evidence of a leak.",
+                "{how} cover {} ({} allocations, {} frees): caches grow in bursts with the workload and are freed \
+                 later (RCU, shrinkers, the task's exit), so growth over less than {} is no evidence of a leak.",
                 fmt_period(span),
                 c.allocs,
                 c.frees,
@@ -396,12 +397,15 @@ fn repeated_free_finding(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>
             format!("{}: {} objects freed twice in the traced window", c.cache, c.repeated_frees),
         )
         .explain(format!(
-            "slub_debug TRACE logs every allocation and free of {}; the same object was freed again without an              allocation in between. This is memory corruption in the making; the free stacks show who.",
+            "slub_debug TRACE logs every allocation and free of {}; the same object was freed again without an \
+             allocation in between. This is memory corruption in the making; the free stacks show who.",
             c.cache
         ))
     } else {
         let mut why = format!(
-            "The same pointer of {} was freed again with no allocation of it traced in between ({how}). The kmem              tracepoints do not see every allocation (bpftrace on the same tracepoints shows such pairs on healthy              machines)",
+            "The same pointer of {} was freed again with no allocation of it traced in between ({how}). The kmem \
+             tracepoints do not see every allocation (bpftrace on the same tracepoints shows such pairs on healthy \
+             machines)",
             c.cache
         );
         if let Some(k) = kmem.filter(|k| k.lost > 0) {
@@ -410,7 +414,8 @@ fn repeated_free_finding(c: &CacheActivity, how: &str, kmem: Option<&KmemReport>
         why.push_str(": this is not evidence of a double free. A real one is caught by the kernel itself with slub_debug.");
         if kmem.is_some_and(|k| k.typesafe_rcu_caches.contains(&c.cache)) {
             why.push_str(&format!(
-                " {} is SLAB_TYPESAFE_BY_RCU: its objects are reused at once, so one address is freed and allocated                  again often.",
+                " {} is SLAB_TYPESAFE_BY_RCU: its objects are reused at once, so one address is freed and allocated \
+                 again often.",
                 c.cache
             ));
         }

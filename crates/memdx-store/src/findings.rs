@@ -103,6 +103,27 @@ pub fn analyze(h: &History) -> Report {
     let window = hours(h.span());
     let mem_total_kb = h.get(kind::MEMINFO, "MemTotal").and_then(Series::last);
 
+    // Too little history for any trend: say so, and what is needed.
+    let samples = h.series.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    if samples < crate::trend::MIN_POINTS || h.span() < crate::trend::MIN_SPAN_S {
+        out.findings.push(
+            Finding::new(
+                "history.too_short",
+                Severity::Info,
+                format!("{samples} samples over {window}: too few to call any trend"),
+            )
+            .explain(format!(
+                "A trend verdict needs at least {} samples over at least {}; this history has {samples} over \
+                 {window}, so no series is called growing, flat or leaking.",
+                crate::trend::MIN_POINTS,
+                hours(crate::trend::MIN_SPAN_S)
+            ))
+            .evidence(Evidence::int("samples", samples as i64, None, Some(src.clone())))
+            .evidence(Evidence::int("span", h.span(), Some("s"), Some(src.clone())))
+            .next("keep recording: memdx record --interval 10s (or the memdx-record systemd unit), then memdx history"),
+        );
+    }
+
     // Slab caches.
     let slabs = trends(h, kind::SLAB_KB, SLAB_MIN_GROWTH_KB);
     let mut rows = Vec::new();
@@ -134,35 +155,60 @@ pub fn analyze(h: &History) -> Report {
     for t in slabs.iter().filter(|t| t.verdict == Verdict::SteadyGrowth) {
         let growth = t.fit.growth();
         let big = growth >= 1024.0 * 1024.0 || mem_total_kb.is_some_and(|m| growth >= m * 0.1);
+        let reclaimable = memdx_analyze::analyzers::slab::RECLAIMABLE.contains(&t.series.name.as_str());
         let objs = h.get(kind::SLAB_OBJS, &t.series.name).and_then(|s| fit(&s.points));
-        let mut f = Finding::new(
-            "history.slab.steady_growth",
-            if big { Severity::Critical } else { Severity::Warning },
-            format!("Slab cache {} grew steadily by {} over {window}", t.series.name, kib(growth as u64)),
-        )
-        .explain(format!(
-            "{} went from {} to {} at {} with a straight-line fit of r2 {:.2}; {:.0}% of the steps between \
-             samples did not go down. Steady growth with few drops is what a leak looks like; a cache \
-             that is only busy rises and falls.",
+        let sev = if reclaimable || growth < SLAB_MIN_GROWTH_KB {
+            Severity::Info
+        } else if big {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let pct = if t.fit.first > 0.0 {
+            format!(" (+{:.0}%)", growth / t.fit.first * 100.0)
+        } else {
+            String::new()
+        };
+        let title = if reclaimable {
+            format!(
+                "Slab cache {} grew by {}{pct} over {window}; reclaimable, follows the page cache",
+                t.series.name,
+                kib(growth as u64)
+            )
+        } else {
+            format!("Slab cache {} grew steadily by {}{pct} over {window}", t.series.name, kib(growth as u64))
+        };
+        let mut explanation = format!(
+            "{} went from {} to {} at {} with a straight-line fit of r2 {:.2} over {} samples; {:.0}% of the steps \
+             between samples did not go down.",
             t.series.name,
             kib(t.fit.first as u64),
             kib(t.fit.last as u64),
             rate_kb(&t.fit),
             t.fit.r2,
+            t.fit.n,
             t.fit.rising_steps * 100.0
-        ))
-        .evidence(Evidence::int("first", t.fit.first as i64, Some("KiB"), Some(src.clone())))
-        .evidence(Evidence::int("last", t.fit.last as i64, Some("KiB"), Some(src.clone())))
-        .evidence(Evidence::float("rate", t.fit.per_hour(), Some("KiB/h"), Some(src.clone())))
-        .evidence(Evidence::float("fit r2", t.fit.r2, None, Some(src.clone())))
-        .evidence(Evidence::int("samples", t.fit.n as i64, None, Some(src.clone())));
+        );
+        explanation.push_str(if reclaimable {
+            " It is reclaimable (SLAB_RECLAIM_ACCOUNT): it grows with the page cache and the files in use and \
+             the kernel shrinks it under memory pressure, so steady growth here is not leak-like."
+        } else {
+            " Steady growth with few drops is what a leak looks like; a cache that is only busy rises and falls."
+        });
+        let mut f = Finding::new("history.slab.steady_growth", sev, title)
+            .explain(explanation)
+            .evidence(Evidence::int("first", t.fit.first as i64, Some("KiB"), Some(src.clone())))
+            .evidence(Evidence::int("last", t.fit.last as i64, Some("KiB"), Some(src.clone())))
+            .evidence(Evidence::float("rate", t.fit.per_hour(), Some("KiB/h"), Some(src.clone())))
+            .evidence(Evidence::float("fit r2", t.fit.r2, None, Some(src.clone())))
+            .evidence(Evidence::int("samples", t.fit.n as i64, None, Some(src.clone())));
         if let Some(o) = objs {
             f = f.evidence(Evidence::float("objects per hour", o.per_hour(), None, Some(src.clone())));
         }
         f = f
             .next(format!("memdx history --cache {} (the series sample by sample)", t.series.name))
             .next(format!(
-                "memdx trace slab --cache {} to catch the allocating call sites (or slub_debug=U,{} and \
+                "memdx trace slab {} --duration 10m to catch the allocating call sites (or slub_debug=U,{} and \
                  /sys/kernel/slab/{}/alloc_calls)",
                 t.series.name, t.series.name, t.series.name
             ))

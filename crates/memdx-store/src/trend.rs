@@ -104,14 +104,19 @@ impl Verdict {
 pub const MIN_POINTS: usize = 5;
 pub const MIN_SPAN_S: i64 = 300;
 
-/// Classifies a fit. `min_growth` is the net growth (in the series' unit) below which the series
-/// counts as flat: noise in a 100 MiB cache is not a leak.
+/// Growth relative to the first value that counts even under the absolute threshold.
+pub const MIN_RELATIVE_GROWTH: f64 = 0.25;
+
+/// Classifies a fit. The series is flat when its net growth (in the series' unit) is under
+/// `min_growth` and under [`MIN_RELATIVE_GROWTH`] of its first value (noise in a 100 MiB cache
+/// is not a leak; a 4 MiB cache doubling is growth), or under `min_growth / 32` whatever the ratio.
 pub fn verdict(f: &Fit, min_growth: f64) -> Verdict {
     if f.n < MIN_POINTS || f.span_s < MIN_SPAN_S {
         return Verdict::TooShort;
     }
     let net = f.slope * f.span_s as f64;
-    if net.abs() < min_growth {
+    let relative = f.first.abs() > 0.0 && net.abs() >= MIN_RELATIVE_GROWTH * f.first.abs();
+    if net.abs() < min_growth / 32.0 || (net.abs() < min_growth && !relative) {
         return Verdict::Flat;
     }
     if net < 0.0 {
@@ -143,5 +148,21 @@ mod tests {
         assert_eq!(verdict(&f, 1e6), Verdict::Flat);
         assert_eq!(verdict(&fit(&line[..3]).unwrap(), 1.0), Verdict::TooShort);
         assert!(fit(&[(5, 1.0)]).is_none());
+    }
+
+    /// Issue 14: a series that grew 130% along a line (r2 0.99) but by less than the absolute
+    /// threshold is growth, not flat. Hand-computed: 4126 -> 9596 KiB (+133%) over 12 samples 10 min apart.
+    #[test]
+    fn relative_growth_is_not_flat() {
+        let pts: Vec<(i64, f64)> = (0..12)
+            .map(|i| (i * 600, 4096.0 + 500.0 * i as f64 + if i % 3 == 0 { 30.0 } else { 0.0 }))
+            .collect();
+        let f = fit(&pts).unwrap();
+        assert!(f.r2 > 0.99, "{}", f.r2);
+        assert!((f.last - f.first) / f.first > 1.29);
+        assert_eq!(verdict(&f, 8192.0), Verdict::SteadyGrowth);
+        // Under 1/32 of the threshold (256 KiB) a series is flat whatever its ratio.
+        let tiny: Vec<(i64, f64)> = (0..12).map(|i| (i * 600, 10.0 + 10.0 * i as f64)).collect();
+        assert_eq!(verdict(&fit(&tiny).unwrap(), 8192.0), Verdict::Flat);
     }
 }

@@ -24,7 +24,7 @@ pub use detect::findings;
 pub use episode::{Episode, EpisodeEnd, ScanReclaim, ShrinkerUse};
 pub use event::{EpisodeKind, Event, Lru};
 pub use fmt::Formats;
-pub use report::{Analyzer, Options, ReclaimContext, ReclaimReport};
+pub use report::{Analyzer, MemcgReclaim, Options, ReclaimContext, ReclaimReport};
 pub use scan::{Record, ScanStats, Scanner, MAX_DIAGS};
 pub use table::{table_only, CpuSecondRow, TableScanStats};
 pub use window::WindowDelta;

@@ -159,6 +159,18 @@ pub struct ReclaimContext {
     pub cgroup: Option<String>,
     /// vmstat and PSI deltas over the capture window.
     pub window: Option<WindowDelta>,
+    /// The memory cgroups of the tasks in memcg reclaim (events carry no memcg: a live capture
+    /// maps their pids through /proc/PID/cgroup), most episodes first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub memcgs: Vec<MemcgReclaim>,
+}
+
+/// Memcg reclaim episodes of the tasks of one memory cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MemcgReclaim {
+    pub path: String,
+    pub episodes: u64,
+    pub pids: u64,
 }
 
 /// Everything memdx learned about reclaim from one trace.
@@ -264,6 +276,11 @@ impl Analyzer {
             last_lru: HashMap::default(),
             last_ts: 0,
         }
+    }
+
+    /// Replaces the pid filter (a live capture samples a cgroup's tasks as it goes).
+    pub fn set_pids(&mut self, pids: Option<BTreeSet<i32>>) {
+        self.opts.pids = pids;
     }
 
     pub fn record(&mut self, rec: &Record<'_>) {

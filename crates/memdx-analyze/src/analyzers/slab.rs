@@ -31,7 +31,7 @@ const KNOWN: &[(&str, &str, &str)] = &[
 /// Caches the kernel creates with SLAB_RECLAIM_ACCOUNT (counted in SReclaimable): shrinkers free
 /// them under memory pressure, and they follow the page cache and the file working set, so their
 /// size alone is not a problem.
-const RECLAIMABLE: &[&str] = &[
+pub const RECLAIMABLE: &[&str] = &[
     "dentry",
     "inode_cache",
     "ext4_inode_cache",
