@@ -192,10 +192,12 @@ pub(super) enum Item<'a> {
     Pids(BTreeSet<i32>),
 }
 
-/// Chunks (each at most 1 MiB) queued between the reader of `trace_pipe` and the analysis: the
-/// reader keeps draining the ring buffer through bursts while the analysis catches up. Memory is
-/// bounded by this, not by the capture.
-pub(super) const QUEUE_CHUNKS: usize = 64;
+/// Chunks queued between the reader of `trace_pipe` and the analysis: the reader keeps draining
+/// the ring buffer through bursts while the analysis catches up. Reads are gathered into chunks of
+/// [`CHUNK`] bytes (a pipe read is often one page), so the queue holds at most
+/// `QUEUE_CHUNKS x CHUNK` = 64 MiB plus one read: bounded, whatever the capture's size.
+pub(super) const QUEUE_CHUNKS: usize = 256;
+const CHUNK: usize = 256 * 1024;
 
 /// The analysing side: every queued chunk split into lines for `handle`, in order. Returns the
 /// number of lines longer than [`MAX_LINE`] that were skipped.
@@ -226,18 +228,27 @@ pub(super) fn pump(
     let t0 = Instant::now();
     let mut buf = vec![0u8; 1 << 20];
     let mut interrupted = false;
-    let chunk = |buf: &[u8], save: &mut Option<std::io::BufWriter<std::fs::File>>| -> anyhow::Result<()> {
+    let mut pending: Vec<u8> = Vec::with_capacity(CHUNK);
+    // Gathers reads; sends when a chunk is full, the pipe is empty (`flush`), or at the end.
+    let mut chunk = |buf: &[u8],
+                     flush: bool,
+                     save: &mut Option<std::io::BufWriter<std::fs::File>>|
+     -> anyhow::Result<()> {
         if let Some(s) = save.as_mut() {
             s.write_all(buf)?;
         }
-        if !buf.is_empty() && tx.send(Msg::Data(buf.to_vec())).is_err() {
-            bail!("the analysis of the live capture stopped");
+        pending.extend_from_slice(buf);
+        if (flush || pending.len() >= CHUNK) && !pending.is_empty() {
+            let full = std::mem::replace(&mut pending, Vec::with_capacity(CHUNK));
+            if tx.send(Msg::Data(full)).is_err() {
+                bail!("the analysis of the live capture stopped");
+            }
         }
         Ok(())
     };
     loop {
         let n = inst.read_pipe(&mut buf)?;
-        chunk(&buf[..n], save)?;
+        chunk(&buf[..n], n == 0, save)?;
         tick(tx);
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
@@ -255,10 +266,10 @@ pub(super) fn pump(
     let seconds = t0.elapsed().as_secs_f64();
     loop {
         let n = inst.read_pipe(&mut buf)?;
+        chunk(&buf[..n], n == 0, save)?;
         if n == 0 {
             break;
         }
-        chunk(&buf[..n], save)?;
     }
     Ok((seconds, interrupted))
 }
