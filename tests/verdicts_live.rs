@@ -10,24 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Kills and reaps a child on drop.
 struct Kill(Child);
 impl Drop for Kill {
@@ -74,7 +56,7 @@ fn in_cgroup(cg: &Path, script: &str) -> Kill {
 #[test]
 fn memcg_v1_thrashing_verdict_and_perf_count() {
     let base = Path::new("/sys/fs/cgroup/memory");
-    if !is_root() || !base.join("memory.limit_in_bytes").exists() {
+    if !common::is_root() || !base.join("memory.limit_in_bytes").exists() {
         return common::skip("needs root and the cgroup v1 memory controller at /sys/fs/cgroup/memory");
     }
     let swap: u64 = std::fs::read_to_string("/proc/meminfo")
@@ -89,7 +71,7 @@ fn memcg_v1_thrashing_verdict_and_perf_count() {
             "swap is on: the anon memory would be swapped instead of thrashing the page cache",
         );
     }
-    let peer = have("perf");
+    let peer = common::have("perf");
     if !peer {
         common::skip("perf not installed: memdx's verdict is checked without the peer count");
     }
@@ -162,7 +144,7 @@ fn memcg_v1_thrashing_verdict_and_perf_count() {
 /// window is not a leak. Uses the host's cgroup2 mount or mounts one for the test.
 #[test]
 fn cgroup_v2_churn_trace_slab() {
-    if !is_root() || !Path::new("/sys/kernel/slab/kernfs_node_cache").exists() {
+    if !common::is_root() || !Path::new("/sys/kernel/slab/kernfs_node_cache").exists() {
         return common::skip("needs root and SLUB sysfs");
     }
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
