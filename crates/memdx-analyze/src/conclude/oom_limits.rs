@@ -19,6 +19,29 @@ struct Limit {
 
 fn given_limits(facts: &Facts) -> Vec<Limit> {
     let mut v = Vec::new();
+    // Control files pasted with the command that read them (`cat .../memory.limit_in_bytes`).
+    let files = &facts.case.memcg_files;
+    for f in files.iter().filter(|f| matches!(f.name.as_str(), "memory.limit_in_bytes" | "memory.max")) {
+        let Some(lim) = f.bytes().filter(|&b| b > 0) else { continue };
+        let usage = files
+            .iter()
+            .filter(|u| u.dir == f.dir)
+            .find(|u| {
+                matches!(
+                    u.name.as_str(),
+                    "memory.max_usage_in_bytes" | "memory.peak" | "memory.usage_in_bytes" | "memory.current"
+                )
+            })
+            .and_then(|u| u.bytes());
+        let path = f.dir.strip_prefix("/sys/fs/cgroup").unwrap_or(&f.dir);
+        let path = path.strip_prefix("/memory").unwrap_or(path);
+        v.push(Limit {
+            path: if path.is_empty() { "/".into() } else { path.to_string() },
+            limit_kb: lim / 1024,
+            usage_kb: usage.map(|u| u / 1024),
+            source: f.source.at(f.line as usize),
+        });
+    }
     if let Some(m) = &facts.case.memcgs {
         for l in &m.limits {
             if let Some(lim) = l.limit.filter(|&x| x > 0 && x < (1u64 << 62)) {

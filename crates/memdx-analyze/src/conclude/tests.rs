@@ -145,3 +145,15 @@ fn global_oom_without_limits() {
     let v = conclusions(&["log/qemu61_global_oom.dmesg"]);
     assert!(!rules(&v).contains(&super::oom_limits::NAME), "{:?}", rules(&v));
 }
+
+/// Must not join: a limit pasted for another cgroup (ingress-nginx-4756's pod limit of 20 MiB, a
+/// dev incident) is not the limit of the 6.18 OOM in /memdx-logperf; the conclusion keeps the
+/// limit the kernel printed.
+#[test]
+fn oom_limit_of_another_cgroup_is_not_joined() {
+    let files = ["log/live618_memcg_oom64m.dmesg", "analyze/conclude/ingress_cgroup.txt"];
+    assert_eq!(case(&files).memcg_files.len(), 2, "the pasted limit is read");
+    let v = conclusions(&files);
+    let c = v.iter().find(|c| c.rule == super::oom_limits::NAME).expect("memcg OOM conclusion");
+    assert!(c.cause.contains("64.0 MiB") && !chain(c).contains("20.0 MiB"), "{c:#?}");
+}
