@@ -14,7 +14,8 @@ for t in $(cargo fuzz list); do
   seeds=()
   case "$t" in
     parse_*|symbolize_*) seeds=(../testdata/diagnose/*/inputs) ;;
-    log_*) seeds=(../testdata/log) ;;
+    log_*|line_*) seeds=(../testdata/log) ;;
+    root_*) seeds=() ;;
     trace_*) seeds=(../testdata/trace) ;;
   esac
   echo "== $t (${secs}s)"

@@ -242,3 +242,65 @@ fn damaged_database_is_rotated() {
     assert_eq!(s.summary().unwrap().0, 1);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A hostile tree: `proc/vmstat -> /dev/zero`, `proc/meminfo` -> a secret outside the tree,
+/// `proc/zoneinfo` a FIFO, a walked input directory with the same plus a symlink inside the tree.
+fn hostile_tree(d: &Path) -> (PathBuf, PathBuf) {
+    let secret = d.join("secret");
+    std::fs::write(&secret, "SECRET-SHADOW-LINE root:$6$abc\n").unwrap();
+    let root = d.join("root");
+    std::fs::create_dir_all(root.join("proc/sys/vm")).unwrap();
+    std::fs::copy("testdata/store/root/proc/buddyinfo", root.join("proc/buddyinfo")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", root.join("proc/vmstat")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("proc/meminfo")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("proc/sys/vm/min_free_kbytes")).unwrap();
+    assert!(Command::new("mkfifo").arg(root.join("proc/zoneinfo")).status().unwrap().success());
+    let dir = d.join("report");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("testdata/store/root/proc/meminfo", dir.join("meminfo.txt")).unwrap();
+    std::os::unix::fs::symlink("meminfo.txt", dir.join("meminfo-link.txt")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("shadow.txt")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", dir.join("environ.txt")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.txt")).unwrap();
+    assert!(Command::new("mkfifo").arg(dir.join("fifo.txt")).status().unwrap().success());
+    (root, dir)
+}
+
+/// Item 4: `--root DIR` and directory walks read regular files inside the tree only, capped; a
+/// FIFO does not hang, /dev/zero does not grow memory, and nothing outside the tree is quoted.
+#[test]
+fn untrusted_trees_are_read_safely() {
+    let d = tmpdir("tree");
+    let (root, dir) = hostile_tree(&d);
+    for args in [
+        vec!["diagnose".to_string(), "--root".into(), root.display().to_string()],
+        vec!["diagnose".to_string(), "--json".into(), "--verbose".into(), dir.display().to_string()],
+        vec!["diagnose".to_string(), "--verbose".into(), dir.display().to_string()],
+    ] {
+        let mut child = memdx().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let t0 = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if t0.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{args:?} hangs");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(matches!(out.status.code(), Some(0..=2)), "{args:?}: {:?}\n{all}", out.status);
+        assert!(
+            !all.contains("SECRET") && !all.contains("$6$"),
+            "{args:?} quotes a file outside the tree:\n{all}"
+        );
+        assert!(!all.contains("PATH=") && !all.contains("HOME="), "{args:?} quotes /proc/self/environ");
+        if args.contains(&"--root".to_string()) {
+            assert!(all.contains("leading out of the tree"), "{all}");
+        } else {
+            // The symlink inside the tree is read; the others are named as skipped, with reasons.
+            assert!(all.contains("meminfo-link.txt"), "{all}");
+            assert!(all.contains("a FIFO") && all.contains("out of the tree"), "{all}");
+        }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

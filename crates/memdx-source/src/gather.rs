@@ -49,13 +49,15 @@ fn read_file(p: &Path, name: &str, case: &mut Case, opts: &GatherOptions, errors
         cb(name);
     }
     match std::fs::File::open(p) {
-        Ok(f) => {
-            let r = BufReader::with_capacity(256 * 1024, f);
-            if let Err(e) = stream(case, name, Box::new(r), None, 0) {
-                case.skipped.push(Skipped { file: name.to_string(), reason: format!("read error: {e}") });
-            }
-        }
+        Ok(f) => read_opened(f, name, case),
         Err(e) => errors.push(SourceError::Io { path: name.to_string(), source: e }),
+    }
+}
+
+fn read_opened(f: std::fs::File, name: &str, case: &mut Case) {
+    let r = BufReader::with_capacity(256 * 1024, f);
+    if let Err(e) = stream(case, name, Box::new(r), None, 0) {
+        case.skipped.push(Skipped { file: name.to_string(), reason: format!("read error: {e}") });
     }
 }
 
@@ -95,24 +97,37 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
         let path = e.path();
         let Ok(ft) = e.file_type() else { continue };
         let name = path.display().to_string();
-        // A symlink to a file is read; one to a directory is not followed (loops, /proc/self).
-        let is_file =
-            ft.is_file() || (ft.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_file()));
-        if ft.is_symlink() && !is_file {
-            case.skipped.push(Skipped {
-                file: name,
-                reason: "symlink to a directory or nothing: not followed".into(),
-            });
-            continue;
-        }
         if ft.is_dir() {
             walk(root, &path, case, opts, errors);
-        } else if is_file {
+            continue;
+        }
+        // A directory given as input is untrusted: a symlink is followed only to a regular file
+        // inside it (never to /etc/shadow or /dev/zero; a directory is not followed: loops,
+        // /proc/self), FIFOs and devices are skipped, and the reason never quotes their content.
+        let file = match crate::rooted::open_in(root, &path) {
+            Ok(f) => f,
+            Err(crate::rooted::Refused::Io(e))
+                if ft.is_symlink() && e.kind() == std::io::ErrorKind::NotFound =>
+            {
+                case.skipped
+                    .push(Skipped { file: name, reason: "a symlink to nothing: not followed".into() });
+                continue;
+            }
+            Err(crate::rooted::Refused::Io(e)) => {
+                errors.push(SourceError::Io { path: name, source: e });
+                continue;
+            }
+            Err(r) => {
+                case.skipped.push(Skipped { file: name, reason: r.to_string() });
+                continue;
+            }
+        };
+        {
             if let Some(h) = structural(&path) {
                 if let Some(cb) = &opts.on_file {
                     cb(&name);
                 }
-                match std::fs::File::open(&path).and_then(|f| read_text(f, 1 << 20)) {
+                match read_text(file, 1 << 20) {
                     Ok(Text::Whole(text)) => apply_structural(case, &name, &text, h, None),
                     Ok(Text::TooLarge(reason)) => case.skipped.push(Skipped { file: name, reason }),
                     Ok(Text::Truncated(_, err)) | Err(err) => {
@@ -120,7 +135,10 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
                     }
                 }
             } else {
-                read_file(&path, &name, case, opts, errors);
+                if let Some(cb) = &opts.on_file {
+                    cb(&name);
+                }
+                read_opened(file, &name, case);
             }
         }
     }

@@ -21,6 +21,7 @@ pub mod live;
 pub mod memcg;
 pub mod pins;
 pub mod procs;
+pub mod rooted;
 pub mod snapshot;
 pub mod tracefs;
 

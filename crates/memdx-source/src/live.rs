@@ -81,7 +81,8 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
     };
     for rel in FILES {
         let path = root.join(rel);
-        match std::fs::read(&path) {
+        // Inside the tree only, regular files only, capped: a captured tree is untrusted input.
+        match crate::rooted::read_in(root, &path, crate::MAX_TEXT_FILE) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 match structural(&path) {
@@ -91,7 +92,10 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
                     }
                 }
             }
-            Err(e) => case.missing.push(Missing { what: name(rel), why: why(&e, rel) }),
+            Err(crate::rooted::Refused::Io(e)) => {
+                case.missing.push(Missing { what: name(rel), why: why(&e, rel) })
+            }
+            Err(r) => case.missing.push(Missing { what: name(rel), why: r.to_string() }),
         }
     }
     for dir in SYSCTL_DIRS {
@@ -105,7 +109,9 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
         for e in entries {
             let p = e.path();
             // Write-only knobs (compact_memory, drop_caches) fail to read: they hold no value.
-            if let (Ok(text), Some(s)) = (std::fs::read_to_string(&p), structural(&p)) {
+            let read = crate::rooted::read_in(root, &p, 64 * 1024).ok();
+            if let (Some(bytes), Some(s)) = (read, structural(&p)) {
+                let text = String::from_utf8_lossy(&bytes);
                 apply_structural(
                     case,
                     &name(&format!("{dir}/{}", e.file_name().to_string_lossy())),
@@ -117,8 +123,8 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
         }
     }
     if let Some(rel) = MEMCG_STAT.iter().find(|r| root.join(r).exists()) {
-        if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
-            case.ingest(&name(rel), &text, time);
+        if let Ok(bytes) = crate::rooted::read_in(root, &root.join(rel), crate::MAX_TEXT_FILE) {
+            case.ingest(&name(rel), &String::from_utf8_lossy(&bytes), time);
         }
     }
     read_slab_aliases(&root.join(SLAB_DIR), &name(SLAB_DIR), case);
