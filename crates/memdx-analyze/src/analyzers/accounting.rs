@@ -62,8 +62,49 @@ fn categories(m: &Meminfo, total: u64) -> Vec<(&'static str, Option<u64>)> {
         .collect()
 }
 
+/// Where RAM went from a crash dump's `kmem -i` (the memory at the crash). Its rows are not all
+/// disjoint: SHARED overlaps the others and is left out; USED less page cache, buffers and slab is
+/// anonymous memory plus the rest of the kernel, which kmem -i does not split.
+fn kmem_breakdown(case: &Case, out: &mut Report) {
+    let Some(k) = &case.kmem else { return };
+    let page = case.page_kb();
+    let kb = |l: &str| k.pages(l).map(|p| p.saturating_mul(page));
+    let (Some(total), Some(free)) = (kb("TOTAL MEM"), kb("FREE")) else { return };
+    let parts = [
+        ("page cache (CACHED)", kb("CACHED")),
+        ("buffers (BUFFERS)", kb("BUFFERS")),
+        ("slab (SLAB)", kb("SLAB")),
+    ];
+    let named: u64 = parts.iter().filter_map(|p| p.1).fold(0, u64::saturating_add);
+    let mut rows = vec![vec!["free (FREE)".to_string(), kib(free), format!("{:.1}%", pct(free, total))]];
+    for (l, v) in parts {
+        if let Some(v) = v {
+            rows.push(vec![l.to_string(), kib(v), format!("{:.1}%", pct(v, total))]);
+        }
+    }
+    let rest = total.saturating_sub(free).saturating_sub(named);
+    rows.push(vec![
+        "anonymous and other kernel use (the rest of USED)".into(),
+        kib(rest),
+        format!("{:.1}%", pct(rest, total)),
+    ]);
+    let mut notes = vec!["kmem -i does not split anonymous memory from other kernel use; SHARED overlaps the rows and is left out".into()];
+    match kb("TOTAL SWAP") {
+        Some(0) => notes.push("no swap: TOTAL SWAP is 0, so anonymous memory could not be reclaimed".into()),
+        Some(s) => notes.push(format!("swap {} (SWAP USED {})", kib(s), kib(kb("SWAP USED").unwrap_or(0)))),
+        None => {}
+    }
+    out.tables.push(Table {
+        id: "memory.breakdown".into(),
+        title: format!("Where RAM went at the crash (kmem -i TOTAL MEM {}, {})", kib(total), k.source.file),
+        columns: vec!["category".into(), "size".into(), "of RAM".into()],
+        rows,
+        notes,
+    });
+}
+
 pub fn run(case: &Case, out: &mut Report) {
-    let Some(m) = &case.meminfo else { return };
+    let Some(m) = &case.meminfo else { return kmem_breakdown(case, out) };
     let total = m.kb("MemTotal");
     if let Some(total) = total {
         let cats = categories(m, total);
@@ -189,6 +230,23 @@ mod tests {
         assert_eq!(f.id, "memory.unreclaimable_slab");
         assert_eq!(f.title, "unreclaimable slab is 721.1 MiB (81% of slab)");
         assert_eq!(f.severity, Severity::Warning);
+    }
+
+    /// Seed 004's `kmem -i` (testdata/analyze/seed-004/crash_kmem_i.txt): FREE 28799 pages = 112.5
+    /// MiB; the rest of USED is 3967057 - 28799 - 1387497 - 102855 - 199579 = 2248327 pages = 8.6 GiB;
+    /// TOTAL SWAP 0.
+    #[test]
+    fn kmem_i_where_ram_went() {
+        let mut c = Case::new();
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/analyze/seed-004/crash_kmem_i.txt");
+        c.ingest("kmem.txt", &std::fs::read_to_string(p).expect("kmem -i"), None);
+        let mut out = Report::default();
+        run(&c, &mut out);
+        let t = out.tables.iter().find(|t| t.id == "memory.breakdown").expect("breakdown from kmem -i");
+        assert_eq!(t.rows[0], vec!["free (FREE)", "112.5 MiB", "0.7%"]);
+        assert_eq!(t.rows.last().map(|r| r[1].as_str()), Some("8.6 GiB"));
+        assert!(t.notes.iter().any(|n| n.starts_with("no swap")), "{:?}", t.notes);
     }
 
     #[test]
