@@ -334,4 +334,36 @@ mod tests {
         assert_eq!(tally.found.get(&(0, ino_a)), Some(&1));
         std::fs::remove_dir_all(&root).unwrap();
     }
+
+    #[test]
+    fn v2_tree_counts_dying_memory_csses() {
+        let root = std::env::temp_dir().join(format!("memdx-pins-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let v2 = root.join("sys/fs/cgroup");
+        std::fs::create_dir_all(v2.join("system.slice/a.service")).unwrap();
+        std::fs::write(v2.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        // 6.11+ cgroup.stat: nr_dying_subsys_memory is preferred over nr_dying_descendants.
+        std::fs::write(
+            v2.join("cgroup.stat"),
+            "nr_descendants 2\nnr_dying_descendants 5\nnr_subsys_memory 3\nnr_dying_subsys_memory 4\n",
+        )
+        .unwrap();
+        // Before 6.11: only nr_dying_descendants.
+        std::fs::write(v2.join("system.slice/cgroup.stat"), "nr_descendants 1\nnr_dying_descendants 4\n")
+            .unwrap();
+        std::fs::write(v2.join("system.slice/memory.stat"), "anon 0\nfile 8192\n").unwrap();
+        let t = read_tree(&root, None).unwrap();
+        assert_eq!((t.hierarchy, t.base.as_str(), t.total_dying), ("v2", "/sys/fs/cgroup", Some(4)));
+        let got: Vec<_> =
+            t.nodes.iter().map(|n| (n.path.as_str(), n.dying_below, n.stat.is_some())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/", Some(4), false),
+                ("/system.slice", Some(4), true),
+                ("/system.slice/a.service", None, false)
+            ]
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
