@@ -304,3 +304,19 @@ fn untrusted_trees_are_read_safely() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Item 7: `memdx log` keeps the results of the inputs it could read when another cannot be
+/// opened (exit 2 for the error, with the reports printed).
+#[test]
+fn log_keeps_results_when_one_input_cannot_be_opened() {
+    let out = memdx()
+        .args(["log", "--json", "testdata/log/qemu61_global_oom.dmesg", "/nonexistent/memdx-missing.log"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("memdx-missing.log"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.to_string().contains("qemu61_global_oom.dmesg"), "{v}");
+    assert!(v.to_string().contains("Out of memory"), "{v}");
+}

@@ -34,8 +34,17 @@ fn open(path: &std::path::Path) -> anyhow::Result<Box<dyn BufRead>> {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut scans = Vec::new();
+    let mut unreadable = 0;
     for p in &args.files {
-        let r = open(p)?;
+        // One input that cannot be opened does not drop the others' results; it makes the exit 2.
+        let r = match open(p) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("memdx: error: {e:#}");
+                unreadable += 1;
+                continue;
+            }
+        };
         let name = p.display().to_string();
         let s = memdx_log::scan(r, &name);
         scans.push((name, s));
@@ -59,5 +68,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         memdx_render::log::write_text(&mut w, &scans, args.verbose)?;
     }
     std::io::Write::flush(&mut w)?;
-    Ok(if found { super::EXIT_FINDINGS } else { super::EXIT_OK })
+    Ok(if unreadable > 0 {
+        super::EXIT_USAGE
+    } else if found {
+        super::EXIT_FINDINGS
+    } else {
+        super::EXIT_OK
+    })
 }

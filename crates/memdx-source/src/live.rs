@@ -23,6 +23,12 @@ pub const FILES: &[&str] = &[
 /// Directories whose every file is one value (read as sysctl).
 pub const SYSCTL_DIRS: &[&str] = &["proc/sys/vm"];
 
+/// Knobs of those directories that are actions, not values: reading `stat_refresh` flushes the
+/// vmstat counters of every CPU (the kernel runs the refresh on read as on write), so a reading
+/// every scrape would disturb the machine it watches; `drop_caches` and `compact_memory` are
+/// write-only triggers.
+const ACTION_KNOBS: &[&str] = &["stat_refresh", "drop_caches", "compact_memory"];
+
 /// The root cgroup's memory.stat: v1 hierarchy first, then v2.
 pub const MEMCG_STAT: &[&str] = &["sys/fs/cgroup/memory/memory.stat", "sys/fs/cgroup/memory.stat"];
 
@@ -107,6 +113,9 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
         let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
+            if ACTION_KNOBS.iter().any(|k| e.file_name() == *k) {
+                continue;
+            }
             let p = e.path();
             // Write-only knobs (compact_memory, drop_caches) fail to read: they hold no value.
             let read = crate::rooted::read_in(root, &p, 64 * 1024).ok();
@@ -222,4 +231,27 @@ pub fn read_kmsg(root: &Path) -> Result<Vec<u8>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15 item 7: a live reading never reads `stat_refresh` (reading it flushes every CPU's
+    /// vmstat), while the value knobs beside it are read.
+    #[test]
+    fn action_knobs_are_not_read() {
+        let root = std::env::temp_dir().join(format!("memdx-live-knobs-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("proc/sys/vm")).unwrap();
+        std::fs::write(root.join("proc/sys/vm/min_free_kbytes"), "67584\n").unwrap();
+        // As a plain file here, so that reading it would show as a `vm.stat_refresh` sysctl.
+        std::fs::write(root.join("proc/sys/vm/stat_refresh"), "0\n").unwrap();
+        let mut case = Case::new();
+        let opts = ReadOptions { kernel_log: false, top_memcgs: 0 };
+        read_root_with(&root, &mut case, None, &opts);
+        let sys = case.sysctl.as_ref().expect("sysctls read");
+        assert_eq!(sys.int("vm.min_free_kbytes"), Some(67584));
+        assert!(sys.get("vm.stat_refresh").is_none());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
