@@ -878,6 +878,9 @@ const MULTIPLEXED: &[&str] = &[
     "io_uring_enter",
 ];
 
+/// Where a stall's work starts: entry code, interrupt/softirq/worker dispatch, handler dispatch.
+const ANCHORS: Roles = Roles::of(&[Role::Entry, Role::Context, Role::Dispatch]);
+
 /// Stalls and lockups: the stack is wherever the loop was interrupted, so the title names the
 /// work the CPU was doing: the innermost trustworthy frame under the dispatch that started it
 /// (a syscall, an interrupt or softirq, a worker), or the syscall itself when it does one job.
@@ -896,13 +899,13 @@ fn stall_frame(frames: &[Frame]) -> Option<String> {
             return Some("smp_call_function".into());
         }
         let r = roles::roles(&f.func);
-        if r.contains(Role::Entry) || r.contains(Role::Context) {
+        if r.hits(ANCHORS) {
             if prev.is_some() {
                 break;
             }
             continue;
         }
-        if r.hits(roles::NEVER_GUILTY.with(Role::Dispatch)) || roles::is_address(&f.func) {
+        if r.hits(roles::NEVER_GUILTY.with(Role::Plumbing)) || roles::is_address(&f.func) {
             continue;
         }
         prev = Some(&f.func);

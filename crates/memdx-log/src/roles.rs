@@ -41,9 +41,12 @@ pub enum Role {
     Tracing,
     /// Syscall and thread entry: the bottom of the kernel part of a stack.
     Entry,
-    /// Generic VFS, syscall-dispatch and worker plumbing between the entry and the subsystem that
-    /// does the work (an ioctl reaches the driver through these).
+    /// Syscall wrappers and dispatchers that choose a handler (the socket layer a protocol, a
+    /// netlink family a message handler): the work is the handler they call.
     Dispatch,
+    /// VFS and syscall plumbing a call passes through on its way to the work (`vfs_write`,
+    /// `ksys_ioctl`, `do_rmdir`): transparent.
+    Plumbing,
     /// Reached only because kmemleak's allocation stack passes through it: any function that
     /// allocates on its caller's behalf.
     LeakAlloc,
@@ -915,6 +918,7 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "irqentry_*",
             "__irq_exit*",
             "irqtime_*",
+            "task_work_run",
         ],
     ),
     r(
@@ -999,8 +1003,8 @@ pub static ROLE_ROWS: &[RoleRow] = &[
         ],
     ),
     r(
-        Dispatch,
-        "VFS, socket and packet-receive plumbing: the file, socket or protocol chooses the handler",
+        Plumbing,
+        "VFS and syscall plumbing between a syscall and the code that does its work",
         &[
             "vfs_*",
             "__vfs_*",
@@ -1010,13 +1014,7 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "ksys_*",
             "__sys_*",
             "___sys_*",
-            "sock_sendmsg*",
-            "__sock_sendmsg",
-            "sock_recvmsg*",
-            "sock_write_iter",
-            "sock_read_iter",
-            "sock_ioctl",
-            "sock_do_ioctl",
+            "____sys_*",
             "do_mkdirat",
             "do_rmdir",
             "do_unlinkat",
@@ -1028,13 +1026,32 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "kernfs_fop_*",
             "seq_read",
             "seq_read_iter",
-            "__netif_receive_skb*",
-            "netif_receive_skb*",
             "process_backlog",
             "compat_sys_ioctl",
-            "compat_blkdev_ioctl",
             "blkdev_ioctl",
             "smpboot_*",
+            "sock_ioctl",
+            "sock_do_ioctl",
+            "do_compat_*",
+            "compat_*_ioctl*",
+        ],
+    ),
+    r(
+        Dispatch,
+        "dispatchers that choose the handler (socket layer -> protocol, packet receive -> protocol, \
+         netlink family -> message handler, compat ioctl -> native ioctl): the handler is the work",
+        &[
+            "sock_sendmsg*",
+            "__sock_sendmsg",
+            "sock_recvmsg*",
+            "sock_write_iter",
+            "sock_read_iter",
+            "__netif_receive_skb*",
+            "netif_receive_skb*",
+            "rtnetlink_rcv_msg",
+            "nfnetlink_rcv_msg",
+            "nfnetlink_rcv_batch",
+            "*_compat_ioctl",
         ],
     ),
     r(

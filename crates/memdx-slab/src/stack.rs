@@ -52,7 +52,8 @@ pub fn is_allocator_frame(name: &str) -> bool {
 /// a call path is its outermost kernel frame that is not one of these (for a cgroup directory,
 /// `cgroup_mkdir`; for a per-memcg cache on 4.19, `memcg_kmem_cache_create_func`).
 pub fn is_generic_frame(name: &str) -> bool {
-    const PLUMBING: Roles = Roles::of(&[Role::Entry, Role::Dispatch, Role::Context, Role::Fault]);
+    const PLUMBING: Roles =
+        Roles::of(&[Role::Entry, Role::Dispatch, Role::Plumbing, Role::Context, Role::Fault]);
     roles::has_any(name, PLUMBING)
 }
 
