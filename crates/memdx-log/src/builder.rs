@@ -793,8 +793,13 @@ impl Builder {
 }
 
 /// A function as titles name it: syscall wrappers by their syscall (`__x64_sys_rmdir`,
-/// `SyS_rmdir`, `__do_sys_rmdir` -> `sys_rmdir`), compiler clones by their base name.
+/// `SyS_rmdir` -> `sys_rmdir`; the body `__do_sys_rmdir` -> `rmdir`), compiler clones by their
+/// base name.
 fn frame_title(func: &str) -> String {
+    // `__do_sys_mremap` is the syscall's body (5.x+), titled by the syscall's own name.
+    if let Some(name) = roles::base_name(func).strip_prefix("__do_sys_") {
+        return name.to_string();
+    }
     match syscall_of(func) {
         Some((compat, name)) => format!("{}sys_{name}", if compat { "compat_" } else { "" }),
         None => roles::base_name(func).to_string(),
