@@ -241,7 +241,8 @@ impl Builder {
             let tail = h
                 .rsplit(' ')
                 .find(|tok| tok.contains("+0x"))
-                .or_else(|| h.rsplit(' ').nth(1).filter(|t| t.contains("+0x")));
+                .or_else(|| h.rsplit(' ').nth(1).filter(|t| t.contains("+0x")))
+                .map(|t| t.trim_end_matches(','));
             if let Some(f) = tail.and_then(parse_frame) {
                 self.pc = Some(format!("{f}"));
             }
@@ -372,7 +373,14 @@ impl Builder {
             }
             return Fed::Taken;
         }
-        if self.kind == Kind::Kasan && (t.starts_with("Read of size") || t.starts_with("Write of size")) {
+        // `Read of size 8 at addr ...`; arm64 tag-based KASAN: `Read at addr f2ff000...`.
+        if self.kind == Kind::Kasan
+            && self.access.is_none()
+            && (t.starts_with("Read of size")
+                || t.starts_with("Write of size")
+                || t.starts_with("Read at addr")
+                || t.starts_with("Write at addr"))
+        {
             self.access = t.split_whitespace().next().map(str::to_string);
             return Fed::Taken;
         }

@@ -1073,8 +1073,19 @@ pub static ROLE_ROWS: &[RoleRow] = &[
     ),
     r(
         Checker,
-        "VFS link counts and reference drops WARN or free on the caller's misuse",
-        &["drop_nlink", "inc_nlink", "clear_nlink", "set_nlink", "iput", "dput", "iput_final", "dput_final"],
+        "VFS link counts, reference drops and buffer dirtying WARN or free on the caller's misuse",
+        &[
+            "drop_nlink",
+            "inc_nlink",
+            "clear_nlink",
+            "set_nlink",
+            "iput",
+            "dput",
+            "iput_final",
+            "dput_final",
+            "fast_dput",
+            "mark_buffer_dirty",
+        ],
     ),
     r(
         Helper,

@@ -198,9 +198,13 @@ pub static ROWS: &[Row] = &[
         continues: OOPSY,
         ..row(Prefix("Internal error: Oops - BUG"), Kind::KernelBug, "kernel BUG in {frame}")
     },
-    fault("Internal error: Oops", "Internal error: Oops in {frame}"),
     fault("Internal error: ", "Internal error in {frame}"),
     fault("Unhandled fault: ", "Unhandled fault in {frame}"),
+    // 6.10+ prefixes the trap name with `Oops: ` (`Oops: general protection fault, probably for
+    // non-canonical address ...`, `Oops: divide error: 0000 [#1]`).
+    fault("Oops: general protection fault", "general protection fault in {frame}"),
+    fault("Oops: divide error", "divide error in {frame}"),
+    fault("Oops: stack segment", "stack segment fault in {frame}"),
     fault("Oops: ", "Oops in {frame}"),
     lockdep("WARNING: possible circular locking dependency", "possible deadlock in {frame}"),
     lockdep("WARNING: possible recursive locking", "possible deadlock in {frame}"),
@@ -254,6 +258,11 @@ pub static ROWS: &[Row] = &[
     // anchored, so driver messages that start with `WARNING:` are not reports.
     Row { pick: Pick::Header, ..row(Prefix("WARNING: CPU: "), Kind::Warning, "WARNING in {frame}") },
     Row { pick: Pick::Header, ..row(Prefix("WARNING: at "), Kind::Warning, "WARNING in {frame}") },
+    // 6.17+: `WARNING: fs/dcache.c:829 at fast_dput+0x334/0x430, CPU#1: syz-executor/5830`.
+    Row {
+        pick: Pick::Header,
+        ..row(PrefixContains("WARNING: ", ", CPU#"), Kind::Warning, "WARNING in {frame}")
+    },
     Row {
         pick: Pick::Hang,
         ..row(
@@ -466,19 +475,25 @@ pub static WARN_SITES: &[(&str, &str, &str)] = &[
     // lockdep's internal consistency checks (class registration, held-lock stack).
     ("kernel/locking/lockdep.c", "", "locking bug"),
     // kmalloc of a size no cache serves (`kmalloc_slab`, `kmalloc_large`, `__kmalloc_large_node`).
-    ("mm/slab_common.c", "", "kmalloc bug"),
-    ("mm/slab.h", "", "kmalloc bug"),
+    ("mm/slab_common.c", "kmalloc", "kmalloc bug"),
     // vmalloc of size 0.
     ("mm/vmalloc.c", "__vmalloc_node", "zero-size vmalloc"),
 ];
 
 /// What a checker WARNING checked, from its header (`WARNING: CPU: 0 PID: 1 at lib/refcount.c:25
 /// refcount_warn_saturate+0x..`).
+/// 6.17+ prints the site first: `WARNING: mm/util.c:12 at kvmalloc_node+0x.., CPU#1: comm/123`.
 pub fn warn_site(header: &str) -> Option<&'static str> {
-    let at = header.find(" at ")?;
-    let rest = &header[at + 4..];
-    let (file, after) = rest.split_once(':')?;
-    let func = after.split_whitespace().nth(1).unwrap_or("");
+    let (file, func) = match header.strip_prefix("WARNING: ").and_then(|r| r.split_once(" at ")) {
+        Some((site, rest)) if !site.starts_with("CPU: ") && site.contains(':') => {
+            (site.split(':').next().unwrap_or(""), rest)
+        }
+        _ => {
+            let rest = &header[header.find(" at ")? + 4..];
+            let (file, after) = rest.split_once(':')?;
+            (file, after.split_whitespace().nth(1).unwrap_or(""))
+        }
+    };
     WARN_SITES.iter().find(|(f, fun, _)| *f == file && func.starts_with(fun)).map(|(_, _, what)| *what)
 }
 
