@@ -5,14 +5,15 @@
 //! the document.
 
 use crate::case::{Case, Hint, Skipped};
+use memdx_core::lines::LineReader;
 use memdx_core::SourceRef;
 use memdx_parse::document::{Block, Out, Segmenter, Unread};
 use memdx_parse::messages::{Message, Scanner};
 use memdx_parse::sniff::Format;
 use std::io::{BufRead, Read};
 
-/// Longest line handed on; longer lines are cut (the log engine caps at the same length).
-const MAX_LINE: usize = 1 << 16;
+/// Blocks read from one document; more are counted, so memory does not grow with the document.
+const MAX_BLOCKS: usize = 1024;
 /// Log text produced ahead of the log engine's reads.
 const CHUNK: usize = 64 * 1024;
 
@@ -39,6 +40,8 @@ struct Parts {
     first_text: Option<(usize, String)>,
     /// First line that is not blank.
     first_line: Option<(usize, String)>,
+    /// Blocks past [`MAX_BLOCKS`], counted.
+    dropped_blocks: u64,
 }
 
 impl Out for Parts {
@@ -61,69 +64,42 @@ impl Out for Parts {
         self.log.push(b'\n');
     }
     fn block(&mut self, b: Block) {
-        self.blocks.push(b);
+        if self.blocks.len() < MAX_BLOCKS {
+            self.blocks.push(b);
+        } else {
+            self.dropped_blocks += 1;
+        }
     }
     fn unread(&mut self, u: Unread) {
-        self.unread.push(u);
+        if self.unread.len() < MAX_BLOCKS {
+            self.unread.push(u);
+        }
     }
 }
 
 /// A reader of log text: pulls document lines from `inner` through the segmenter.
 struct Feed<R> {
-    inner: R,
+    lines: LineReader<R>,
     seg: Segmenter,
     parts: Parts,
     pos: usize,
-    partial: Vec<u8>,
     done: bool,
-}
-
-fn push_line(seg: &mut Segmenter, parts: &mut Parts, bytes: &[u8]) {
-    let bytes = &bytes[..bytes.len().min(MAX_LINE)];
-    match std::str::from_utf8(bytes) {
-        Ok(s) => seg.push(s, parts),
-        Err(_) => seg.push(&String::from_utf8_lossy(bytes), parts),
-    }
 }
 
 impl<R: BufRead> Feed<R> {
     fn refill(&mut self) -> std::io::Result<()> {
-        let Feed { inner, seg, parts, pos, partial, done } = self;
+        let Feed { lines, seg, parts, pos, done } = self;
         parts.log.clear();
         *pos = 0;
         while parts.log.len() < CHUNK && !*done {
-            let avail = match inner.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if avail.is_empty() {
-                if !partial.is_empty() {
-                    let p = std::mem::take(partial);
-                    push_line(seg, parts, &p);
+            match lines.next_line()? {
+                Some(l) => seg.push(&l.text(), parts),
+                None => {
+                    seg.finish(parts);
+                    parts.scanner.finish();
+                    *done = true;
                 }
-                seg.finish(parts);
-                parts.scanner.finish();
-                *done = true;
-                break;
             }
-            let n = avail.len();
-            let mut start = 0;
-            for nl in memchr::memchr_iter(b'\n', avail) {
-                if partial.is_empty() {
-                    push_line(seg, parts, &avail[start..nl]);
-                } else {
-                    let room = MAX_LINE.saturating_sub(partial.len());
-                    partial.extend_from_slice(&avail[start..nl.min(start + room)]);
-                    let p = std::mem::take(partial);
-                    push_line(seg, parts, &p);
-                }
-                start = nl + 1;
-            }
-            let room = MAX_LINE.saturating_sub(partial.len());
-            let rest = &avail[start..];
-            partial.extend_from_slice(&rest[..rest.len().min(room)]);
-            inner.consume(n);
         }
         Ok(())
     }
@@ -169,15 +145,17 @@ impl Case {
     /// first line that looks like data. Returns the formats of the blocks.
     pub fn read_document<R: BufRead>(&mut self, file: &str, r: R, time: Option<i64>) -> Vec<Format> {
         let mut feed = Feed {
-            inner: r,
+            lines: LineReader::new(r),
             seg: Segmenter::new(is_log),
             parts: Parts::default(),
             pos: 0,
-            partial: Vec::new(),
             done: false,
         };
         let mut pairing = memdx_slab::SlubPairing::new();
         let scan = memdx_log::scan_with(&mut feed, file, &mut pairing);
+        if let Some(d) = feed.lines.long_lines_diag(&SourceRef::new(file), "document") {
+            self.diags.push(d);
+        }
         let parts = std::mem::take(&mut feed.parts);
         let lines = feed.seg.lines();
         let mut found = Vec::new();
@@ -213,6 +191,15 @@ impl Case {
                 }
                 Err(reason) => self.skipped.push(Skipped { file: part, reason }),
             }
+        }
+        if parts.dropped_blocks > 0 {
+            self.diags.push(memdx_core::Diag::warning(
+                SourceRef::new(file),
+                format!(
+                    "{} more /proc-style blocks after the first {MAX_BLOCKS} were not read",
+                    parts.dropped_blocks
+                ),
+            ));
         }
         for u in parts.unread {
             self.skipped.push(Skipped {

@@ -337,6 +337,9 @@ fn strip_gutter(s: &str) -> &str {
 /// `==> /proc/pressure/memory <==` (`head`/`tail` of several files), `== /proc/meminfo`
 /// (collection scripts).
 fn header(t: &str) -> Option<(String, Hint)> {
+    if !t.starts_with("==") {
+        return None;
+    }
     let path = if let Some(r) = t.strip_prefix("==> ") {
         r.strip_suffix(" <==")?.trim()
     } else {
@@ -415,6 +418,10 @@ const COMMANDS: &[&str] = &[
 
 /// The command after a shell prompt; `Some("")` for a bare prompt.
 fn prompt(t: &str) -> Option<&str> {
+    // Prompts start with `$`, `#`, `>`, `[` or a user/host name.
+    if !t.as_bytes().first().is_some_and(|&b| b"$#>[".contains(&b) || b.is_ascii_alphanumeric()) {
+        return None;
+    }
     if let Some(r) = t.strip_prefix(">>> ") {
         return Some(r.trim());
     }
@@ -469,18 +476,24 @@ fn looks_like_command(cmd: &str) -> bool {
 /// A command pasted without its prompt: a known program reading a kernel file (`cat
 /// /proc/meminfo |grep -i Hugep`) or a memory tool with only options (`free -m`, `slabtop -o`).
 fn bare_command(t: &str) -> Option<&str> {
-    let mut words = t.split_whitespace();
-    let prog = words.next()?;
-    if !COMMANDS.contains(&prog) || matches!(prog, "echo" | "for" | "while" | "sort" | "find" | "ls") {
+    // Cheap rejection first: this runs on every line of a document.
+    if !t.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
         return None;
     }
-    let args: Vec<&str> = words.collect();
-    let reads_kernel_file = args.iter().any(|a| {
+    let prog = t.split(' ').next().unwrap_or(t);
+    if prog.len() > 14
+        || !COMMANDS.contains(&prog)
+        || matches!(prog, "echo" | "for" | "while" | "sort" | "find" | "ls")
+    {
+        return None;
+    }
+    let args = || t.split_whitespace().skip(1);
+    let reads_kernel_file = args().any(|a| {
         let a = a.trim_start_matches(['<', '\'', '"']);
         a.starts_with("/proc/") || a.starts_with("/sys/")
     });
     let tool = matches!(prog, "free" | "slabtop" | "vmstat" | "numastat" | "arc_summary" | "uname" | "sar")
-        && args.iter().all(|a| a.starts_with('-') || a.bytes().all(|b| b.is_ascii_digit()));
+        && args().all(|a| a.starts_with('-') || a.bytes().all(|b| b.is_ascii_digit()));
     (reads_kernel_file || tool).then_some(t)
 }
 

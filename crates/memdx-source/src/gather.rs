@@ -276,7 +276,9 @@ fn stream_inner<'a>(
         return untar(case, name, joined, time, depth + 1);
     }
     // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
-    let proc_style = memdx_parse::sniff::sniff(&head).is_ok();
+    // A shell session or `head` of several files may start like one /proc file: it is a document.
+    let proc_style = memdx_parse::sniff::sniff(&head).is_ok()
+        && !memdx_parse::document::has_structure(&String::from_utf8_lossy(&head));
     if !proc_style {
         return stream_events(case, name, joined, &head);
     }

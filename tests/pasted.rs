@@ -1,0 +1,43 @@
+//! Real pasted artifacts (testdata/pasted: public bug reports, verbatim): `memdx diagnose` on each
+//! incident's artifacts states every fact of its `expect.txt`, regexes written from the thread's
+//! established root cause (truth.md), not from memdx's output.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn every_fact_is_stated() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/pasted");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 20, "incidents in {}", root.display());
+    let mut missed = Vec::new();
+    for d in &dirs {
+        let mut files: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| !p.ends_with("truth.md") && !p.ends_with("expect.txt"))
+            .collect();
+        files.sort();
+        let out = Command::new(env!("CARGO_BIN_EXE_memdx"))
+            .arg("diagnose")
+            .args(&files)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for re in std::fs::read_to_string(d.join("expect.txt")).unwrap().lines().filter(|l| !l.is_empty()) {
+            let r = regex::RegexBuilder::new(re).case_insensitive(true).build().unwrap();
+            if !r.is_match(&text) {
+                missed.push(format!("{}: [{re}]", d.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(missed.is_empty(), "facts not stated:\n{}", missed.join("\n"));
+}
