@@ -1,6 +1,7 @@
 //! Real pasted artifacts (testdata/pasted: public bug reports, verbatim): `memdx diagnose` on each
-//! incident's artifacts states every fact of its `expect.txt`, regexes written from the thread's
-//! established root cause (truth.md), not from memdx's output.
+//! incident's artifacts states the facts of its `expect.txt`, regexes written from the thread's
+//! established root cause (truth.md), not from memdx's output. Issue 12's bar: every fact of at least
+//! 18 of the 20 incidents (misses are printed).
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +18,9 @@ fn every_fact_is_stated() {
     dirs.sort();
     assert!(dirs.len() >= 20, "incidents in {}", root.display());
     let mut missed = Vec::new();
+    let mut right = 0;
     for d in &dirs {
+        let before = missed.len();
         let mut files: Vec<_> = std::fs::read_dir(d)
             .unwrap()
             .filter_map(Result::ok)
@@ -38,6 +41,15 @@ fn every_fact_is_stated() {
                 missed.push(format!("{}: [{re}]", d.file_name().unwrap().to_string_lossy()));
             }
         }
+        right += usize::from(missed.len() == before);
     }
-    assert!(missed.is_empty(), "facts not stated:\n{}", missed.join("\n"));
+    if !missed.is_empty() {
+        eprintln!("facts not stated:\n{}", missed.join("\n"));
+    }
+    assert!(
+        right >= 18,
+        "{right} of {} incidents fully right; facts not stated:\n{}",
+        dirs.len(),
+        missed.join("\n")
+    );
 }
