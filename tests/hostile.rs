@@ -320,3 +320,24 @@ fn log_keeps_results_when_one_input_cannot_be_opened() {
     assert!(v.to_string().contains("qemu61_global_oom.dmesg"), "{v}");
     assert!(v.to_string().contains("Out of memory"), "{v}");
 }
+
+/// Item 7: a .tar.gz inside a .tar.gz is read (nesting is bounded, not refused at two levels).
+#[test]
+fn tar_gz_inside_tar_gz_is_read() {
+    let d = tmpdir("nested");
+    std::fs::create_dir_all(d.join("in/proc")).unwrap();
+    std::fs::copy("testdata/store/root/proc/meminfo", d.join("in/proc/meminfo")).unwrap();
+    let tar =
+        |args: &[&str]| assert!(Command::new("tar").current_dir(&d).args(args).status().unwrap().success());
+    tar(&["czf", "inner.tar.gz", "-C", "in", "proc"]);
+    std::fs::create_dir_all(d.join("outer")).unwrap();
+    std::fs::rename(d.join("inner.tar.gz"), d.join("outer/inner.tar.gz")).unwrap();
+    tar(&["czf", "outer.tar.gz", "-C", "outer", "inner.tar.gz"]);
+    let out = memdx().args(["diagnose", "--json"]).arg(d.join("outer.tar.gz")).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let formats: Vec<String> =
+        v["inputs"].as_array().unwrap().iter().map(|i| i["format"].to_string()).collect();
+    assert!(formats.iter().any(|f| f.contains("meminfo")), "{formats:?}\n{v}");
+    assert!(!v.to_string().contains("nested too deep"), "{v}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

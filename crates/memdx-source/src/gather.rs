@@ -18,8 +18,10 @@ pub struct GatherOptions {
     pub on_file: Option<OnFile>,
 }
 
-/// How deep archives may nest (a `.tar.gz` inside a tarball is one level).
-const MAX_NESTING: u32 = 3;
+/// How deep archives may nest, counting each compression layer and each tar level (a `.tar.gz`
+/// is two): a `.tar.gz` inside a `.tar.gz` inside a `.tar.xz` (a sosreport attached to a support
+/// bundle) is read, deeper nesting is skipped with a reason.
+const MAX_NESTING: u32 = 6;
 
 /// Reads every path into `case`. Paths that cannot be read at all are returned as errors; everything
 /// else (unrecognised files, damaged archives) is recorded in the case and never stops the others.
