@@ -35,21 +35,57 @@ fn snapshot_bundle_is_private_and_follows_no_symlink() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
-/// The mounted tracefs (live tests), or None after printing why the test skips.
-fn tracefs() -> Option<PathBuf> {
+/// The tracefs these tests look into, held for one test at a time: a capture sweeps the instances
+/// that dead owners left, so two live tests running at once would race to remove the same one.
+/// When no tracefs is mounted (a fresh machine mounts none until asked), the test mounts one on a
+/// directory of its own and unmounts it when done; every mount shows the same instances.
+struct Tracefs {
+    dir: PathBuf,
+    mounted_here: bool,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for Tracefs {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.mounted_here {
+            let _ = Command::new("umount").arg(&self.dir).status();
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+/// The live tracefs, or None after printing why the test skips.
+fn tracefs() -> Option<Tracefs> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     if !common::is_root() {
         common::skip("live tracing needs root");
         return None;
     }
+    let guard = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    let dir = mounts.lines().find_map(|l| {
+    let found = mounts.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.len() > 2 && f[2] == "tracefs").then(|| PathBuf::from(f[1]))
     });
-    if dir.is_none() {
-        common::skip("tracefs is not mounted");
+    if let Some(dir) = found {
+        return Some(Tracefs { dir, mounted_here: false, _one_at_a_time: guard });
     }
-    dir
+    let dir = tmpdir("tracefs");
+    let ok =
+        Command::new("mount").args(["-t", "tracefs", "nodev"]).arg(&dir).status().is_ok_and(|s| s.success());
+    if !ok {
+        let _ = std::fs::remove_dir(&dir);
+        common::skip("tracefs is not mounted and cannot be mounted");
+        return None;
+    }
+    Some(Tracefs { dir, mounted_here: true, _one_at_a_time: guard })
 }
 
 /// Instances of memdx runs whose PID is `pid`.

@@ -194,7 +194,19 @@ fn remove_instance(dir: &Path) -> io::Result<()> {
         }
     }
     let _ = std::fs::write(dir.join("events/enable"), "0");
-    std::fs::remove_dir(dir)
+    // The kernel refuses to remove an instance while any of its files is open (EBUSY): another
+    // memdx sweeping the same leftover, or the dead owner's reader still being released. Both
+    // pass within milliseconds, so retry briefly before reporting failure.
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::ResourceBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Reads a file under `root` (e.g. `proc/vmstat`), for the samples taken around a capture.
