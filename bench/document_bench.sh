@@ -46,8 +46,10 @@ best() { # $1 = output file for "wall cpu maxrss", rest = command; keeps the fas
   out=$1; shift
   : > "$out.all"
   for _ in 1 2 3; do
+    # memdx exits 1 when it has findings: time then writes "Command exited ..." first; keep the last line.
     /usr/bin/time -f "%e %U %S %M" -o "$out.one" "$@" > /dev/null || true
-    read -r e u s m < "$out.one"
+    tail -1 "$out.one" > "$out.last"
+    read -r e u s m < "$out.last"
     awk -v e="$e" -v u="$u" -v s="$s" -v m="$m" 'BEGIN { print e, u + s, m }' >> "$out.all"
   done
   sort -n "$out.all" | head -1 > "$out"
