@@ -13,7 +13,7 @@ for t in $(cargo fuzz list); do
   mkdir -p "corpus/$t"
   seeds=()
   case "$t" in
-    parse_document|parse_pasted) seeds=(../testdata/pasted/*) ;;
+    parse_document|parse_pasted) seeds=(../testdata/pasted/*/) ;;
     parse_*|symbolize_*) seeds=(../testdata/diagnose/*/inputs) ;;
     log_*|line_*) seeds=(../testdata/log) ;;
     root_*) seeds=() ;;
