@@ -3,7 +3,7 @@
 //! a query for a memdx metric. Tests needing promtool or prometheus skip with a printed reason.
 //! Debian: `apt-get install -y prometheus` (brings promtool).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,24 +23,11 @@ impl Drop for Guard {
     }
 }
 
-/// Starts `memdx serve` on an ephemeral loopback port; returns the guard and the address.
-fn start() -> (Guard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memdx"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--slab-top", "20", "--root"])
-        .arg(manifest().join("testdata/store/root"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(err).read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
-    (Guard(child), addr)
+/// Starts `memdx serve` on an ephemeral loopback port over the captured root; returns the guard
+/// and the address.
+fn start() -> (common::Guard, String) {
+    let root = manifest().join("testdata/store/root");
+    common::serve(&["--slab-top", "20", "--root", root.to_str().unwrap()])
 }
 
 fn get(addr: &str, path: &str) -> (u16, String) {
