@@ -45,6 +45,20 @@ pub fn looping_units(journals: &[JournalReport]) -> Vec<&UnitFailures> {
     v
 }
 
+/// "systemd reports 'failed' for avahi-daemon.service 143146 times from T0 to T1": one unit's loop
+/// as the finding and the conclusion both state it.
+pub fn loop_summary(u: &UnitFailures) -> String {
+    format!(
+        "{} reports '{}' for {} {} times from {} to {}",
+        u.reporter,
+        u.kind.label(),
+        u.unit,
+        u.events,
+        u.first,
+        u.last
+    )
+}
+
 pub fn fmt_period(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.1} s")
@@ -270,14 +284,9 @@ pub fn findings(ev: &SlabEvidence<'_>) -> Vec<Finding> {
             format!("{} fails every {} ({} times)", u.unit, fmt_period(period), u.events),
         )
         .explain(format!(
-            "{} reports '{}' for {} {} times from {} to {} ({}), at a median interval of {} ({:.0}% of intervals within 10%). \
+            "{} ({}), at a median interval of {} ({:.0}% of intervals within 10%). \
              Every start attempt of a unit creates and removes its cgroup.",
-            u.reporter,
-            u.kind.label(),
-            u.unit,
-            u.events,
-            u.first,
-            u.last,
+            loop_summary(u),
             fmt_span(u.span_s),
             fmt_period(period),
             u.regularity.unwrap_or(0.0) * 100.0

@@ -5,7 +5,7 @@
 
 use super::{Conclusion, Confidence, Facts};
 use memdx_core::{Finding, Severity};
-use memdx_slab::correlate::{fmt_period, fmt_span, looping_units};
+use memdx_slab::correlate::{fmt_period, fmt_span, loop_summary, looping_units};
 
 pub const NAME: &str = "slab.cgroup_churn";
 
@@ -65,16 +65,7 @@ pub fn run(facts: &Facts, out: &mut Vec<Conclusion>) {
     let mut c = Conclusion::new(NAME, Severity::Critical.min(g.severity.max(Severity::Warning)), cause);
     if let Some(u) = unit {
         c.link(
-            format!(
-                "{} reports '{}' for {} {} times from {} to {}, every {}",
-                u.reporter,
-                u.kind.label(),
-                u.unit,
-                u.events,
-                u.first,
-                u.last,
-                fmt_period(u.period_s.unwrap_or(0.0))
-            ),
+            format!("{}, every {}", loop_summary(u), fmt_period(u.period_s.unwrap_or(0.0))),
             Some("systemd.unit.failure_loop"),
             Some(u.first_source.clone()),
         );
