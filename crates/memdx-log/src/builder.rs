@@ -36,29 +36,18 @@ pub enum Fed {
     Rejected,
 }
 
+/// A report being read: the [`Report`] it fills (title, signature, guilty frame and registers are
+/// set by [`Builder::finish`] and [`Finished::complete`]) and the state of the body parsers.
 #[derive(Debug)]
 pub struct Builder {
     pub row: Option<&'static Row>,
-    pub kind: Kind,
-    pub header: String,
+    pub report: Report,
     pub cap: Option<String>,
-    pub time: Stamp,
-    pub source: SourceRef,
-    pub first_line: usize,
     pub last_line: usize,
-    pub cpu: Option<u32>,
-    pub pid: Option<u32>,
-    pub comm: Option<String>,
-    pub kernel: Option<String>,
-    pub taint: Option<String>,
-    pub hardware: Option<String>,
-    pub pc: Option<String>,
     /// Register lines as printed, parsed into [`Register`]s only for reports that are kept
     /// ([`Finished::complete`]): folded repeats never pay for them.
     reg_lines: Vec<String>,
     reg_count: usize,
-    pub frames: Vec<Frame>,
-    pub aux_stacks: Vec<AuxStack>,
     /// Frames go to the last of `aux_stacks` (after `Allocated by task N:` ...).
     in_aux: bool,
     body: ObjectFacts,
@@ -69,12 +58,7 @@ pub struct Builder {
     site_next: bool,
     /// lockdep: past the free-form part, in the call trace.
     lockdep_trace: bool,
-    pub code: Option<String>,
-    pub modules: Option<String>,
     pub access: Option<String>,
-    pub corrupted: Option<String>,
-    pub mem: Option<MemReport>,
-    pub lines: u32,
     context: Option<String>,
     in_trace: bool,
     in_tasks: Option<TaskCols>,
@@ -109,35 +93,44 @@ impl Builder {
     ) -> Self {
         let mut b = Builder {
             row,
-            kind,
-            header: header.to_string(),
+            report: Report {
+                kind,
+                title: String::new(),
+                signature: String::new(),
+                guilty_frame: None,
+                header: header.to_string(),
+                time: time.clone(),
+                cpu: None,
+                pid: None,
+                comm: None,
+                kernel: None,
+                taint: None,
+                hardware: None,
+                pc: None,
+                registers: Vec::new(),
+                frames: Vec::new(),
+                aux_stacks: Vec::new(),
+                code: None,
+                modules: None,
+                corrupted: None,
+                count: 1,
+                first_seen: time.clone(),
+                last_seen: time,
+                source: source.at(line),
+                lines: 1,
+                mem: None,
+                explanation: None,
+            },
             cap: row.and_then(|r| table::capture(r, header)),
-            time,
-            source,
-            first_line: line,
             last_line: line,
-            cpu: None,
-            pid: None,
-            comm: None,
-            kernel: None,
-            taint: None,
-            hardware: None,
-            pc: None,
             reg_lines: Vec::new(),
             reg_count: 0,
-            frames: Vec::new(),
-            aux_stacks: Vec::new(),
             in_aux: false,
             body: ObjectFacts::default(),
             lock_site: None,
             site_next: false,
             lockdep_trace: false,
-            code: None,
-            modules: None,
             access: None,
-            corrupted: None,
-            mem: None,
-            lines: 1,
             context: None,
             in_trace: false,
             in_tasks: None,
@@ -182,16 +175,16 @@ impl Builder {
     }
 
     fn parse_header(&mut self, h: &str) {
-        match self.kind {
+        match self.report.kind {
             Kind::Oom => {
-                let mem = self.mem.get_or_insert_with(MemReport::default);
+                let mem = self.report.mem.get_or_insert_with(MemReport::default);
                 if let Some((comm, rest)) = h.split_once(" invoked oom-killer: ") {
-                    self.comm = Some(comm.to_string());
+                    self.report.comm = Some(comm.to_string());
                     parse_gfp(rest, "gfp_mask=", mem);
                     mem.order = field_after(rest, "order=").and_then(|v| v.parse().ok());
                 } else {
                     // The invocation line was lost: only the kill line is here.
-                    self.corrupted =
+                    self.report.corrupted =
                         Some("OOM report without its `invoked oom-killer` line (truncated log?)".into());
                     if let Some(c) = h.strip_prefix("oom-kill:") {
                         parse_oom_kill(c, mem);
@@ -204,9 +197,9 @@ impl Builder {
                 }
             }
             Kind::AllocFailure => {
-                let mem = self.mem.get_or_insert_with(MemReport::default);
+                let mem = self.report.mem.get_or_insert_with(MemReport::default);
                 if let Some(i) = h.find(": page allocation failure") {
-                    self.comm = Some(h[..i].to_string());
+                    self.report.comm = Some(h[..i].to_string());
                 }
                 let order = field_after(h, "order:").and_then(|v| v.parse::<u32>().ok());
                 mem.order = order;
@@ -218,8 +211,8 @@ impl Builder {
                 if let Some(r) = h.strip_prefix("INFO: task ") {
                     if let Some((task, _)) = r.split_once(" blocked") {
                         if let Some((comm, pid)) = task.rsplit_once(':') {
-                            self.comm = Some(comm.to_string());
-                            self.pid = pid.parse().ok();
+                            self.report.comm = Some(comm.to_string());
+                            self.report.pid = pid.parse().ok();
                         }
                     }
                 }
@@ -244,13 +237,13 @@ impl Builder {
                 .or_else(|| h.rsplit(' ').nth(1).filter(|t| t.contains("+0x")))
                 .map(|t| t.trim_end_matches(','));
             if let Some(f) = tail.and_then(parse_frame) {
-                self.pc = Some(format!("{f}"));
+                self.report.pc = Some(format!("{f}"));
             }
             if let Some(r) = h.strip_prefix("WARNING: CPU: ") {
                 let mut it = r.split_whitespace();
-                self.cpu = it.next().and_then(|c| c.parse().ok());
+                self.report.cpu = it.next().and_then(|c| c.parse().ok());
                 if it.next() == Some("PID:") {
-                    self.pid = it.next().and_then(|p| p.parse().ok());
+                    self.report.pid = it.next().and_then(|p| p.parse().ok());
                 }
             }
         }
@@ -258,14 +251,15 @@ impl Builder {
 
     /// Feeds one message line (`t`: leading spaces removed, `raw`: as framed).
     pub fn feed(&mut self, t: &str, line: usize) -> Fed {
-        if self.lines >= MAX_LINES {
-            self.corrupted
+        if self.report.lines >= MAX_LINES {
+            self.report
+                .corrupted
                 .get_or_insert_with(|| format!("report longer than {MAX_LINES} lines; the rest was cut"));
             return Fed::Rejected;
         }
         let r = self.feed_inner(t);
         if r != Fed::Rejected {
-            self.lines += 1;
+            self.report.lines += 1;
             self.last_line = line;
         }
         r
@@ -279,9 +273,9 @@ impl Builder {
             return self.feed_lockdep(t);
         }
         if let Some(f) = parse_frame(t) {
-            let frames = match self.aux_stacks.last_mut() {
+            let frames = match self.report.aux_stacks.last_mut() {
                 Some(a) if self.in_aux => &mut a.frames,
-                _ => &mut self.frames,
+                _ => &mut self.report.frames,
             };
             if frames.len() < MAX_FRAMES {
                 let mut f = f;
@@ -291,12 +285,12 @@ impl Builder {
             return Fed::Taken;
         }
         if let Some(label) = aux_label(t) {
-            if self.aux_stacks.len() < 16 {
+            if self.report.aux_stacks.len() < 16 {
                 if let Some(site) = slub_track(label) {
                     let what = if label.contains("Allocated") { "allocated in" } else { "freed in" };
                     self.body.facts.push(Fact { label: what.into(), value: site.to_string() });
                 }
-                self.aux_stacks.push(AuxStack { label: label.to_string(), frames: Vec::new() });
+                self.report.aux_stacks.push(AuxStack { label: label.to_string(), frames: Vec::new() });
                 self.in_aux = true;
             }
             return Fed::Taken;
@@ -315,43 +309,43 @@ impl Builder {
             return Fed::Taken;
         }
         if let Some(c) = parse_cpu_line(t) {
-            self.cpu = self.cpu.or(c.cpu);
-            self.pid = self.pid.or(c.pid);
-            if self.comm.is_none() || self.kind == Kind::Unknown {
-                self.comm = c.comm;
+            self.report.cpu = self.report.cpu.or(c.cpu);
+            self.report.pid = self.report.pid.or(c.pid);
+            if self.report.comm.is_none() || self.report.kind == Kind::Unknown {
+                self.report.comm = c.comm;
             }
-            self.kernel = c.kernel;
-            self.taint = c.taint;
+            self.report.kernel = c.kernel;
+            self.report.taint = c.taint;
             return Fed::Taken;
         }
         // Not the 6.x legend `Tainted: [W]=WARN, [O]=OOT_MODULE` (left to is_oops_detail).
         if t.starts_with("Not tainted ") || t.starts_with("Tainted: ") && !t.starts_with("Tainted: [") {
             // hung task: `      Not tainted 6.18.44 #1` under the header.
             let (taint, kernel) = parse_taint(&format!(" {t}"));
-            self.taint = self.taint.take().or(taint);
-            self.kernel = self.kernel.take().or(kernel);
+            self.report.taint = self.report.taint.take().or(taint);
+            self.report.kernel = self.report.kernel.take().or(kernel);
             return Fed::Taken;
         }
         if let Some(h) = t.strip_prefix("Hardware name: ") {
-            self.hardware = Some(h.to_string());
+            self.report.hardware = Some(h.to_string());
             return Fed::Taken;
         }
         if let Some(m) = t.strip_prefix("Modules linked in:") {
-            self.modules = Some(m.trim().to_string());
+            self.report.modules = Some(m.trim().to_string());
             return Fed::Taken;
         }
         if let Some(c) = t.strip_prefix("Code: ") {
-            self.code = Some(c.trim().to_string());
+            self.report.code = Some(c.trim().to_string());
             return Fed::Taken;
         }
         if let Some(pc) = pc_line(t) {
-            if let Some(pc) = pc.filter(|_| self.pc.is_none() || self.kind != Kind::Warning) {
-                self.pc = Some(pc.to_string());
+            if let Some(pc) = pc.filter(|_| self.report.pc.is_none() || self.report.kind != Kind::Warning) {
+                self.report.pc = Some(pc.to_string());
             }
             return Fed::Taken;
         }
         // The new pc is applied only when the whole line parses as registers.
-        let (had_pc, kind) = (self.pc.is_some(), self.kind);
+        let (had_pc, kind) = (self.report.pc.is_some(), self.report.kind);
         let mut new_pc: Option<&str> = None;
         let n = visit_registers(t, |name, value| {
             if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none()
@@ -365,7 +359,7 @@ impl Builder {
         });
         if n > 0 {
             if let Some(v) = new_pc {
-                self.pc = Some(v.to_string());
+                self.report.pc = Some(v.to_string());
             }
             if self.reg_count < 64 {
                 self.reg_lines.push(t.to_string());
@@ -374,7 +368,7 @@ impl Builder {
             return Fed::Taken;
         }
         // `Read of size 8 at addr ...`; arm64 tag-based KASAN: `Read at addr f2ff000...`.
-        if self.kind == Kind::Kasan
+        if self.report.kind == Kind::Kasan
             && self.access.is_none()
             && (t.starts_with("Read of size")
                 || t.starts_with("Write of size")
@@ -395,14 +389,15 @@ impl Builder {
             return self.feed_mem(t);
         }
         if self.body() == Body::Leak {
-            if t.starts_with("unreferenced object 0x") && self.frames.is_empty() {
+            if t.starts_with("unreferenced object 0x") && self.report.frames.is_empty() {
                 return Fed::Taken;
             }
             if let Some(c) = t.strip_prefix("comm \"") {
                 // comm "modprobe", pid 2088, jiffies 4294680594 (age 375.486s)
                 if let Some((comm, rest)) = c.split_once("\", pid ") {
-                    self.comm.get_or_insert_with(|| comm.to_string());
-                    self.pid = self.pid.or_else(|| field_after(rest, "").and_then(|p| p.parse().ok()));
+                    self.report.comm.get_or_insert_with(|| comm.to_string());
+                    self.report.pid =
+                        self.report.pid.or_else(|| field_after(rest, "").and_then(|p| p.parse().ok()));
                 }
                 if let Some(age) = field_after(t, "(age ") {
                     let age = age.trim_end_matches(')');
@@ -430,8 +425,9 @@ impl Builder {
             if let Some(p) = t.strip_prefix("Process ") {
                 // Process Isolated Web Co (pid: 29060, stack limit = 0x...)
                 if let Some((comm, rest)) = p.rsplit_once(" (pid: ") {
-                    self.comm.get_or_insert_with(|| comm.to_string());
-                    self.pid = self.pid.or_else(|| rest.split(',').next().and_then(|x| x.parse().ok()));
+                    self.report.comm.get_or_insert_with(|| comm.to_string());
+                    self.report.pid =
+                        self.report.pid.or_else(|| rest.split(',').next().and_then(|x| x.parse().ok()));
                 }
             }
             return Fed::Taken;
@@ -461,11 +457,11 @@ impl Builder {
         if let Some(f) = parse_frame(t) {
             if std::mem::take(&mut self.site_next) {
                 self.lock_site.get_or_insert_with(|| f.func.clone());
-            } else if self.aux_stacks.len() < 16 {
-                if self.aux_stacks.last().is_none_or(|a| a.label != LOCK_CHAIN) {
-                    self.aux_stacks.push(AuxStack { label: LOCK_CHAIN.into(), frames: Vec::new() });
+            } else if self.report.aux_stacks.len() < 16 {
+                if self.report.aux_stacks.last().is_none_or(|a| a.label != LOCK_CHAIN) {
+                    self.report.aux_stacks.push(AuxStack { label: LOCK_CHAIN.into(), frames: Vec::new() });
                 }
-                if let Some(a) = self.aux_stacks.last_mut().filter(|a| a.frames.len() < MAX_FRAMES) {
+                if let Some(a) = self.report.aux_stacks.last_mut().filter(|a| a.frames.len() < MAX_FRAMES) {
                     a.frames.push(f);
                 }
             }
@@ -475,7 +471,7 @@ impl Builder {
     }
 
     fn feed_mem(&mut self, t: &str) -> Fed {
-        let mem = self.mem.get_or_insert_with(MemReport::default);
+        let mem = self.report.mem.get_or_insert_with(MemReport::default);
         if KILLED.find(t.as_bytes()).is_some() {
             parse_killed(t, mem);
             return Fed::End;
@@ -586,30 +582,30 @@ impl Builder {
                 ptr,
                 inuse,
                 fp,
-                cpu: self.cpu,
-                pid: self.pid,
-                comm: self.comm,
-                frames: self.frames,
-                time: self.time,
-                source: self.source.at(self.first_line),
+                cpu: self.report.cpu,
+                pid: self.report.pid,
+                comm: self.report.comm,
+                frames: self.report.frames,
+                time: self.report.time,
+                source: self.report.source,
             }));
         }
-        let needs_trace = !(matches!(self.kind, Kind::Oom | Kind::Panic | Kind::CrashBt)
-            || self.kind == Kind::Bug && self.header.contains("rss-counter"));
-        if needs_trace && self.frames.is_empty() && self.corrupted.is_none() {
-            self.corrupted = Some("no call trace (report truncated or interleaved)".into());
+        let needs_trace = !(matches!(self.report.kind, Kind::Oom | Kind::Panic | Kind::CrashBt)
+            || self.report.kind == Kind::Bug && self.report.header.contains("rss-counter"));
+        if needs_trace && self.report.frames.is_empty() && self.report.corrupted.is_none() {
+            self.report.corrupted = Some("no call trace (report truncated or interleaved)".into());
         }
-        if self.kind == Kind::Oom
-            && self.mem.as_ref().is_some_and(|m| m.victim.is_none() && m.constraint.is_none())
-            && self.corrupted.is_none()
+        if self.report.kind == Kind::Oom
+            && self.report.mem.as_ref().is_some_and(|m| m.victim.is_none() && m.constraint.is_none())
+            && self.report.corrupted.is_none()
         {
-            self.corrupted = Some("OOM report ends before the kill (truncated log?)".into());
+            self.report.corrupted = Some("OOM report ends before the kill (truncated log?)".into());
         }
         let guilty = self.guilty();
         let title = self.title(guilty.as_deref());
         let mut sig = title.clone();
         let mut n = 0;
-        for f in self.frames.iter().filter(|f| f.reliable) {
+        for f in self.report.frames.iter().filter(|f| f.reliable) {
             if n == 3 {
                 break;
             }
@@ -620,36 +616,12 @@ impl Builder {
             sig.push_str(roles::base_name(&f.func));
             n += 1;
         }
-        let r = Report {
-            kind: self.kind,
-            title,
-            signature: sig,
-            guilty_frame: guilty,
-            header: self.header,
-            time: self.time.clone(),
-            cpu: self.cpu,
-            pid: self.pid,
-            comm: self.comm,
-            kernel: self.kernel,
-            taint: self.taint,
-            hardware: self.hardware,
-            pc: self.pc,
-            registers: Vec::new(),
-            frames: self.frames,
-            // slub_debug before 5.x prints `Allocated in f+0x1/0x2 age=..` without a stack.
-            aux_stacks: self.aux_stacks.into_iter().filter(|a| !a.frames.is_empty()).collect(),
-            code: self.code,
-            modules: self.modules,
-            corrupted: self.corrupted,
-            count: 1,
-            first_seen: self.time.clone(),
-            last_seen: self.time,
-            source: self.source.at(self.first_line),
-            lines: self.lines,
-            mem: self.mem,
-            explanation: None,
-        };
-        Ok(Finished { report: r, reg_lines: self.reg_lines, body: self.body })
+        self.report.title = title;
+        self.report.signature = sig;
+        self.report.guilty_frame = guilty;
+        // slub_debug before 5.x prints `Allocated in f+0x1/0x2 age=..` without a stack.
+        self.report.aux_stacks.retain(|a| !a.frames.is_empty());
+        Ok(Finished { report: self.report, reg_lines: self.reg_lines, body: self.body })
     }
 
     /// Where the guilty frame comes from: the row's rule; a report without a header row (a lone
@@ -662,7 +634,7 @@ impl Builder {
     fn body(&self) -> Body {
         match self.row {
             Some(r) => r.body,
-            None if self.kind == Kind::StackDump => Body::Dump,
+            None if self.report.kind == Kind::StackDump => Body::Dump,
             None => Body::Oops,
         }
     }
@@ -671,7 +643,7 @@ impl Builder {
     /// `corrupted`, as syzkaller's do).
     fn guilty(&self) -> Option<String> {
         let usable = |func: &str| !roles::has_any(func, roles::NEVER_GUILTY) && !roles::is_address(func);
-        let pc_func = self.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p));
+        let pc_func = self.report.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p));
         let named = match self.pick() {
             Pick::Header | Pick::Pc => pc_func.filter(|f| usable(f)),
             Pick::LockSite => self.lock_site.as_deref().filter(|f| usable(f)),
@@ -681,9 +653,9 @@ impl Builder {
             return Some(frame_title(f));
         }
         let from_stack = match self.pick() {
-            Pick::Stall => stall_frame(&self.frames),
-            Pick::Leak => first_frame(&self.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
-            _ => first_frame(&self.frames, roles::NEVER_GUILTY),
+            Pick::Stall => stall_frame(&self.report.frames),
+            Pick::Leak => first_frame(&self.report.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
+            _ => first_frame(&self.report.frames, roles::NEVER_GUILTY),
         };
         // The faulting instruction is trustworthy even inside a helper: better than nothing.
         let pc_fallback = matches!(self.pick(), Pick::Header | Pick::Pc).then_some(pc_func).flatten();
@@ -740,8 +712,8 @@ impl Builder {
 
     fn title(&self, guilty: Option<&str>) -> String {
         let frame = guilty.unwrap_or("corrupted");
-        if self.kind == Kind::Oom {
-            let m = self.mem.as_ref();
+        if self.report.kind == Kind::Oom {
+            let m = self.report.mem.as_ref();
             return match m
                 .and_then(|m| m.oom_memcg.as_deref())
                 .or_else(|| m.filter(|m| m.constraint.as_deref() == Some("CONSTRAINT_MEMCG")).map(|_| "?"))
@@ -758,23 +730,23 @@ impl Builder {
                 }
             };
         }
-        if self.kind == Kind::Unknown {
+        if self.report.kind == Kind::Unknown {
             return format!("corrupted report in {frame}");
         }
-        if self.kind == Kind::StackDump && self.row.is_none() {
+        if self.report.kind == Kind::StackDump && self.row.is_none() {
             return format!("stack dump in {frame}");
         }
-        if self.kind == Kind::CrashBt {
+        if self.report.kind == Kind::CrashBt {
             return format!("crash: exception in {frame}");
         }
         let tpl = self.row.map(|r| r.title).unwrap_or("{frame}");
         let mut title = tpl.to_string();
-        if self.kind == Kind::Warning && tpl == "WARNING in {frame}" {
-            if let Some(what) = table::warn_site(&self.header) {
+        if self.report.kind == Kind::Warning && tpl == "WARNING in {frame}" {
+            if let Some(what) = table::warn_site(&self.report.header) {
                 title = format!("WARNING: {what} in {{frame}}");
             }
         }
-        if self.kind == Kind::Kasan {
+        if self.report.kind == Kind::Kasan {
             // syzkaller's KASAN titles: no access type when the report prints none, frees are
             // `invalid-free`, and pre-4.15 headers keep their `at addr`.
             let cap = self.cap.as_deref().unwrap_or("");
@@ -783,11 +755,11 @@ impl Builder {
             } else if self.access.is_none() {
                 title = title.replace(" {access}", "");
             }
-            if self.header.contains(" at addr ") && self.access.is_none() {
+            if self.report.header.contains(" at addr ") && self.access.is_none() {
                 title.push_str(" at addr ADDR");
             }
         }
-        let cap = match self.kind {
+        let cap = match self.report.kind {
             // `UBSAN: Undefined behaviour in` (before 5.x) / `UBSAN: array-index-out-of-bounds in`.
             Kind::Ubsan => self.cap.as_deref().map(|c| c.to_ascii_lowercase().replace(' ', "-")),
             _ => self.cap.clone(),
@@ -796,7 +768,7 @@ impl Builder {
             .replace("{frame}", frame)
             .replace("{cap}", cap.as_deref().unwrap_or("?"))
             .replace("{access}", self.access.as_deref().unwrap_or("Access"))
-            .replace("{header}", &self.header)
+            .replace("{header}", &self.report.header)
     }
 }
 

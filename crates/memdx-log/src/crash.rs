@@ -347,12 +347,12 @@ impl Session {
             // PID: 29060    TASK: ffff800035462700  CPU: 6    COMMAND: "Isolated Web Co"
             let prev = self.bt.take();
             let mut b = Builder::new(Kind::CrashBt, None, t, Stamp::default(), source.clone(), line);
-            b.pid = r.split_whitespace().next().and_then(|p| p.parse().ok());
-            b.cpu = crate::builder_field(t, "CPU: ").and_then(|c| c.parse().ok());
-            b.comm = t.split_once("COMMAND: \"").map(|(_, c)| c.trim_end_matches('"').to_string());
-            self.case.bt_pid = b.pid;
-            self.case.bt_cpu = b.cpu;
-            self.case.bt_comm = b.comm.clone();
+            b.report.pid = r.split_whitespace().next().and_then(|p| p.parse().ok());
+            b.report.cpu = crate::builder_field(t, "CPU: ").and_then(|c| c.parse().ok());
+            b.report.comm = t.split_once("COMMAND: \"").map(|(_, c)| c.trim_end_matches('"').to_string());
+            self.case.bt_pid = b.report.pid;
+            self.case.bt_cpu = b.report.cpu;
+            self.case.bt_comm = b.report.comm.clone();
             self.bt = Some(b);
             return prev;
         }
@@ -365,22 +365,22 @@ impl Session {
                 source.clone(),
                 line,
             );
-            b.corrupted = Some("bt output cut: frames are missing".into());
+            b.report.corrupted = Some("bt output cut: frames are missing".into());
             self.bt = Some(b);
             return None;
         }
         let b = self.bt.as_mut()?;
-        b.lines += 1;
+        b.report.lines += 1;
         b.last_line = line;
         if t.starts_with('#') || t.starts_with('/') || t.starts_with("--- <") {
             self.in_exception = false;
         }
         if t == "..." {
-            b.corrupted.get_or_insert_with(|| "bt output cut: frames are missing".into());
+            b.report.corrupted.get_or_insert_with(|| "bt output cut: frames are missing".into());
         } else if let Some(rip) = t.strip_prefix("[exception RIP: ") {
             // [exception RIP: oom_evaluate_task+291]
             let sym = rip.trim_end_matches(']');
-            b.pc = Some(sym.to_string());
+            b.report.pc = Some(sym.to_string());
             push_sym(b, sym, Some("exception"));
             if self.case.exception.is_none() {
                 self.case.exception = Some(new_exception(sym, source.at(line)));
@@ -392,7 +392,7 @@ impl Session {
             let mut it = after.split_whitespace();
             if let Some(func) = it.next() {
                 let module = after.rsplit_once('[').map(|(_, m)| m.trim_end_matches(']').to_string());
-                b.frames.push(Frame {
+                b.report.frames.push(Frame {
                     func: func.to_string(),
                     offset: None,
                     size: None,
@@ -403,13 +403,13 @@ impl Session {
                 });
             }
         } else if t.starts_with('/') && t.contains(": ") {
-            if let Some(f) = b.frames.last_mut() {
+            if let Some(f) = b.report.frames.last_mut() {
                 if f.location.is_none() {
                     f.location = Some(t.replacen(": ", ":", 1));
                 }
             }
         } else if t.starts_with("--- <") {
-            b.frames.push(Frame {
+            b.report.frames.push(Frame {
                 func: t.to_string(),
                 offset: None,
                 size: None,
@@ -422,8 +422,8 @@ impl Session {
             // arm64 exception frame: `PC: ffff000008268b5c  [kmem_cache_free+252]`
             if let Some(sym) = r.split_once('[').map(|(_, s)| s.trim_end_matches(']')) {
                 let sym = sym.split(']').next().unwrap_or(sym);
-                if b.pc.is_none() {
-                    b.pc = Some(sym.to_string());
+                if b.report.pc.is_none() {
+                    b.report.pc = Some(sym.to_string());
                 }
                 if self.case.exception.is_none() {
                     self.case.exception = Some(new_exception(sym, source.at(line)));
@@ -510,7 +510,7 @@ fn push_sym(b: &mut Builder, sym: &str, ctx: Option<&str>) {
         Some((f, o)) => (f, o.parse::<u64>().ok()),
         None => (sym, None),
     };
-    b.frames.push(Frame {
+    b.report.frames.push(Frame {
         func: func.to_string(),
         offset: off,
         size: None,

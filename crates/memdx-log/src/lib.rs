@@ -138,17 +138,17 @@ impl<S: Sink> State<'_, S> {
     }
 
     fn finalize(&mut self, b: Builder) {
-        if let Some(k) = &b.kernel {
+        if let Some(k) = &b.report.kernel {
             self.out.kernel.get_or_insert_with(|| k.clone());
         }
-        if b.taint.is_some() {
-            self.out.taint = b.taint.clone();
+        if b.report.taint.is_some() {
+            self.out.taint = b.report.taint.clone();
         }
-        if b.kind == Kind::Unknown && b.slub.is_none() && b.frames.is_empty() {
+        if b.report.kind == Kind::Unknown && b.slub.is_none() && b.report.frames.is_empty() {
             // Report lines without a header and without a call trace (a lone `Code:` or register
             // line, as user-space segfaults print): not enough to call it a kernel report.
             let msg = "report lines without a header or a call trace were skipped".to_string();
-            self.diag(Diag::note(b.source.at(b.first_line), msg));
+            self.diag(Diag::note(b.report.source.clone(), msg));
             return;
         }
         match b.finish() {
@@ -248,7 +248,7 @@ impl<S: Sink> State<'_, S> {
         if let Some(row) = table::header(t) {
             if !row.continues.is_empty() {
                 if let Some((_, b)) =
-                    self.open.iter_mut().find(|(k, b)| *k == key && row.continues.contains(&b.kind))
+                    self.open.iter_mut().find(|(k, b)| *k == key && row.continues.contains(&b.report.kind))
                 {
                     if b.feed(t, line) != Fed::Rejected {
                         return;
@@ -256,8 +256,10 @@ impl<S: Sink> State<'_, S> {
                 }
                 // One report per oops: a second header line of the same oops (`Oops: 0000 [#1]`
                 // after `BUG: unable to handle ...`) continues it even after a line it rejected.
-                if let Some(i) =
-                    self.lingering.iter().position(|(k, b, _)| *k == key && row.continues.contains(&b.kind))
+                if let Some(i) = self
+                    .lingering
+                    .iter()
+                    .position(|(k, b, _)| *k == key && row.continues.contains(&b.report.kind))
                 {
                     let (k, mut b, _) = self.lingering.swap_remove(i);
                     if b.feed(t, line) != Fed::Rejected {
@@ -292,7 +294,7 @@ impl<S: Sink> State<'_, S> {
         if let Some(i) = self.lingering.iter().position(|(k, _, _)| *k == key) {
             let (k, mut b, _) = self.lingering.swap_remove(i);
             if b.feed(t, line) == Fed::Taken {
-                b.corrupted.get_or_insert_with(|| {
+                b.report.corrupted.get_or_insert_with(|| {
                     format!("interleaved with unrelated lines (line {line} continues it)")
                 });
                 self.open.push((k, b));
@@ -304,10 +306,10 @@ impl<S: Sink> State<'_, S> {
             Builder::new(Kind::StackDump, None, t, time.stamp(), self.src.clone(), line)
         } else {
             let mut b = Builder::new(Kind::Unknown, None, t, time.stamp(), self.src.clone(), line);
-            b.corrupted = Some("report header missing (log starts or was cut mid-report)".into());
+            b.report.corrupted = Some("report header missing (log starts or was cut mid-report)".into());
             b
         };
-        b.lines = 0;
+        b.report.lines = 0;
         b.feed(t, line);
         self.open.push((key, b));
     }
@@ -441,8 +443,12 @@ pub fn scan_with<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogSc
     }
     let open = std::mem::take(&mut st.open);
     for (_, mut b) in open {
-        if b.kind != Kind::Unknown && b.slub.is_none() && b.frames.is_empty() && b.kind != Kind::Oom {
-            b.corrupted.get_or_insert_with(|| "log ends inside the report".into());
+        if b.report.kind != Kind::Unknown
+            && b.slub.is_none()
+            && b.report.frames.is_empty()
+            && b.report.kind != Kind::Oom
+        {
+            b.report.corrupted.get_or_insert_with(|| "log ends inside the report".into());
         }
         st.finalize(b);
     }
