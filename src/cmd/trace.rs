@@ -463,7 +463,7 @@ fn reclaim(a: ReclaimArgs) -> anyhow::Result<u8> {
         let fs = findings(r);
         worst = worst.max(fs.iter().map(|f| f.severity).max());
         if a.capture.json {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"report": r, "findings": fs}))?);
+            println!("{}", serde_json::to_string_pretty(&memdx_render::schema::ReclaimDoc::new(r, &fs))?);
         } else {
             print_report(r, &fs, a.table)?;
         }

@@ -111,7 +111,7 @@ fn table(title: &str, p: &AllocPaths) {
 
 fn print(r: &KmemReport, min: u64, order: u32, json: bool) -> anyhow::Result<()> {
     if json {
-        let v = serde_json::json!({"min_size": min, "min_order": order, "report": r});
+        let v = memdx_render::schema::AllocsDoc::new(r, min, order);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }

@@ -331,7 +331,7 @@ fn print(
                 "name_fallback": w.name_fallback,
             })
         });
-        let v = serde_json::json!({"cache": m, "window": w, "report": r, "findings": fs});
+        let v = memdx_render::schema::SlabDoc::new(m, w, r, fs);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }

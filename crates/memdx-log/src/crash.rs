@@ -400,6 +400,7 @@ impl Session {
                     reliable: true,
                     context: None,
                     location: None,
+                    user: false,
                 });
             }
         } else if t.starts_with('/') && t.contains(": ") {
@@ -417,6 +418,7 @@ impl Session {
                 reliable: false,
                 context: Some("boundary".into()),
                 location: None,
+                user: false,
             });
         } else if let Some(r) = t.strip_prefix("PC: ") {
             // arm64 exception frame: `PC: ffff000008268b5c  [kmem_cache_free+252]`
@@ -518,6 +520,7 @@ fn push_sym(b: &mut Builder, sym: &str, ctx: Option<&str>) {
         reliable: true,
         context: ctx.map(str::to_string),
         location: None,
+        user: false,
     });
 }
 

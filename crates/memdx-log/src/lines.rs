@@ -68,6 +68,7 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         reliable,
         context: None,
         location,
+        user: false,
     })
 }
 
@@ -90,6 +91,7 @@ fn arm_frame(s: &str, reliable: bool) -> Option<Frame> {
             reliable: true,
             context: None,
             location: None,
+            user: false,
         })
     })?;
     f.reliable &= reliable;
@@ -144,6 +146,7 @@ fn bare_frame(sym: &str, rest: &str, bracketed: bool, reliable: bool) -> Option<
         reliable,
         context: None,
         location: location.map(str::to_string),
+        user: false,
     };
     if bracketed && rest.is_empty() {
         let digits = sym.strip_prefix("0x")?;

@@ -106,6 +106,28 @@ pub struct Frame {
     /// Source file:line when the trace carries it (`crash> bt -l`, decoded traces).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// A user-space frame (a bcc `-U` stack, a bpftrace `ustack`, perf's user part); kernel
+    /// reports print kernel frames only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
+}
+
+impl Frame {
+    /// A frame as tracers and stack tools print it: symbol, offset and module, no size.
+    pub fn symbol(func: String, offset: Option<u64>, module: Option<String>, user: bool) -> Frame {
+        Frame { func, offset, size: None, module, reliable: true, context: None, location: None, user }
+    }
+
+    /// A kernel frame `func+offset`.
+    pub fn kernel(func: &str, offset: Option<u64>) -> Frame {
+        Frame::symbol(func.to_string(), offset, None, false)
+    }
+
+    /// The function name without compiler suffixes (`.constprop.34`, `.isra.0`, `.cold`), as the
+    /// role table matches it.
+    pub fn name(&self) -> &str {
+        crate::roles::base_name(&self.func)
+    }
 }
 
 impl std::fmt::Display for Frame {

@@ -7,6 +7,7 @@ pub mod html;
 pub mod log;
 pub mod metrics;
 pub mod pins;
+pub mod schema;
 mod style;
 
 pub use style::Style;

@@ -8,7 +8,6 @@
 
 use memdx_parse::cgroups::ProcCgroups;
 use memdx_parse::slabinfo::SlabTable;
-use serde::Serialize;
 
 /// Caches that grow with the number of cgroups (alive or dying). Exact names or `prefix*`.
 pub const MEMCG_CACHES: &[&str] = &[
@@ -30,22 +29,20 @@ pub fn is_memcg_cache(name: &str) -> bool {
 }
 
 /// One cgroup hierarchy (v1 controller, or the v2 tree).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Hierarchy {
     pub controller: String,
     pub hierarchy: u64,
     /// `/proc/cgroups` num_cgroups (counts dying cgroups too).
     pub num_cgroups: u64,
     /// Directories actually present under the controller's mount, when counted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub present: Option<u64>,
     /// num_cgroups - present (v1), or `nr_dying_descendants` (v2).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dying: Option<u64>,
 }
 
 /// `cgroup.stat` of a v2 cgroup (since 4.14); `nr_dying_subsys_*` since 6.x are not kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CgroupStat {
     pub nr_descendants: u64,
     pub nr_dying_descendants: u64,
@@ -90,7 +87,7 @@ pub fn hierarchies(pc: &ProcCgroups, present: &[(&str, u64)]) -> Vec<Hierarchy> 
 }
 
 /// Growth of one cache between two slab tables.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CacheGrowth {
     pub cache: String,
     pub before: u64,
@@ -99,7 +96,6 @@ pub struct CacheGrowth {
     pub objsize: u64,
     /// delta * objsize, KiB.
     pub delta_kb: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub per_hour: Option<f64>,
 }
 
@@ -136,7 +132,7 @@ pub fn growth(
 /// The merged-cache situation of a cache name, from the `/sys/kernel/slab` symlinks: every name
 /// pointing at the same `:<flags>-<size>` target shares one kmem_cache, listed in slabinfo and
 /// named in tracepoints by its first member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergedCache {
     /// The name asked for.
     pub asked: String,
@@ -145,7 +141,6 @@ pub struct MergedCache {
     /// Every alias of the shared cache, sorted.
     pub aliases: Vec<String>,
     /// The sysfs target (`:0000136`), when merged.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
 

@@ -11,13 +11,11 @@
 
 use memdx_core::units::SatSum;
 use memdx_core::{Diag, SourceRef};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
 /// Failure event kinds, in the order they are reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureKind {
     /// dbus-daemon: `Activation via systemd failed for unit 'X': reason`.
     DbusActivationFailed,
@@ -46,14 +44,14 @@ impl FailureKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KindCount {
     pub kind: FailureKind,
     pub count: u64,
 }
 
 /// Failures of one unit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnitFailures {
     /// Unit name (`logrotate.service`), or the description for `Failed to start <description>`.
     pub unit: String,
@@ -66,12 +64,9 @@ pub struct UnitFailures {
     pub last: String,
     pub span_s: f64,
     /// Median interval between consecutive events of [`UnitFailures::kind`], seconds (0.1 s steps).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub period_s: Option<f64>,
     /// Share of intervals within 10% of the period (1.0 = a perfectly regular loop).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub regularity: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_restart_counter: Option<u64>,
     /// `Failed with result` results, or the dbus activation error.
     pub reasons: Vec<String>,
@@ -80,7 +75,7 @@ pub struct UnitFailures {
     pub first_source: SourceRef,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JournalReport {
     pub source: String,
     pub lines: u64,

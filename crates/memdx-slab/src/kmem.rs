@@ -14,10 +14,9 @@
 //! stream moved [`REORDER_WINDOW_NS`] past it. Memory: the events of that window.
 
 use crate::pairing::{Event, Pairing, PairingReport, PathCount, TOP_PATHS};
-use crate::stack::{parse_sym, Stack, StackFrame, StackId, StackTable};
+use crate::stack::{parse_sym, Frame, Stack, StackId, StackTable};
 use memdx_core::{Diag, SourceRef};
 use memdx_trace::line::{split_line, LineKind};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
@@ -29,7 +28,7 @@ const MAX_HELD: usize = 100_000;
 const MAX_LIVE: usize = 1_000_000;
 
 /// One bucket of a power-of-two histogram: values in `[from, to)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub from: u64,
     pub to: u64,
@@ -38,7 +37,7 @@ pub struct Bucket {
 
 /// Allocations made during the capture and not freed by its end (`kmem:kfree`, `kmem:mm_page_free`
 /// traced), by call path.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveAllocs {
     pub count: u64,
     pub bytes: u64,
@@ -67,7 +66,7 @@ pub struct KmemOptions {
 }
 
 /// Allocations grouped by call path.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AllocPaths {
     pub events: u64,
     pub bytes: u64,
@@ -76,7 +75,7 @@ pub struct AllocPaths {
 }
 
 /// cgroup directory creation and removal seen in the trace.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CgroupEvents {
     pub mkdir: u64,
     pub rmdir: u64,
@@ -84,7 +83,7 @@ pub struct CgroupEvents {
     pub by_comm: Vec<CommCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CommCount {
     pub comm: String,
     pub mkdir: u64,
@@ -92,7 +91,7 @@ pub struct CommCount {
 }
 
 /// The result of reading one kmem trace.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct KmemReport {
     pub source: String,
     pub lines: u64,
@@ -106,7 +105,6 @@ pub struct KmemReport {
     /// order anyway when within [`REORDER_WINDOW_NS`]).
     pub out_of_order: u64,
     /// First to last event, seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub span_s: Option<f64>,
     /// True when `kmem_cache_alloc` had no `name` field and the size fallback was used.
     pub name_fallback: bool,
@@ -118,16 +116,12 @@ pub struct KmemReport {
     /// Orders of the kept `mm_page_alloc` events: (order, count).
     pub page_orders: Vec<(u32, u64)>,
     /// Kept `kmalloc` allocations not freed by the end; `None` when the capture has no `kfree`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kmalloc_live: Option<LiveAllocs>,
     /// Kept page allocations not freed by the end; `None` when it has no `mm_page_free`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pages_live: Option<LiveAllocs>,
     pub cgroup: CgroupEvents,
     /// [`KmemOptions::reclaimable`] and [`KmemOptions::typesafe_rcu`] of the traced caches.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reclaimable_caches: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub typesafe_rcu_caches: Vec<String>,
     pub diags: Vec<Diag>,
 }
@@ -156,7 +150,7 @@ struct Pending {
     comm: String,
     ts: f64,
     line: usize,
-    frames: Vec<StackFrame>,
+    frames: Vec<Frame>,
     stacked: bool,
     /// No stack can follow any more.
     done: bool,
@@ -316,7 +310,7 @@ impl KmemTrace {
                 let f = f.trim();
                 let (func, offset) = parse_sym(f);
                 let user = f.starts_with('<') || func.starts_with("0x");
-                p.frames.push(StackFrame { func, offset, module: None, user });
+                p.frames.push(Frame::symbol(func, offset, None, user));
             }
             return;
         }
@@ -477,7 +471,7 @@ impl KmemTrace {
         if stack.frames.is_empty() {
             if let Some(cs) = p.call_site.as_deref() {
                 let (func, offset) = parse_sym(cs);
-                stack.frames.push(StackFrame { func, offset, module: None, user: false });
+                stack.frames.push(Frame::symbol(func, offset, None, false));
             }
         }
         let src = self.src.at(p.line);

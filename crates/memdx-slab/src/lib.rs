@@ -25,5 +25,5 @@ pub use correlate::{findings, SlabEvidence};
 pub use journal::{parse_journal, JournalReport};
 pub use kmem::{parse_kmem, KmemOptions, KmemReport};
 pub use pairing::{CacheActivity, PairingReport, SlubPairing};
-pub use stack::{Stack, StackFrame};
+pub use stack::{Frame, Stack};
 pub use tools::{StackSample, ToolFormat, ToolStacks};

@@ -6,9 +6,8 @@
 //! bounded by the objects outstanding (allocated in the window and not freed) plus the freed
 //! objects not yet reused, plus one entry per distinct (call path, comm): not by the input size.
 
-use crate::stack::{Stack, StackFrame, StackId, StackTable};
+use crate::stack::{Frame, Stack, StackId, StackTable};
 use memdx_core::SourceRef;
-use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
 /// How many call paths each list keeps.
@@ -21,28 +20,20 @@ pub const GROWTH_BUCKET_S: f64 = 60.0;
 const MAX_BUCKETS: usize = 7 * 24 * 60;
 
 /// Counts for one call path (and the task that took it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PathCount {
     /// Caller frames, innermost first (allocator frames removed), without offsets.
     pub path: Vec<String>,
     /// The outermost non-generic kernel frame (`cgroup_mkdir`), see [`Stack::driver`].
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
     pub count: u64,
     /// Bytes, when the events carry sizes.
-    #[serde(skip_serializing_if = "is_zero")]
     pub bytes: u64,
     /// The first record that took this path.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub example: Option<SourceRef>,
     /// The example's frames with offsets, as printed.
-    pub frames: Vec<StackFrame>,
-}
-
-fn is_zero(v: &u64) -> bool {
-    *v == 0
+    pub frames: Vec<Frame>,
 }
 
 impl PathCount {
@@ -57,35 +48,28 @@ impl PathCount {
 }
 
 /// Allocations rolled up by the driver function and comm.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DriverCount {
     pub driver: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
     pub allocs: u64,
     pub outstanding: u64,
 }
 
 /// What happened to one cache during the traced window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CacheActivity {
     pub cache: String,
     pub allocs: u64,
     pub frees: u64,
     /// Seconds (since boot for slub_debug and ftrace clocks) of the first and last record.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_time: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_time: Option<f64>,
     /// Window length: last minus first record, or the capture length when the caller sets it.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub span_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub alloc_per_s: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub free_per_s: Option<f64>,
     /// (allocs - frees) per hour over the window.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub net_per_hour: Option<f64>,
     /// allocs - frees.
     pub net: i64,
@@ -108,7 +92,6 @@ pub struct CacheActivity {
     pub allocs_by_path: Vec<PathCount>,
     pub frees_by_path: Vec<PathCount>,
     pub drivers: Vec<DriverCount>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_source: Option<SourceRef>,
 }
 
@@ -120,7 +103,7 @@ impl CacheActivity {
 }
 
 /// The pairing result for every cache seen.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PairingReport {
     /// Caches by allocations, most first.
     pub caches: Vec<CacheActivity>,
@@ -483,13 +466,13 @@ impl memdx_log::Sink for SlubPairing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::StackFrame;
+    use crate::stack::Frame;
 
     fn ev<'a>(ptr: u64, f: &str, t: f64, src: &'a SourceRef) -> Event<'a> {
         Event {
             cache: "c",
             ptr,
-            stack: Stack { frames: vec![StackFrame::kernel(f, None)] },
+            stack: Stack { frames: vec![Frame::kernel(f, None)] },
             comm: Some("x"),
             time: Some(t),
             bytes: 0,

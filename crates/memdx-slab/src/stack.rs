@@ -8,35 +8,12 @@
 //! different offsets after a rebuild) groups together.
 
 use memdx_log::roles::{self, Role, Roles};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One frame of a stack.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct StackFrame {
-    /// Symbol as printed (`[unknown]` when the tool could not resolve it).
-    pub func: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    /// Module or object: `kernel`, `libc-2.28.so`, `[kernel.kallsyms]`, a module name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub module: Option<String>,
-    /// True for user-space frames (a `-U` stack, a `ustack`).
-    pub user: bool,
-}
-
-impl StackFrame {
-    pub fn kernel(func: &str, offset: Option<u64>) -> Self {
-        StackFrame { func: func.to_string(), offset, module: None, user: false }
-    }
-
-    /// The function name without compiler suffixes (`.constprop.34`, `.isra.0`, `.part.1`,
-    /// `.cold`, `.lto_priv.665`, `.localalias.13`).
-    pub fn name(&self) -> &str {
-        base_name(&self.func)
-    }
-}
+/// One frame of a stack: the log engine's frame ([`memdx_log::Frame`]), with `user` set for the
+/// user-space frames tools print.
+pub use memdx_log::Frame;
 
 pub use memdx_log::roles::base_name;
 
@@ -58,15 +35,15 @@ pub fn is_generic_frame(name: &str) -> bool {
 }
 
 /// A stack, innermost frame first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stack {
-    pub frames: Vec<StackFrame>,
+    pub frames: Vec<Frame>,
 }
 
 impl Stack {
     /// The kernel frames from the caller of the allocator outwards (allocator and tracer frames at
     /// the top removed).
-    pub fn caller_frames(&self) -> &[StackFrame] {
+    pub fn caller_frames(&self) -> &[Frame] {
         let skip = self.frames.iter().take_while(|f| !f.user && is_allocator_frame(f.name())).count();
         if skip == self.frames.len() {
             // All allocator frames (a stack cut short): keep it whole rather than empty.
@@ -169,20 +146,9 @@ pub fn parse_sym(s: &str) -> (String, Option<u64>) {
     (s.to_string(), None)
 }
 
-/// Converts the frames of a log report (slub_debug TRACE call traces) to the stack model.
-pub fn from_log_frames(frames: &[memdx_log::Frame]) -> Stack {
-    Stack {
-        frames: frames
-            .iter()
-            .filter(|f| f.reliable)
-            .map(|f| StackFrame {
-                func: f.func.clone(),
-                offset: f.offset,
-                module: f.module.clone(),
-                user: false,
-            })
-            .collect(),
-    }
+/// The stack of a log report (slub_debug TRACE call traces): its reliable frames.
+pub fn from_log_frames(frames: &[Frame]) -> Stack {
+    Stack { frames: frames.iter().filter(|f| f.reliable).cloned().collect() }
 }
 
 #[cfg(test)]
@@ -190,7 +156,7 @@ mod tests {
     use super::*;
 
     fn st(names: &[&str]) -> Stack {
-        Stack { frames: names.iter().map(|n| StackFrame::kernel(n, None)).collect() }
+        Stack { frames: names.iter().map(|n| Frame::kernel(n, None)).collect() }
     }
 
     #[test]

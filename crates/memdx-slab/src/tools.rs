@@ -15,13 +15,11 @@
 //! builtin-script.c) and the seed's captures. Never panics; lines that fit no layout are skipped and
 //! counted in a [`Diag`].
 
-use crate::stack::{parse_sym, Stack, StackFrame};
+use crate::stack::{parse_sym, Frame, Stack};
 use memdx_core::{Diag, SourceRef};
-use serde::Serialize;
 
 /// Which tool wrote the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ToolFormat {
     BccTrace,
     Memleak,
@@ -43,28 +41,21 @@ impl ToolFormat {
 }
 
 /// One stack with what the tool said about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StackSample {
     pub stack: Stack,
     /// How many hits (1 for a per-event line of `trace`/`perf script`).
     pub count: u64,
     /// Bytes (memleak outstanding bytes, a bpftrace `sum(size)` map).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tid: Option<u32>,
     /// Seconds, as the tool printed them.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<f64>,
     /// The probe or event (`kernfs_new_node`, `kmem:kmem_cache_alloc`, the bpftrace map name).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
     /// Extra text the tool printed with the hit (a return value, a map key part).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub source: SourceRef,
 }
@@ -183,7 +174,7 @@ fn is_bcc_trace_header(t: &str) -> bool {
 
 /// A bcc frame: `sym+0xoff [module]`, `[unknown] [module (deleted)]`, `sym`, optionally preceded by
 /// `0xaddr` and a tab or spaces (`-a`, memleak).
-fn bcc_frame(t: &str) -> Option<StackFrame> {
+fn bcc_frame(t: &str) -> Option<Frame> {
     let mut t = t.trim();
     if let Some(rest) = t.strip_prefix("0x") {
         let end = rest.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(rest.len());
@@ -209,7 +200,7 @@ fn bcc_frame(t: &str) -> Option<StackFrame> {
     let user = module.as_deref().is_some_and(|m| {
         m != "kernel" && (m.contains(".so") || m.contains("(deleted)") || m == "unknown" || m.contains('/'))
     });
-    Some(StackFrame { func, offset, module, user })
+    Some(Frame::symbol(func, offset, module, user))
 }
 
 /// Marks every frame after the first user-space frame as user-space.
@@ -352,7 +343,7 @@ fn memleak_header(t: &str) -> Option<(u64, u64)> {
 }
 
 fn stackcount(text: &str, src: &SourceRef, out: &mut ToolStacks, sk: &mut Skipped) {
-    let mut frames: Vec<StackFrame> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
     let mut user = false;
     let mut comm: Option<(String, Option<u32>)> = None;
     let mut start = 0usize;
@@ -426,7 +417,7 @@ fn stackcount(text: &str, src: &SourceRef, out: &mut ToolStacks, sk: &mut Skippe
 fn bpftrace(text: &str, src: &SourceRef, out: &mut ToolStacks, sk: &mut Skipped) {
     struct Open {
         map: String,
-        frames: Vec<StackFrame>,
+        frames: Vec<Frame>,
         keys: Vec<String>,
         line: usize,
     }
@@ -516,7 +507,7 @@ fn bpftrace(text: &str, src: &SourceRef, out: &mut ToolStacks, sk: &mut Skipped)
         let (func, offset) = parse_sym(sym);
         let user = module.as_deref().is_some_and(|m| m.starts_with('/'))
             || func.starts_with("0x") && func.len() <= 14;
-        o.frames.push(StackFrame { func, offset, module, user });
+        o.frames.push(Frame::symbol(func, offset, module, user));
     }
     if let Some(o) = open {
         sk.note(o.line);
@@ -592,7 +583,7 @@ fn perf_script(text: &str, src: &SourceRef, out: &mut ToolStacks, sk: &mut Skipp
             let user = dso.as_deref().is_some_and(|d| {
                 !d.contains("kernel.kallsyms") && !d.ends_with(".ko") && !d.starts_with('[')
             });
-            s.stack.frames.push(StackFrame { func, offset, module: dso, user });
+            s.stack.frames.push(Frame::symbol(func, offset, dso, user));
             continue;
         }
         match perf_event_header(l) {

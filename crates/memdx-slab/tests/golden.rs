@@ -2,6 +2,7 @@
 //! `MEMDX_UPDATE_GOLDENS=1 cargo test -p memdx-slab` rewrites the goldens.
 
 use memdx_core::SourceRef;
+use memdx_render::schema::Json;
 use memdx_slab::{correlate, journal, kmem, tools, SlabEvidence, SlubPairing};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
@@ -106,9 +107,9 @@ fn seed000_bundle() {
 
     let actual = json!({
         "log": {"kernel": scan.kernel, "slub_trace_records": scan.slub_trace_records},
-        "pairing": pairing,
-        "journal": journal,
-        "tools": stacks.iter().map(|t| json!({"format": t.format, "samples": t.samples, "diags": t.diags})).collect::<Vec<_>>(),
+        "pairing": Json(&pairing),
+        "journal": Json(&journal),
+        "tools": stacks.iter().map(|t| json!({"format": Json(&t.format), "samples": Json(&t.samples), "diags": t.diags})).collect::<Vec<_>>(),
         "findings": findings,
     });
     check(&testdata().join("seed000.golden.json"), &actual);
@@ -138,7 +139,7 @@ fn tool_formats() {
             .iter()
             .map(|s| json!({"count": s.count, "bytes": s.bytes, "comm": s.comm, "path": s.stack.path(6), "driver": s.stack.driver(), "user_frames": s.stack.frames.iter().filter(|f| f.user).count()}))
             .collect();
-        all.insert(name, json!({"format": t.format, "stacks": paths, "diags": t.diags}));
+        all.insert(name, json!({"format": Json(&t.format), "stacks": paths, "diags": t.diags}));
     }
     check(&dir.join("tools.golden.json"), &Value::Object(all));
 }
@@ -153,7 +154,7 @@ fn live618_kmalloc_stacks() {
         let r = kmem::parse_kmem(open(&dir.join(name)), name, opts, None);
         assert!(r.kmalloc.events > 0, "{name}");
         assert!(r.with_stack > 0, "{name}");
-        all.insert(name.to_string(), serde_json::to_value(&r).unwrap());
+        all.insert(name.to_string(), serde_json::to_value(Json(&r)).unwrap());
     }
     let r = &all["option_stacktrace_kmalloc.trace.txt"];
     assert_eq!(r["kmalloc"]["by_count"][0]["path"][0], "seq_read_iter");

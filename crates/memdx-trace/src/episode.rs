@@ -6,18 +6,17 @@
 
 use crate::event::{EpisodeKind, Event, Lru};
 use crate::line::RawEvent;
-use serde::Serialize;
 use std::collections::HashMap;
 
 /// Pages scanned and reclaimed from one LRU type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanReclaim {
     pub scanned: u64,
     pub reclaimed: u64,
 }
 
 /// Calls and time of one shrinker (by `scan_objects` symbol).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShrinkerUse {
     pub shrinker: String,
     pub calls: u64,
@@ -25,8 +24,7 @@ pub struct ShrinkerUse {
 }
 
 /// How an episode ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EpisodeEnd {
     /// Its end event was seen.
     Complete,
@@ -37,7 +35,7 @@ pub enum EpisodeEnd {
 }
 
 /// One reclaim episode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Episode {
     pub kind: EpisodeKind,
     pub comm: String,
@@ -120,7 +118,7 @@ struct Task {
 }
 
 /// What the tracker saw besides complete episodes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrackerCounts {
     /// End (or kswapd sleep) events with no open episode: the trace started mid-episode.
     pub unmatched_end: [u64; 5],

@@ -2,11 +2,9 @@
 //! `Option`s: a field absent on the traced kernel is `None`, never a made-up zero.
 
 use crate::fmt::{Slots, F};
-use serde::Serialize;
 
 /// The reclaim entry points with begin/end tracepoints, plus kswapd's wake/sleep cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EpisodeKind {
     /// `mm_vmscan_direct_reclaim_begin/end`: an allocating task reclaims for the whole node.
     Direct,
@@ -45,8 +43,7 @@ impl EpisodeKind {
 }
 
 /// The LRU lists (`enum lru_list`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lru {
     InactiveAnon,
     ActiveAnon,

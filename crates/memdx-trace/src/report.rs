@@ -9,7 +9,6 @@ use crate::table::{CpuSecondRow, CpuSecondTable, LatencyHist, LOW_RECLAIM};
 use crate::window::WindowDelta;
 use memdx_core::units::SatSum;
 use memdx_core::Diag;
-use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
 /// What to keep and what to look at.
@@ -30,7 +29,7 @@ impl Default for Options {
 }
 
 /// Episode statistics of one kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KindStats {
     pub kind: EpisodeKind,
     pub begins: u64,
@@ -57,7 +56,6 @@ pub struct KindStats {
     pub throttled_us: u64,
     pub anon: ScanReclaim,
     pub file: ScanReclaim,
-    #[serde(skip)]
     hist: LatencyHist,
 }
 
@@ -95,7 +93,7 @@ impl KindStats {
 }
 
 /// Latency of the episodes of one command name (pids vary; the name is what a person recognises).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskLatency {
     pub comm: String,
     pub episodes: u64,
@@ -106,14 +104,12 @@ pub struct TaskLatency {
     pub p50_ns: u64,
     pub p99_ns: u64,
     pub max_ns: u64,
-    #[serde(skip)]
     hist: LatencyHist,
-    #[serde(skip)]
     pid_set: BTreeSet<i32>,
 }
 
 /// `mm_vmscan_lru_isolate` totals of one LRU list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IsolateTotals {
     pub lru: Option<Lru>,
     pub calls: u64,
@@ -125,7 +121,7 @@ pub struct IsolateTotals {
 }
 
 /// Shrinker call totals (all calls seen, inside episodes or not).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ShrinkerTotals {
     pub shrinker: String,
     pub calls: u64,
@@ -134,7 +130,7 @@ pub struct ShrinkerTotals {
 }
 
 /// `mm_vmscan_throttled` totals per reason.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ThrottleTotals {
     pub reason: String,
     pub events: u64,
@@ -142,7 +138,7 @@ pub struct ThrottleTotals {
 }
 
 /// An OOM kill seen in the trace (`oom:mark_victim`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct OomVictim {
     pub ts_ns: u64,
     pub pid: Option<i32>,
@@ -151,7 +147,7 @@ pub struct OomVictim {
 }
 
 /// Context from outside the trace that the diagnosis uses when known.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct ReclaimContext {
     /// `SwapTotal` in KiB, from /proc/meminfo of the traced machine.
     pub swap_total_kb: Option<u64>,
@@ -161,12 +157,11 @@ pub struct ReclaimContext {
     pub window: Option<WindowDelta>,
     /// The memory cgroups of the tasks in memcg reclaim (events carry no memcg: a live capture
     /// maps their pids through /proc/PID/cgroup), most episodes first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub memcgs: Vec<MemcgReclaim>,
 }
 
 /// Memcg reclaim episodes of the tasks of one memory cgroup.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemcgReclaim {
     pub path: String,
     pub episodes: u64,
@@ -174,7 +169,7 @@ pub struct MemcgReclaim {
 }
 
 /// Everything memdx learned about reclaim from one trace.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ReclaimReport {
     pub source: String,
     pub scan: ScanStats,

@@ -5,7 +5,6 @@ use crate::event::{typed, Event, Kind};
 use crate::fmt::{key_values, Formats, Slots, Template};
 use crate::line::{split_line, LineKind, RawEvent};
 use memdx_core::{Diag, SourceRef};
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// At most this many diagnostics are kept per input; the rest are counted.
@@ -19,7 +18,7 @@ fn wanted(name: &str) -> bool {
 }
 
 /// Counters of one scan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanStats {
     pub lines: u64,
     pub events: u64,

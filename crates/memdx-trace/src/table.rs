@@ -4,7 +4,6 @@
 use crate::chunk::{Chunk, ChunkReader, MAX_LINE};
 use crate::event::EpisodeKind;
 use crate::line::{split_line, LineKind};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -14,7 +13,7 @@ pub const LOW_RECLAIM: u64 = 32;
 
 /// One CPU during one second (integer part of the trace timestamp), counting `*_reclaim_end`
 /// events of one kind seen on that CPU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuSecondRow {
     pub kind: EpisodeKind,
     pub cpu: u32,
@@ -133,7 +132,7 @@ fn end_kind(name: &str) -> Option<EpisodeKind> {
 }
 
 /// Counters of [`table_only`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableScanStats {
     pub bytes: u64,
     pub end_events: u64,

@@ -1,7 +1,6 @@
 //! Counters sampled before and after a capture window: vmstat reclaim counters and PSI memory
 //! stall time. Pure: the caller reads the files (memdx-source) and hands over their text.
 
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// vmstat counters worth a delta during a reclaim investigation (prefix match: `pgscan` covers
@@ -25,7 +24,7 @@ const VMSTAT_PREFIXES: &[&str] = &[
 ];
 
 /// Deltas over one window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WindowDelta {
     pub seconds: f64,
     /// `after - before` of the vmstat counters above (present in both samples).

@@ -2,6 +2,7 @@
 //! testdata/trace/expected/; `MEMDX_UPDATE_GOLDENS=1` rewrites them.
 
 use memdx_core::SourceRef;
+use memdx_render::schema::Json;
 use memdx_trace::{
     findings, parse, parse_with, table_only, CpuSecondRow, EpisodeKind, Formats, Lru, Options, ReclaimReport,
 };
@@ -39,22 +40,22 @@ fn summary(r: &ReclaimReport) -> serde_json::Value {
         .map(|f| serde_json::json!({"id": f.id, "severity": f.severity, "title": f.title}))
         .collect();
     serde_json::json!({
-        "scan": r.scan,
-        "diags": r.diags,
-        "kinds": r.kinds.iter().filter(|k| k.begins + k.ends > 0).collect::<Vec<_>>(),
-        "tasks": r.tasks,
-        "anon": r.anon, "file": r.file, "reclaim_pages": r.reclaim_pages,
-        "isolate": r.isolate,
+        "scan": Json(&r.scan),
+        "diags": Json(&r.diags),
+        "kinds": Json(&r.kinds.iter().filter(|k| k.begins + k.ends > 0).collect::<Vec<_>>()),
+        "tasks": Json(&r.tasks),
+        "anon": Json(&r.anon), "file": Json(&r.file), "reclaim_pages": Json(&r.reclaim_pages),
+        "isolate": Json(&r.isolate),
         "nr_dirty": r.nr_dirty, "nr_writeback": r.nr_writeback, "nr_immediate": r.nr_immediate,
         "efficiency": r.efficiency.map(|e| (e * 1e4).round() / 1e4),
         "slab_share": r.slab_share.map(|e| (e * 1e4).round() / 1e4),
-        "shrinkers": r.shrinkers,
-        "throttle": r.throttle,
-        "oom_victims": r.oom_victims,
+        "shrinkers": Json(&r.shrinkers),
+        "throttle": Json(&r.throttle),
+        "oom_victims": Json(&r.oom_victims),
         "cgroup_mkdir": r.cgroup_mkdir, "cgroup_rmdir": r.cgroup_rmdir,
         "cpu_seconds": r.cpu_seconds.len(),
-        "first_episodes": r.first_episodes.iter().take(3).collect::<Vec<_>>(),
-        "longest_episodes": r.longest_episodes.iter().take(3).collect::<Vec<_>>(),
+        "first_episodes": Json(&r.first_episodes[..r.first_episodes.len().min(3)]),
+        "longest_episodes": Json(&r.longest_episodes[..r.longest_episodes.len().min(3)]),
         "findings": f,
     })
 }
