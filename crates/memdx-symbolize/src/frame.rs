@@ -5,36 +5,54 @@
 //!
 //! Written by hand: the formats are the kernel's `%pS`/`%pB` output, which no crate parses.
 
+use memdx_log::Frame;
 use std::ops::Range;
 
-/// One frame found in a line.
+/// One frame found in a line: the log engine's [`Frame`] (a bare address has the address as its
+/// `func` and no offset, as the log engine keeps unsymbolized frames) and where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameRef {
     /// Byte range of the frame text in the line (the symbol form, or the address for a raw frame).
     pub span: Range<usize>,
-    pub kind: FrameKind,
-    /// Printed with a leading `? ` (the unwinder was not sure the frame is real).
-    pub unreliable: bool,
-    /// A runtime address printed beside the symbol (`[<ffffffff81234567>]`), if any.
+    /// `reliable` is false for a frame printed with a leading `? ` (the unwinder was not sure).
+    pub frame: Frame,
+    /// A runtime address printed beside the symbol (`[<ffffffff81234567>]`), or the address of a
+    /// raw frame.
     pub runtime_address: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FrameKind {
-    /// `func+0xoff[/0xlen] [module]`.
-    Symbol { func: String, offset: u64, size: Option<u64>, module: Option<String> },
-    /// A bare runtime address.
-    Address(u64),
-}
-
 impl FrameRef {
+    fn symbol(
+        span: Range<usize>,
+        func: String,
+        offset: u64,
+        size: Option<u64>,
+        module: Option<String>,
+    ) -> Self {
+        let mut frame = Frame::symbol(func, Some(offset), module, false);
+        frame.size = size;
+        FrameRef { span, frame, runtime_address: None }
+    }
+
+    fn raw(span: Range<usize>, addr: u64) -> Self {
+        FrameRef {
+            span,
+            frame: Frame::symbol(format!("{addr:#x}"), None, None, false),
+            runtime_address: Some(addr),
+        }
+    }
+
+    /// The address of a frame printed as a bare address (no symbol).
+    pub fn raw_address(&self) -> Option<u64> {
+        self.frame.offset.is_none().then_some(self.runtime_address).flatten()
+    }
+
     /// The frame in the canonical `func+0xoff/0xlen [module]` form.
     pub fn text(&self) -> String {
-        match &self.kind {
-            FrameKind::Symbol { func, offset, size, module } => {
-                format_frame(func, *offset, *size, module.as_deref())
-            }
-            FrameKind::Address(a) => format!("{a:#x}"),
+        let f = &self.frame;
+        match f.offset {
+            Some(o) => format_frame(&f.func, o, f.size, f.module.as_deref()),
+            None => f.func.clone(),
         }
     }
 }
@@ -77,17 +95,12 @@ pub fn parse_frame_arg(arg: &str) -> Option<FrameRef> {
     let t = arg.trim();
     if let Some((a, end)) = hex_at(t.as_bytes(), 0) {
         if end == t.len() {
-            return Some(FrameRef {
-                span: 0..t.len(),
-                kind: FrameKind::Address(a),
-                unreliable: false,
-                runtime_address: None,
-            });
+            return Some(FrameRef::raw(0..t.len(), a));
         }
     }
     let frames = find_frames(t);
     match frames.as_slice() {
-        [f] if f.span.start == 0 && matches!(f.kind, FrameKind::Symbol { .. }) => Some(f.clone()),
+        [f] if f.span.start == 0 && f.raw_address().is_none() => Some(f.clone()),
         _ => None,
     }
 }
@@ -112,15 +125,12 @@ pub fn find_frames(line: &str) -> Vec<FrameRef> {
                     let unreliable_at = s.get(j..j + 2) == Some(b"? ");
                     let k = if unreliable_at { j + 2 } else { j };
                     if let Some((f, next)) = symbol_at(s, k) {
-                        out.push(FrameRef { runtime_address: Some(addr), unreliable: unreliable_at, ..f });
+                        let mut f = FrameRef { runtime_address: Some(addr), ..f };
+                        f.frame.reliable = !unreliable_at;
+                        out.push(f);
                         i = next;
                     } else {
-                        out.push(FrameRef {
-                            span: (i + 2)..end,
-                            kind: FrameKind::Address(addr),
-                            unreliable: false,
-                            runtime_address: Some(addr),
-                        });
+                        out.push(FrameRef::raw((i + 2)..end, addr));
                         i = after;
                     }
                     continue;
@@ -131,12 +141,7 @@ pub fn find_frames(line: &str) -> Vec<FrameRef> {
         if s[i] == b'=' && s.get(i + 1) == Some(&b'>') && s.get(i + 2) == Some(&b' ') {
             if let Some((addr, end)) = hex_at(s, i + 3) {
                 if end == s.len() || s[end].is_ascii_whitespace() {
-                    out.push(FrameRef {
-                        span: (i + 3)..end,
-                        kind: FrameKind::Address(addr),
-                        unreliable: false,
-                        runtime_address: Some(addr),
-                    });
+                    out.push(FrameRef::raw((i + 3)..end, addr));
                     i = end;
                     continue;
                 }
@@ -145,7 +150,7 @@ pub fn find_frames(line: &str) -> Vec<FrameRef> {
         let boundary = i == 0 || !is_ident(s[i - 1]);
         if boundary && is_ident(s[i]) {
             if let Some((mut f, next)) = symbol_at(s, i) {
-                f.unreliable = i >= 2 && &s[i - 2..i] == b"? ";
+                f.frame.reliable = !(i >= 2 && &s[i - 2..i] == b"? ");
                 out.push(f);
                 i = next;
                 continue;
@@ -203,15 +208,7 @@ fn symbol_at(s: &[u8], pos: usize) -> Option<(FrameRef, usize)> {
         }
     }
     let func = String::from_utf8_lossy(&s[pos..name_end]).into_owned();
-    Some((
-        FrameRef {
-            span,
-            kind: FrameKind::Symbol { func, offset, size, module },
-            unreliable: false,
-            runtime_address: None,
-        },
-        next,
-    ))
+    Some((FrameRef::symbol(span, func, offset, size, module), next))
 }
 
 #[cfg(test)]
@@ -219,19 +216,16 @@ mod tests {
     use super::*;
 
     fn sym(f: &FrameRef) -> (String, u64, Option<u64>, Option<String>) {
-        match &f.kind {
-            FrameKind::Symbol { func, offset, size, module } => {
-                (func.clone(), *offset, *size, module.clone())
-            }
-            FrameKind::Address(_) => panic!("address frame"),
-        }
+        assert_eq!(f.raw_address(), None, "address frame");
+        let fr = &f.frame;
+        (fr.func.clone(), fr.offset.unwrap(), fr.size, fr.module.clone())
     }
 
     #[test]
     fn formats() {
         let f = find_frames("[  203.2] ? ext4_i_callback+0x18/0x20 [ext4]");
         assert_eq!(f.len(), 1);
-        assert!(f[0].unreliable);
+        assert!(!f[0].frame.reliable);
         assert_eq!(sym(&f[0]), ("ext4_i_callback".into(), 0x18, Some(0x20), Some("ext4".into())));
         let f = find_frames("pc : kmem_cache_free+0xfc/0x1c8");
         assert_eq!(sym(&f[0]).0, "kmem_cache_free");
@@ -242,9 +236,9 @@ mod tests {
         let f = find_frames("        kmem_cache_alloc+0x1a0 [kernel]");
         assert_eq!(sym(&f[0]), ("kmem_cache_alloc".into(), 0x1a0, None, None));
         let f = find_frames(" => 0xffffffffc0123456");
-        assert_eq!(f[0].kind, FrameKind::Address(0xffffffffc0123456));
+        assert_eq!(f[0].raw_address(), Some(0xffffffffc0123456));
         let f = find_frames("x [<ffffffffc0123456>]");
-        assert_eq!(f[0].kind, FrameKind::Address(0xffffffffc0123456));
+        assert_eq!(f[0].raw_address(), Some(0xffffffffc0123456));
         assert!(find_frames("TRACE kernfs_node_cache free 0x00000000e2ea365c inuse=34").is_empty());
         assert!(find_frames("a+b 0x1+0x2 x+0x").is_empty());
         let f = find_frames("foo.constprop.0+0x1/0x2 [nf_tables 0123abcd]");
@@ -261,7 +255,7 @@ mod tests {
         let one = |line: &str| -> (String, u64, Option<u64>, Option<String>) {
             let f = find_frames(line);
             assert_eq!(f.len(), 1, "{line}: {f:?}");
-            assert!(!f[0].unreliable && f[0].runtime_address.is_none(), "{line}");
+            assert!(f[0].frame.reliable && f[0].runtime_address.is_none(), "{line}");
             assert_eq!(&line[f[0].span.clone()], f[0].text(), "{line}");
             sym(&f[0])
         };
@@ -307,8 +301,8 @@ mod tests {
         assert_eq!(one("[ 12.3] PC is at kmem_cache_free+0xfc/0x1c8"), s("kmem_cache_free", 0xfc, 0x1c8));
         assert_eq!(one("[ 12.3] LR is at ext4_i_callback+0x18/0x20"), s("ext4_i_callback", 0x18, 0x20));
         let f = find_frames("[ 12.3] pc : [<ffff000008239e0c>] lr : [<ffff0000082385bc>] pstate: 60000145");
-        let raw: Vec<_> = f.iter().map(|f| f.kind.clone()).collect();
-        assert_eq!(raw, [FrameKind::Address(0xffff000008239e0c), FrameKind::Address(0xffff0000082385bc)]);
+        let raw: Vec<_> = f.iter().map(|f| f.raw_address()).collect();
+        assert_eq!(raw, [Some(0xffff000008239e0c), Some(0xffff0000082385bc)]);
         let f = find_frames("[ 12.3] [<ffff000008085d3c>] dump_backtrace+0x0/0x270");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].runtime_address, Some(0xffff000008085d3c));

@@ -26,7 +26,7 @@ mod locate;
 mod reader;
 mod symbols;
 
-pub use frame::{find_frames, parse_frame_arg, FrameKind, FrameRef};
+pub use frame::{find_frames, parse_frame_arg, FrameRef};
 pub use locate::{log_release, vmlinux_candidates, SourceTree};
 
 use elf::ElfObject;
@@ -442,25 +442,23 @@ impl Symbolizer {
     /// Resolves a frame found by [`find_frames`]. A frame that prints both a runtime address and a
     /// vmlinux symbol teaches the KASLR offset used for later raw addresses.
     pub fn resolve_frame(&self, f: &FrameRef) -> Resolution {
-        match &f.kind {
-            FrameKind::Symbol { func, offset, size, module } => {
-                let r = self.resolve(func, *offset, *size, module.as_deref());
-                if let (Some(rt), None, [m]) = (f.runtime_address, module, r.matches.as_slice()) {
-                    if self.kaslr_offset.get().is_none() && !self.vmlinux.relocatable {
-                        self.kaslr_offset.set(Some(rt.wrapping_sub(m.address)));
-                    }
-                }
-                r
+        if let Some(a) = f.raw_address() {
+            if self.kaslr_offset.get().is_none() && self.vmlinux.symbols.containing(a).is_none() {
+                let mut r = Resolution::empty(format!("{a:#x}"), None);
+                r.warnings.push("raw address with unknown KASLR offset".to_string());
+                return r;
             }
-            FrameKind::Address(a) => {
-                if self.kaslr_offset.get().is_none() && self.vmlinux.symbols.containing(*a).is_none() {
-                    let mut r = Resolution::empty(format!("{a:#x}"), None);
-                    r.warnings.push("raw address with unknown KASLR offset".to_string());
-                    return r;
-                }
-                self.resolve_address(*a)
+            return self.resolve_address(a);
+        }
+        let fr = &f.frame;
+        let module = fr.module.as_deref();
+        let r = self.resolve(&fr.func, fr.offset.unwrap_or(0), fr.size, module);
+        if let (Some(rt), None, [m]) = (f.runtime_address, module, r.matches.as_slice()) {
+            if self.kaslr_offset.get().is_none() && !self.vmlinux.relocatable {
+                self.kaslr_offset.set(Some(rt.wrapping_sub(m.address)));
             }
         }
+        r
     }
 
     /// The line with each resolved frame followed by its source annotation, like the kernel's

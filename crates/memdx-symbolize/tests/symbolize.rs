@@ -11,7 +11,7 @@
 mod common;
 
 use common::{build, compare_all, ours, size_of, testdata, TempDir, HOST};
-use memdx_symbolize::{find_frames, FrameKind, Symbolizer};
+use memdx_symbolize::{find_frames, Symbolizer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -60,13 +60,13 @@ fn frames() {
         for (n, line) in text.lines().enumerate() {
             for f in find_frames(line) {
                 out.push_str(&format!("{}: {}", n + 1, f.text()));
-                if f.unreliable {
+                if !f.frame.reliable {
                     out.push_str(" unreliable");
                 }
                 if let Some(a) = f.runtime_address {
                     out.push_str(&format!(" runtime={a:#x}"));
                 }
-                if matches!(f.kind, FrameKind::Address(_)) {
+                if f.raw_address().is_some() {
                     out.push_str(" raw");
                 }
                 out.push('\n');
