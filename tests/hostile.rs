@@ -377,3 +377,118 @@ fn tar_gz_inside_tar_gz_is_read() {
     assert!(!v.to_string().contains("nested too deep"), "{v}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A tar stream of `entries` (name, bytes from a reader) compressed with zstd into `path`: the
+/// way a bomb is made (zstd keeps a 128 KiB block of zeros in a few bytes).
+fn zstd_tar(path: &Path, entries: Vec<(String, u64, Box<dyn std::io::Read>)>) {
+    let enc = zstd::stream::write::Encoder::new(std::fs::File::create(path).unwrap(), 1).unwrap();
+    let mut b = tar::Builder::new(enc.auto_finish());
+    for (name, size, r) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, r).unwrap();
+    }
+    b.into_inner().unwrap();
+}
+
+fn diags_of(v: &serde_json::Value) -> Vec<String> {
+    v["diagnostics"].as_array().unwrap().iter().map(|d| d.to_string()).collect()
+}
+
+/// Issue 15, unpack limits: a zstd bomb (1 GiB of zeros in ~40 KB, a meminfo after it), a tar of
+/// 3,000 empty entries and a bomb nested in an archive are each cut at the limit of their input,
+/// with a warning naming them, while a plain meminfo and a small archive given after them are
+/// still read. Limits are lowered here (--max-unpacked 64M, --max-entries 1000) so that the debug
+/// build reaches them in seconds; the defaults are the same code with larger numbers.
+#[test]
+fn decompression_bombs_stop_at_the_limit_and_the_other_inputs_are_read() {
+    let d = tmpdir("bomb");
+    let meminfo = std::fs::read("testdata/store/root/proc/meminfo").unwrap();
+    let slabinfo = std::fs::read("testdata/store/root/proc/slabinfo").unwrap();
+    use std::io::Read;
+    let zeros = || Box::new(std::io::repeat(0).take(1 << 30)) as Box<dyn std::io::Read>;
+    let bomb = d.join("bomb.tar.zst");
+    zstd_tar(
+        &bomb,
+        vec![
+            ("sos/zeros.bin".into(), 1 << 30, zeros()),
+            (
+                "sos/proc/meminfo".into(),
+                meminfo.len() as u64,
+                Box::new(std::io::Cursor::new(meminfo.clone())),
+            ),
+        ],
+    );
+    let size = std::fs::metadata(&bomb).unwrap().len();
+    assert!(size < 1 << 20, "a bomb is small: {size} bytes");
+    let many = d.join("many.tar.zst");
+    zstd_tar(
+        &many,
+        (0..3000)
+            .map(|i| (format!("e/{i}"), 0, Box::new(std::io::empty()) as Box<dyn std::io::Read>))
+            .collect(),
+    );
+    // The bomb inside another archive: the inner layers count too.
+    let nested = d.join("nested.tar.zst");
+    let inner = std::fs::read(&bomb).unwrap();
+    zstd_tar(
+        &nested,
+        vec![("bomb.tar.zst".into(), inner.len() as u64, Box::new(std::io::Cursor::new(inner)))],
+    );
+    let small = d.join("small.tar.zst");
+    zstd_tar(
+        &small,
+        vec![("proc/slabinfo".into(), slabinfo.len() as u64, Box::new(std::io::Cursor::new(slabinfo)))],
+    );
+    let plain = d.join("meminfo");
+    std::fs::write(&plain, &meminfo).unwrap();
+    let out = memdx()
+        .args(["diagnose", "--json", "--max-unpacked", "64M", "--max-entries", "1000"])
+        .args([&bomb, &many, &nested, &plain, &small])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let diags = diags_of(&v);
+    let inputs: Vec<String> =
+        v["inputs"].as_array().unwrap().iter().map(|i| format!("{} {}", i["file"], i["format"])).collect();
+    // The bomb: cut after 64 MiB of zeros, warned on stderr and as a diagnostic, its meminfo unread.
+    let bomb_s = bomb.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{bomb_s}: unpacked more than 64.0 MiB from this input (at {bomb_s}:sos/zeros.bin)"
+        )),
+        "{err}"
+    );
+    assert!(
+        diags.iter().any(|d| d.contains("unpacked more than 64.0 MiB") && d.contains(&bomb_s)),
+        "{diags:?}"
+    );
+    assert!(!inputs.iter().any(|i| i.contains("bomb.tar.zst:sos/proc/meminfo")), "{inputs:?}");
+    // 3,000 entries: stopped after 1,000.
+    let many_s = many.display().to_string();
+    assert!(err.contains(&format!("{many_s}: more than 1000 archive entries in this input")), "{err}");
+    // Nested: the inner bomb is cut the same way, named through its container.
+    let nested_s = nested.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{nested_s}: unpacked more than 64.0 MiB from this input (at {nested_s}:bomb.tar.zst:sos/"
+        )),
+        "{err}"
+    );
+    // The other inputs are read.
+    assert!(
+        inputs.iter().any(|i| i.contains(&plain.display().to_string()) && i.contains("meminfo")),
+        "{inputs:?}"
+    );
+    assert!(inputs.iter().any(|i| i.contains("small.tar.zst:proc/slabinfo")), "{inputs:?}");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    // The run's total is 4 times an input's: the fifth bomb is cut by it.
+    let out = memdx().args(["diagnose", "--json", "--max-unpacked", "64M"]).args([&bomb; 5]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("unpacked more than 64.0 MiB from this input").count(), 4, "{err}");
+    assert!(err.contains("this run unpacked more than 256.0 MiB from archives in all"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -61,6 +61,13 @@ pub struct Args {
     /// Add history-aware findings and trends from a `memdx record` database.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// Most bytes unpacked from one input (each nested archive layer counts; a run unpacks at most
+    /// 4 times that): a decompression bomb stops there with a warning. Default 8G.
+    #[arg(long, value_name = "SIZE", value_parser = super::trace::parse_size)]
+    pub max_unpacked: Option<u64>,
+    /// Most archive entries read from one input (a run: 4 times that). Default 200000.
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
 }
 
 fn now() -> i64 {
@@ -90,12 +97,19 @@ pub fn run(args: Args) -> Result<u8> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        let b = bar.clone();
+        let (b, b2) = (bar.clone(), bar.clone());
         let opts = GatherOptions {
             on_file: Some(Box::new(move |f: &str| {
                 b.inc(1);
                 b.set_message(f.to_string());
             })),
+            on_limit: Some(Box::new(move |f: &str, msg: &str| {
+                b2.suspend(|| eprintln!("memdx: warning: {f}: {msg}"))
+            })),
+            limits: memdx_source::UnpackLimits {
+                bytes: args.max_unpacked.unwrap_or(memdx_source::UnpackLimits::default().bytes),
+                entries: args.max_entries.unwrap_or(memdx_source::UnpackLimits::default().entries),
+            },
         };
         io_errors = gather(&args.inputs, &mut case, &opts);
         bar.finish_and_clear();

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 #[path = "trace_allocs.rs"]
 mod trace_allocs;
+pub(crate) use trace_allocs::parse_size;
 #[path = "trace_slab.rs"]
 mod trace_slab;
 

@@ -31,7 +31,8 @@ pub struct AllocsArgs {
     capture: super::CaptureArgs,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+/// A size with an optional K/M/G suffix (binary units), for size options.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mul) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
@@ -46,7 +47,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
         }
         None => (t, 1),
     };
-    num.trim().parse::<u64>().map(|n| n * mul).map_err(|_| format!("bad size {s:?} (use e.g. 32K, 4096, 1M)"))
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("bad size {s:?} (use e.g. 32K, 4096, 1M)"))
 }
 
 /// The smallest page order whose size reaches `bytes`.
@@ -184,6 +189,7 @@ mod tests {
         assert_eq!(parse_size("1MiB"), Ok(1 << 20));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999999G").is_err(), "an overflow is a usage error, not a panic");
         assert_eq!(order_for(32768), 3);
         assert_eq!(order_for(4096), 0);
         assert_eq!(order_for(5000), 1);

@@ -4,7 +4,7 @@ use crate::archive::{compression, decoder, is_tar, read_text, Compression, Text}
 use crate::{SourceError, MAX_TEXT_FILE};
 use memdx_analyze::{Case, Skipped};
 use memdx_parse::sniff::{Format, SNIFF_BYTES};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -16,6 +16,147 @@ pub type OnFile = Box<dyn Fn(&str)>;
 pub struct GatherOptions {
     /// Called with each file name as it is read (for progress display).
     pub on_file: Option<OnFile>,
+    /// What may be unpacked from archives.
+    pub limits: UnpackLimits,
+    /// Called with an input's name and the warning when it reached an unpack limit (the warning is
+    /// also a diagnostic of the case).
+    pub on_limit: Option<Box<dyn Fn(&str, &str)>>,
+}
+
+/// What archives may unpack: bytes out of the decompressors and tar entries, for one input file
+/// (each file of a walked directory is one) and, [`RUN_FACTOR`] times that, for the whole run. A
+/// decompression bomb (gigabytes of zeros in a few KB of zstd, millions of empty tar entries,
+/// archives nested in archives: each layer counts) stops at the limit with a warning naming it;
+/// what came before is used and the other inputs are still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    /// Bytes out of decompressors for one input file, summed over its nested layers.
+    pub bytes: u64,
+    /// Tar entries for one input file, nested archives included.
+    pub entries: u64,
+}
+
+impl Default for UnpackLimits {
+    /// 8 GiB and 200,000 entries: several times the largest sosreport.
+    fn default() -> Self {
+        UnpackLimits { bytes: 8 << 30, entries: 200_000 }
+    }
+}
+
+/// The run's limits are this many times the per-input ones.
+pub const RUN_FACTOR: u64 = 4;
+
+/// What this run has unpacked so far, and the limit reached, if any, for the current input.
+pub(crate) struct Budget {
+    limits: UnpackLimits,
+    run_bytes: Cell<u64>,
+    run_entries: Cell<u64>,
+    bytes: Cell<u64>,
+    entries: Cell<u64>,
+    /// The archive member being read (named in the warning).
+    at: RefCell<String>,
+    hit: RefCell<Option<String>>,
+}
+
+impl Budget {
+    fn new(limits: UnpackLimits) -> Budget {
+        Budget {
+            limits,
+            run_bytes: Cell::new(0),
+            run_entries: Cell::new(0),
+            bytes: Cell::new(0),
+            entries: Cell::new(0),
+            at: RefCell::new(String::new()),
+            hit: RefCell::new(None),
+        }
+    }
+
+    fn start_input(&self, name: &str) {
+        self.bytes.set(0);
+        self.entries.set(0);
+        self.at.replace(name.to_string());
+        self.hit.replace(None);
+    }
+
+    fn exhausted(&self) -> bool {
+        self.hit.borrow().is_some()
+    }
+
+    /// Bytes that may still be unpacked; records the limit reached at 0.
+    fn bytes_left(&self) -> u64 {
+        let input = self.limits.bytes.saturating_sub(self.bytes.get());
+        let run = self.limits.bytes.saturating_mul(RUN_FACTOR).saturating_sub(self.run_bytes.get());
+        if input.min(run) == 0 && !self.exhausted() {
+            let what = if input == 0 {
+                format!("unpacked more than {} from this input", memdx_core::units::bytes(self.limits.bytes))
+            } else {
+                format!(
+                    "this run unpacked more than {} from archives in all",
+                    memdx_core::units::bytes(self.limits.bytes.saturating_mul(RUN_FACTOR))
+                )
+            };
+            self.hit.replace(Some(format!("{what} (at {})", self.at.borrow())));
+        }
+        input.min(run)
+    }
+
+    fn took_bytes(&self, n: usize) {
+        self.bytes.set(self.bytes.get().saturating_add(n as u64));
+        self.run_bytes.set(self.run_bytes.get().saturating_add(n as u64));
+    }
+
+    /// Counts one tar entry, `name`; false (and the limit recorded) when it is over a limit.
+    fn take_entry(&self, name: &str) -> bool {
+        self.at.replace(name.to_string());
+        let (n, r) = (self.entries.get() + 1, self.run_entries.get() + 1);
+        self.entries.set(n);
+        self.run_entries.set(r);
+        if n > self.limits.entries {
+            self.hit.replace(Some(format!(
+                "more than {} archive entries in this input (at {name})",
+                self.limits.entries
+            )));
+        } else if r > self.limits.entries.saturating_mul(RUN_FACTOR) {
+            self.hit.replace(Some(format!(
+                "this run read more than {} archive entries in all (at {name})",
+                self.limits.entries.saturating_mul(RUN_FACTOR)
+            )));
+        }
+        !self.exhausted()
+    }
+}
+
+/// A decompressor's output, counted against the [`Budget`]: at the limit it ends, as if the
+/// archive ended there.
+struct Counted<'b, R> {
+    inner: R,
+    budget: &'b Budget,
+}
+
+impl<R: BufRead> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let left = self.budget.bytes_left();
+        if left == 0 {
+            return Ok(&[]);
+        }
+        let b = self.inner.fill_buf()?;
+        Ok(&b[..b.len().min(usize::try_from(left).unwrap_or(usize::MAX))])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.budget.took_bytes(n);
+    }
 }
 
 /// How deep archives may nest, counting each compression layer and each tar level (a `.tar.gz`
@@ -27,6 +168,7 @@ const MAX_NESTING: u32 = 6;
 /// else (unrecognised files, damaged archives) is recorded in the case and never stops the others.
 pub fn gather(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions) -> Vec<SourceError> {
     let mut errors = Vec::new();
+    let budget = Budget::new(opts.limits);
     for p in paths {
         let name = p.display().to_string();
         let meta = match std::fs::metadata(p) {
@@ -37,35 +179,62 @@ pub fn gather(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions) -> Vec<S
             }
         };
         if meta.is_dir() {
-            walk(p, p, case, opts, &mut errors);
+            walk(p, p, case, opts, &budget, &mut errors);
         } else {
-            read_file(p, &name, case, opts, &mut errors);
+            read_file(p, &name, case, opts, &budget, &mut errors);
         }
     }
     case.finish();
     errors
 }
 
-fn read_file(p: &Path, name: &str, case: &mut Case, opts: &GatherOptions, errors: &mut Vec<SourceError>) {
+fn read_file(
+    p: &Path,
+    name: &str,
+    case: &mut Case,
+    opts: &GatherOptions,
+    budget: &Budget,
+    errors: &mut Vec<SourceError>,
+) {
     if let Some(cb) = &opts.on_file {
         cb(name);
     }
     match std::fs::File::open(p) {
-        Ok(f) => read_opened(f, name, case),
+        Ok(f) => read_opened(f, name, case, opts, budget),
         Err(e) => errors.push(SourceError::Io { path: name.to_string(), source: e }),
     }
 }
 
-fn read_opened(f: std::fs::File, name: &str, case: &mut Case) {
+fn read_opened(f: std::fs::File, name: &str, case: &mut Case, opts: &GatherOptions, budget: &Budget) {
     let r = BufReader::with_capacity(256 * 1024, f);
-    if let Err(e) = stream(case, name, Box::new(r), None, 0) {
+    budget.start_input(name);
+    let res = stream(case, name, Box::new(r), None, 0, budget);
+    if let Some(what) = budget.hit.borrow().as_deref() {
+        let what = what.replace(&format!(" (at {name})"), "");
+        let msg = format!(
+            "{what}: a decompression bomb? The rest of this input is not read (what came before is \
+             used; the other inputs are read); --max-unpacked SIZE and --max-entries N raise the limits"
+        );
+        if let Some(cb) = &opts.on_limit {
+            cb(name, &msg);
+        }
+        case.diags.push(memdx_core::Diag::warning(memdx_core::SourceRef::new(name), msg));
+    }
+    if let Err(e) = res {
         case.skipped.push(Skipped { file: name.to_string(), reason: format!("read error: {e}") });
     }
 }
 
 /// Walks a directory in sorted order. Symlinks are not followed, except that the symlinks of a
 /// `sys/kernel/slab` directory are read as the slab alias map.
-fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: &mut Vec<SourceError>) {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    case: &mut Case,
+    opts: &GatherOptions,
+    budget: &Budget,
+    errors: &mut Vec<SourceError>,
+) {
     let mut entries: Vec<_> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(Result::ok).collect(),
         Err(e) => {
@@ -100,7 +269,7 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
         let Ok(ft) = e.file_type() else { continue };
         let name = path.display().to_string();
         if ft.is_dir() {
-            walk(root, &path, case, opts, errors);
+            walk(root, &path, case, opts, budget, errors);
             continue;
         }
         // A directory given as input is untrusted: a symlink is followed only to a regular file
@@ -140,7 +309,7 @@ fn walk(root: &Path, dir: &Path, case: &mut Case, opts: &GatherOptions, errors: 
                 if let Some(cb) = &opts.on_file {
                     cb(&name);
                 }
-                read_opened(file, &name, case);
+                read_opened(file, &name, case, opts, budget);
             }
         }
     }
@@ -202,11 +371,12 @@ pub(crate) fn stream<'a>(
     r: Box<dyn BufRead + 'a>,
     time: Option<i64>,
     depth: u32,
+    budget: &'a Budget,
 ) -> std::io::Result<()> {
     let err = Rc::new(RefCell::new(None));
     let r: Box<dyn BufRead + 'a> = Box::new(BufReader::new(Latch { inner: r, err: err.clone() }));
     let before = case.inputs.len();
-    let res = stream_inner(case, name, r, time, depth);
+    let res = stream_inner(case, name, r, time, depth, budget);
     if let Some(e) = err.borrow_mut().take() {
         if case.inputs.len() > before {
             case.diags.push(memdx_core::Diag::warning(
@@ -249,6 +419,7 @@ fn stream_inner<'a>(
     mut r: Box<dyn BufRead + 'a>,
     time: Option<i64>,
     depth: u32,
+    budget: &'a Budget,
 ) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut r).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
@@ -262,8 +433,8 @@ fn stream_inner<'a>(
                 .push(Skipped { file: name.into(), reason: "compressed archives nested too deep".into() });
             return Ok(());
         }
-        let inner = decoder(joined, c)?;
-        return stream(case, name, inner, time, depth + 1);
+        let inner = Counted { inner: decoder(joined, c)?, budget };
+        return stream(case, name, Box::new(inner), time, depth + 1, budget);
     }
     if head.len() >= 1024 && head.iter().all(|&b| b == 0) {
         case.skipped
@@ -275,7 +446,7 @@ fn stream_inner<'a>(
             case.skipped.push(Skipped { file: name.into(), reason: "archives nested too deep".into() });
             return Ok(());
         }
-        return untar(case, name, joined, time, depth + 1);
+        return untar(case, name, joined, time, depth + 1, budget);
     }
     // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
     // A shell session or `head` of several files may start like one /proc file: it is a document.
@@ -377,6 +548,7 @@ fn untar<'a>(
     r: Box<dyn BufRead + 'a>,
     time: Option<i64>,
     depth: u32,
+    budget: &'a Budget,
 ) -> std::io::Result<()> {
     let mut ar = tar::Archive::new(r);
     let mut files = 0usize;
@@ -390,8 +562,13 @@ fn untar<'a>(
         }
     };
     for entry in entries {
+        if budget.exhausted() {
+            // Cut at the limit: what follows is not damage, and is not read.
+            break;
+        }
         let entry = match entry {
             Ok(e) => e,
+            Err(_) if budget.exhausted() => break,
             Err(e) => {
                 case.skipped.push(Skipped {
                     file: name.into(),
@@ -402,6 +579,9 @@ fn untar<'a>(
         };
         let path = entry.path().map(|p| p.into_owned()).unwrap_or_default();
         let inner = format!("{name}:{}", path.display());
+        if !budget.take_entry(&inner) {
+            break;
+        }
         let kind = entry.header().entry_type();
         if kind.is_symlink() {
             let comps: Vec<_> = path.components().collect();
@@ -449,13 +629,13 @@ fn untar<'a>(
         }
         let cap = usize::try_from(entry.size()).unwrap_or(usize::MAX).saturating_add(1).clamp(512, 64 * 1024);
         let r: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(cap, entry));
-        stream(case, &inner, r, time, depth)?;
+        stream(case, &inner, r, time, depth, budget)?;
     }
     if aliases > 0 {
         let file = format!("{name}:sys/kernel/slab");
         case.inputs.push(memdx_analyze::InputInfo { file, format: "slab aliases".into(), diagnostics: 0 });
     }
-    if files == 0 {
+    if files == 0 && !budget.exhausted() {
         case.skipped.push(Skipped { file: name.into(), reason: "archive holds no files".into() });
     }
     Ok(())
@@ -493,7 +673,15 @@ mod tests {
         std::io::Write::write_all(&mut gz, &tarball).unwrap();
         let bytes = gz.finish().unwrap();
         let mut case = Case::new();
-        stream(&mut case, "bug.tgz", Box::new(Cursor::new(bytes)), None, 0).unwrap();
+        stream(
+            &mut case,
+            "bug.tgz",
+            Box::new(Cursor::new(bytes)),
+            None,
+            0,
+            &Budget::new(UnpackLimits::default()),
+        )
+        .unwrap();
         assert_eq!(case.meminfo.as_ref().unwrap().kb("MemFree"), Some(5));
         assert_eq!(case.meminfo.as_ref().unwrap().source.file.as_ref(), "bug.tgz:sosreport-x/proc/meminfo");
         assert_eq!(case.sysctl.as_ref().unwrap().int("vm.overcommit_memory"), Some(2));
@@ -502,10 +690,19 @@ mod tests {
     #[test]
     fn empty_and_junk() {
         let mut case = Case::new();
+        let budget = Budget::new(UnpackLimits::default());
         let empty = tar::Builder::new(Vec::new()).into_inner().unwrap();
         // An empty tar is 1024 zero bytes: not `ustar`, so it is sniffed as binary content.
-        stream(&mut case, "empty.tar", Box::new(Cursor::new(empty)), None, 0).unwrap();
-        stream(&mut case, "trunc.gz", Box::new(Cursor::new(vec![0x1f, 0x8b, 8, 0, 0])), None, 0)
+        stream(
+            &mut case,
+            "empty.tar",
+            Box::new(Cursor::new(empty)),
+            None,
+            0,
+            &Budget::new(UnpackLimits::default()),
+        )
+        .unwrap();
+        stream(&mut case, "trunc.gz", Box::new(Cursor::new(vec![0x1f, 0x8b, 8, 0, 0])), None, 0, &budget)
             .unwrap_or(());
         assert!(!case.skipped.is_empty());
     }

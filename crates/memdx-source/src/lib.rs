@@ -25,7 +25,7 @@ pub mod rooted;
 pub mod snapshot;
 pub mod tracefs;
 
-pub use gather::{gather, GatherOptions};
+pub use gather::{gather, GatherOptions, UnpackLimits, RUN_FACTOR};
 
 /// Opens a file for streaming, decompressing gzip, xz or zstd (recognised by magic bytes); `-` is
 /// standard input. For commands that read one log or trace at a time.
