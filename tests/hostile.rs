@@ -486,7 +486,8 @@ fn decompression_bombs_stop_at_the_limit_and_the_other_inputs_are_read() {
     assert!(inputs.iter().any(|i| i.contains("small.tar.zst:proc/slabinfo")), "{inputs:?}");
     assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
     // The run's total is 4 times an input's: the fifth bomb is cut by it.
-    let out = memdx().args(["diagnose", "--json", "--max-unpacked", "64M"]).args([&bomb; 5]).output().unwrap();
+    let out =
+        memdx().args(["diagnose", "--json", "--max-unpacked", "64M"]).args([&bomb; 5]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("unpacked more than 64.0 MiB from this input").count(), 4, "{err}");
     assert!(err.contains("this run unpacked more than 256.0 MiB from archives in all"), "{err}");

@@ -12,6 +12,9 @@ use std::rc::Rc;
 /// A callback told each file name as it is read.
 pub type OnFile = Box<dyn Fn(&str)>;
 
+/// A callback told an input's name and the warning when the input reached an unpack limit.
+pub type OnLimit = Box<dyn Fn(&str, &str)>;
+
 #[derive(Default)]
 pub struct GatherOptions {
     /// Called with each file name as it is read (for progress display).
@@ -20,7 +23,7 @@ pub struct GatherOptions {
     pub limits: UnpackLimits,
     /// Called with an input's name and the warning when it reached an unpack limit (the warning is
     /// also a diagnostic of the case).
-    pub on_limit: Option<Box<dyn Fn(&str, &str)>>,
+    pub on_limit: Option<OnLimit>,
 }
 
 /// What archives may unpack: bytes out of the decompressors and tar entries, for one input file
