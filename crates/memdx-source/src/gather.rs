@@ -138,10 +138,10 @@ struct Counted<'b, R> {
 
 impl<R: BufRead> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
+        let left = usize::try_from(self.budget.bytes_left()).unwrap_or(usize::MAX);
+        let len = buf.len().min(left);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.budget.took_bytes(n);
         Ok(n)
     }
 }
