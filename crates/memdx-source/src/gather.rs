@@ -676,15 +676,8 @@ mod tests {
         std::io::Write::write_all(&mut gz, &tarball).unwrap();
         let bytes = gz.finish().unwrap();
         let mut case = Case::new();
-        stream(
-            &mut case,
-            "bug.tgz",
-            Box::new(Cursor::new(bytes)),
-            None,
-            0,
-            &Budget::new(UnpackLimits::default()),
-        )
-        .unwrap();
+        let budget = Budget::new(UnpackLimits::default());
+        stream(&mut case, "bug.tgz", Box::new(Cursor::new(bytes)), None, 0, &budget).unwrap();
         assert_eq!(case.meminfo.as_ref().unwrap().kb("MemFree"), Some(5));
         assert_eq!(case.meminfo.as_ref().unwrap().source.file.as_ref(), "bug.tgz:sosreport-x/proc/meminfo");
         assert_eq!(case.sysctl.as_ref().unwrap().int("vm.overcommit_memory"), Some(2));
@@ -696,15 +689,7 @@ mod tests {
         let budget = Budget::new(UnpackLimits::default());
         let empty = tar::Builder::new(Vec::new()).into_inner().unwrap();
         // An empty tar is 1024 zero bytes: not `ustar`, so it is sniffed as binary content.
-        stream(
-            &mut case,
-            "empty.tar",
-            Box::new(Cursor::new(empty)),
-            None,
-            0,
-            &Budget::new(UnpackLimits::default()),
-        )
-        .unwrap();
+        stream(&mut case, "empty.tar", Box::new(Cursor::new(empty)), None, 0, &budget).unwrap();
         stream(&mut case, "trunc.gz", Box::new(Cursor::new(vec![0x1f, 0x8b, 8, 0, 0])), None, 0, &budget)
             .unwrap_or(());
         assert!(!case.skipped.is_empty());
