@@ -73,9 +73,13 @@ fn fmt_time(t: i64) -> String {
     memdx_render::html::line_chart_time(t)
 }
 
+/// Version of the `memdx history --json` document (docs/json-schema.md).
+const HISTORY_SCHEMA_VERSION: u32 = 1;
+
 /// The `--json` document.
 #[derive(serde::Serialize)]
 struct JsonHistory<'a> {
+    schema_version: u32,
     db: String,
     samples: u64,
     first: i64,
@@ -107,7 +111,8 @@ pub fn run(args: Args) -> Result<u8> {
     let mut w = stdout.lock();
     let (Some(first), Some(last)) = (first, last) else {
         if args.json {
-            writeln!(w, "{}", serde_json::json!({"db": args.db.display().to_string(), "samples": 0}))?;
+            let doc = serde_json::json!({"schema_version": HISTORY_SCHEMA_VERSION, "db": args.db.display().to_string(), "samples": 0});
+            writeln!(w, "{doc}")?;
         } else {
             writeln!(w, "{}: no samples yet", args.db.display())?;
         }
@@ -115,6 +120,7 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let since = args.since.as_deref().map(|s| since_time(s, last)).transpose()?;
     let mut doc = JsonHistory {
+        schema_version: HISTORY_SCHEMA_VERSION,
         db: args.db.display().to_string(),
         samples: n,
         first,

@@ -12,6 +12,11 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Version of the `memdx symbolize --json` documents (docs/json-schema.md): `{"schema_version",
+/// "frames": [resolution…]}` for frames given as arguments, `{"schema_version", "lines": [{"source",
+/// "line", "text", "frames"}…]}` per annotated input.
+const SCHEMA_VERSION: u32 = 1;
+
 /// Add source file and line (and inline chains) to kernel stack frames.
 ///
 /// Annotates a kernel log (files, or stdin when none is given), or resolves frames given as
@@ -111,7 +116,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
         if args.json {
-            serde_json::to_writer_pretty(&mut out, &all)?;
+            #[derive(serde::Serialize)]
+            struct FramesDoc<'a> {
+                schema_version: u32,
+                frames: &'a [Resolution],
+            }
+            let doc = FramesDoc { schema_version: SCHEMA_VERSION, frames: &all };
+            serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
     } else {
@@ -240,7 +251,7 @@ fn annotate_detailed(
     let mut first = true;
     let mut release_checked = false;
     if json {
-        writeln!(out, "[")?;
+        writeln!(out, "{{\"schema_version\": {SCHEMA_VERSION}, \"lines\": [")?;
     }
     // Capped lines: an overlong line is passed through cut to the cap, with a warning at the end.
     let mut lr = memdx_core::lines::LineReader::new(&mut reader);
@@ -283,7 +294,7 @@ fn annotate_detailed(
         }
     }
     if json {
-        writeln!(out, "\n]")?;
+        writeln!(out, "\n]}}")?;
     }
     if let Some(d) = lr.long_lines_diag(&memdx_core::SourceRef::new(name), "cut to that length") {
         eprintln!("memdx: {d}");

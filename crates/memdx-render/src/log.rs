@@ -4,9 +4,14 @@ use memdx_log::{LogScan, Report};
 use serde::Serialize;
 use std::io::{self, Write};
 
+/// Version of the `memdx log --json` document (docs/log.md); bumped when a field is removed or
+/// renamed.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// `memdx log --json` document.
 #[derive(Serialize)]
 struct JsonOut<'a> {
+    schema_version: u32,
     reports: Vec<&'a Report>,
     files: Vec<JsonFile<'a>>,
 }
@@ -30,6 +35,7 @@ struct JsonFile<'a> {
 /// Writes the JSON document for the scanned files (`(file name, scan)`).
 pub fn write_json<W: Write>(w: &mut W, scans: &[(String, LogScan)]) -> io::Result<()> {
     let out = JsonOut {
+        schema_version: SCHEMA_VERSION,
         reports: scans.iter().flat_map(|(_, s)| s.reports.iter()).collect(),
         files: scans
             .iter()
