@@ -15,41 +15,11 @@
 use crate::case::Case;
 use memdx_core::SourceRef;
 use memdx_log::Kind;
-use serde::Serialize;
 
 /// Events kept at most (the most severe and earliest win when a log has more).
 const MAX_EVENTS: usize = 400;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    /// `report`, `oom_kill`, `alloc_failure`, `unit_failures`, `reclaim_episode`, `oom_victim`, `sample`.
-    pub kind: String,
-    pub what: String,
-    /// Seconds since boot, when the input stamps it so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub monotonic: Option<f64>,
-    /// Wall-clock time as the input wrote it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wall: Option<String>,
-    /// Seconds since the Unix epoch, when the event is on the wall clock (directly or aligned).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub epoch: Option<f64>,
-    /// True when `epoch` was computed from `monotonic` and the log's boot time.
-    pub aligned: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<SourceRef>,
-    /// Index of the boot the monotonic stamp belongs to (one per log; logs of one boot share it).
-    #[serde(skip)]
-    pub boot: Option<usize>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Timeline {
-    pub events: Vec<Event>,
-    /// How the clocks were aligned (or why not).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-}
+pub use memdx_core::timeline::{Event, Timeline};
 
 /// A wall-clock stamp as seconds since the epoch. Formats: `dmesg -T` (`Sat Nov 21 22:45:03 2026`),
 /// syslog (`Nov 15 06:46:39`, no year: `year` is used), ISO 8601 (`2024-01-24T12:40:55.123+08:00`,

@@ -1,7 +1,9 @@
-//! What every analysis produces: findings and the tables shown beside them. One type for the
-//! diagnose analyzers, the history analysis and anything else that reports findings, so renderers
-//! take one shape.
+//! What every analysis produces: findings and the tables shown beside them, and for diagnose the
+//! conclusions and timeline drawn from them. One type for the diagnose analyzers, the history
+//! analysis and anything else that reports findings, so renderers take one shape and compute nothing.
 
+use crate::conclusion::Conclusion;
+use crate::timeline::Timeline;
 use crate::{Finding, Severity};
 
 /// A table an analyzer wants shown beside its findings (slab top, zone watermarks, ...).
@@ -16,11 +18,15 @@ pub struct Table {
     pub notes: Vec<String>,
 }
 
-/// Findings and tables. Analyzers push into one; [`Report::rank`] orders the findings for output.
+/// Findings, tables, conclusions and the timeline. Analyzers push into one; [`Report::rank`] orders the findings for output.
 #[derive(Debug, Default)]
 pub struct Report {
     pub findings: Vec<Finding>,
     pub tables: Vec<Table>,
+    /// Root causes joined across findings and inputs, ranked (diagnose; empty elsewhere).
+    pub conclusions: Vec<Conclusion>,
+    /// Every dated event on one clock (diagnose; empty elsewhere).
+    pub timeline: Timeline,
 }
 
 impl Report {

@@ -3,8 +3,9 @@
 
 use crate::html::esc;
 use crate::Style;
-use memdx_analyze::conclude::Conclusion;
-use memdx_analyze::timeline::{fmt_epoch, Event, Timeline};
+use memdx_analyze::timeline::fmt_epoch;
+use memdx_core::conclusion::Conclusion;
+use memdx_core::timeline::{Event, Timeline};
 use memdx_core::Severity;
 use std::fmt::Write as _;
 use std::io::{self, Write};

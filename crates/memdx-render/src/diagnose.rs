@@ -60,8 +60,6 @@ pub fn exit_code(report: &Report) -> u8 {
 
 pub fn json<W: Write>(mut w: W, case: &Case, report: &Report, version: &str) -> io::Result<()> {
     let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
-    let conclusions = memdx_analyze::conclude(case, &report.findings);
-    let timeline = memdx_analyze::timeline::build(case);
     let doc = JsonReport {
         schema_version: SCHEMA_VERSION,
         memdx_version: version,
@@ -78,10 +76,10 @@ pub fn json<W: Write>(mut w: W, case: &Case, report: &Report, version: &str) -> 
             info: count(Severity::Info),
             exit_code: exit_code(report),
         },
-        conclusions: &conclusions,
+        conclusions: &report.conclusions,
         findings: &report.findings,
         tables: &report.tables,
-        timeline: &timeline,
+        timeline: &report.timeline,
         inputs: &case.inputs,
         skipped: &case.skipped,
         missing: &case.missing,
@@ -222,7 +220,7 @@ pub fn text<W: Write>(
         None => writeln!(w, "kernel unknown (no uname, /proc/version or log line with the release)")?,
     }
     writeln!(w)?;
-    crate::conclusion::text(&mut w, &memdx_analyze::conclude(case, &report.findings), st)?;
+    crate::conclusion::text(&mut w, &report.conclusions, st)?;
     if report.findings.is_empty() {
         writeln!(w, "No findings: nothing memdx checks looks wrong in these inputs.\n")?;
     }
@@ -234,7 +232,7 @@ pub fn text<W: Write>(
             table(&mut w, t, st)?;
         }
     }
-    crate::conclusion::timeline_text(&mut w, &memdx_analyze::timeline::build(case), st, opts.verbose)?;
+    crate::conclusion::timeline_text(&mut w, &report.timeline, st, opts.verbose)?;
     let absent = case.not_provided();
     if !case.live && !absent.is_empty() {
         writeln!(

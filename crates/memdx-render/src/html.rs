@@ -565,7 +565,7 @@ pub fn render(input: &HtmlInput) -> String {
         if case.live { " &middot; live machine" } else { "" }
     );
 
-    crate::conclusion::html(&mut s, &memdx_analyze::conclude(case, &input.report.findings));
+    crate::conclusion::html(&mut s, &input.report.conclusions);
     // Findings.
     let worst = |sev| input.report.findings.iter().filter(|f| f.severity == sev).count();
     let _ = write!(
@@ -583,7 +583,7 @@ pub fn render(input: &HtmlInput) -> String {
         }
     }
 
-    crate::conclusion::timeline_html(&mut s, &memdx_analyze::timeline::build(case));
+    crate::conclusion::timeline_html(&mut s, &input.report.timeline);
     // Memory breakdown.
     s.push_str("<h2 id=\"memory\">Memory breakdown</h2>");
     let parts = memory_breakdown(case);
