@@ -47,6 +47,11 @@ fn one_page_per_visible_command_and_per_unit_reference() {
     }
     // Hidden packaging commands have no page.
     assert!(!names.iter().any(|n| n.contains("completions") || n == "memdx-man.1"), "{names:?}");
+    // The help speaks of the user's world: no word of this project's history ("seed 001").
+    for p in &pages {
+        let text = std::fs::read_to_string(p).unwrap().to_lowercase();
+        assert!(!text.contains("seed"), "{}: says \"seed\"", p.display());
+    }
     // Every `man:NAME(1)` a shipped unit names exists.
     for unit in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/systemd")).unwrap() {
         let text = std::fs::read_to_string(unit.unwrap().path()).unwrap();

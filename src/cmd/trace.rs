@@ -423,7 +423,7 @@ fn reclaim(a: ReclaimArgs) -> anyhow::Result<u8> {
         for f in &a.files {
             let r = open_input(f)?;
             let stats = table_only(r, |row| {
-                let _ = writeln!(out, "{}{}", row.seed_c_line(), if row.last { "  (last)" } else { "" });
+                let _ = writeln!(out, "{}{}", row.c_tabulator_line(), if row.last { "  (last)" } else { "" });
             })
             .with_context(|| format!("{}", f.display()))?;
             if stats.damaged > 0 {
@@ -760,7 +760,7 @@ fn print_report(r: &ReclaimReport, fs: &[memdx_core::Finding], table: bool) -> s
         for row in &r.cpu_seconds {
             let kind =
                 if row.kind == EpisodeKind::Memcg { String::new() } else { format!("{} ", row.kind.label()) };
-            println!("{kind}{}{}", row.seed_c_line(), if row.last { "  (last)" } else { "" });
+            println!("{kind}{}{}", row.c_tabulator_line(), if row.last { "  (last)" } else { "" });
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
-//! `memdx trace allocs --min-size 32K`: who makes large allocations (seed 003's ftrace recipe, done
-//! safely). Traces `kmem:kmalloc` filtered on `bytes_req >=` and `kmem:mm_page_alloc` filtered on
+//! `memdx trace allocs --min-size 32K`: who makes large allocations (the ftrace recipe of a real
+//! investigation, done safely). Traces `kmem:kmalloc` filtered on `bytes_req >=` and `kmem:mm_page_alloc` filtered on
 //! `order >=`, with `options/stacktrace`, in a private tracefs instance (no kprobes needed), and
 //! reports the top call paths by count and by bytes. With FILEs, analyses a saved capture.
 

@@ -17,7 +17,7 @@ fn main() -> std::process::ExitCode {
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let res = memdx_trace::table_only(file, |row| {
-        let _ = writeln!(out, "{}{}", row.seed_c_line(), if row.last { "  (last)" } else { "" });
+        let _ = writeln!(out, "{}{}", row.c_tabulator_line(), if row.last { "  (last)" } else { "" });
     });
     let _ = out.flush();
     match res {

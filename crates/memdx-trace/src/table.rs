@@ -54,7 +54,7 @@ impl CpuSecondRow {
     /// The row in the C program's layout, without its `time[...]` column (which depends on a
     /// machine-specific epoch constant and the local time zone). The C program counts 31 and
     /// 32+ together in bucket `[31]`; so does this rendering.
-    pub fn seed_c_line(&self) -> String {
+    pub fn c_tabulator_line(&self) -> String {
         let mut s = format!(
             "cpu[{:3}] second[{}] average[{:4}] LOW [{:4}] ALL[{:4}]  RECLAIM NUM COUNT :",
             self.cpu,
@@ -315,7 +315,7 @@ mod tests {
         let r = t.push(EpisodeKind::Memcg, 1, 6_000_000_000, 1).unwrap();
         assert_eq!((r.second, r.count, r.low, r.over, r.average()), (5, 2, 1, 1, 21));
         assert_eq!(
-            r.seed_c_line(),
+            r.c_tabulator_line(),
             "cpu[  1] second[5] average[  21] LOW [   1] ALL[   2]  RECLAIM NUM COUNT : [ 3](  1) [31](  1)"
         );
         assert_eq!(t.finish().len(), 1);

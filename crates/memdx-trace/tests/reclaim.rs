@@ -234,7 +234,7 @@ fn per_cpu_second_table_equals_seed_c_program() {
             .cpu_seconds
             .iter()
             .filter(|row| row.kind == EpisodeKind::Memcg && !row.last)
-            .map(|row| row.seed_c_line())
+            .map(|row| row.c_tabulator_line())
             .collect();
         if run == "all runs" {
             assert_eq!(ours.len(), 6, "{ours:?}");
