@@ -484,3 +484,47 @@ fn decompression_bombs_stop_at_the_limit_and_the_other_inputs_are_read() {
     assert!(err.contains("this run unpacked more than 256.0 MiB from archives in all"), "{err}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Issue 15 item 7: a permission error says how to get the rights, once. As an unprivileged user
+/// (setpriv to nobody), `memdx trace` fails on tracefs (the instance directory is root's) or on
+/// mounting it (a root tree without tracefs in its mounts), and `memcg pins` on /proc/kpagecgroup;
+/// each says to run as root and states the cause once (it was printed twice, once per error link).
+#[test]
+fn permission_errors_say_run_as_root() {
+    if !common::is_root() {
+        return common::skip("setpriv to an unprivileged user needs root");
+    }
+    let d = tmpdir("noroot");
+    std::fs::create_dir_all(d.join("proc")).unwrap();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let no_tracefs: String =
+        mounts.lines().filter(|l| !l.contains(" tracefs ")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(d.join("proc/mounts"), no_tracefs).unwrap();
+    for f in ["meminfo", "stat"] {
+        std::fs::copy(format!("/proc/{f}"), d.join("proc").join(f)).unwrap();
+    }
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = d.display().to_string();
+    let runs: [(&[&str], &str); 4] = [
+        (&["trace", "reclaim", "--duration", "1s"], "run memdx trace as root"),
+        (&["trace", "allocs", "--duration", "1s", "--root", &root], "run memdx trace as root"),
+        (&["trace", "slab", "kmalloc-64", "--duration", "1s"], "run memdx trace as root"),
+        (&["memcg", "pins"], "run as root"),
+    ];
+    for (args, hint) in runs {
+        let out = Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", env!("CARGO_BIN_EXE_memdx")])
+            .args(args)
+            .current_dir(&d)
+            .output();
+        let Ok(out) = out else { return common::skip("setpriv (util-linux) is not installed") };
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(hint), "{args:?}: {err}");
+        let causes = err.to_lowercase().matches("permission denied").count()
+            + err.matches("must be superuser").count()
+            + err.matches("only root").count();
+        assert_eq!(causes, 1, "{args:?}: the cause once: {err}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

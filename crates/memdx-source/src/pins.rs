@@ -98,8 +98,9 @@ pub enum KpageError {
     NoKpageflags(String),
     #[error("{0}: permission denied: /proc/kpagecgroup and /proc/kpageflags are readable by root only; run as root")]
     Permission(String),
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// The cause is in the message, not a `source()`: printed once.
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
 }
 
 fn open_kpage(path: &Path, missing: fn(String) -> KpageError) -> Result<std::fs::File, KpageError> {
@@ -108,7 +109,7 @@ fn open_kpage(path: &Path, missing: fn(String) -> KpageError) -> Result<std::fs:
         match e.kind() {
             std::io::ErrorKind::NotFound => missing(p),
             std::io::ErrorKind::PermissionDenied => KpageError::Permission(p),
-            _ => KpageError::Io { path: p, source: e },
+            _ => KpageError::Io { path: p, err: e },
         }
     })
 }
@@ -150,7 +151,7 @@ pub fn scan_kpages(
     let mut tally = Tally::new(wanted);
     let start = Instant::now();
     let mut pfn = 0u64;
-    let io = |p: &Path, e: std::io::Error| KpageError::Io { path: p.display().to_string(), source: e };
+    let io = |p: &Path, e: std::io::Error| KpageError::Io { path: p.display().to_string(), err: e };
     while pfn < opts.max_pfns {
         let off = pfn.saturating_mul(8);
         let nc = read_full(&cg, &mut cbuf, off).map_err(|e| io(&cg_path, e))?;
@@ -211,7 +212,7 @@ pub fn file_pages(root: &Path, dirs: &[PathBuf]) -> Result<FilePages, KpageError
     let pm_path = root.join("proc/self/pagemap");
     let pagemap = open_kpage(&pm_path, |p| KpageError::Io {
         path: p,
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no pagemap (CONFIG_PROC_PAGE_MONITOR)"),
+        err: std::io::Error::new(std::io::ErrorKind::NotFound, "no pagemap (CONFIG_PROC_PAGE_MONITOR)"),
     })?;
     let mut out = FilePages::default();
     for dir in dirs {
@@ -254,7 +255,7 @@ pub fn file_pages(root: &Path, dirs: &[PathBuf]) -> Result<FilePages, KpageError
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) && out.files.is_empty() => {
                     return Err(KpageError::Io {
                         path: p.display().to_string(),
-                        source: std::io::Error::other(
+                        err: std::io::Error::other(
                             "madvise(MADV_POPULATE_READ) failed: --files needs Linux 5.14 or later",
                         ),
                     })

@@ -16,18 +16,46 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// How to get the rights live tracing needs, said with every permission error.
+const NEEDS_ROOT: &str = "live tracing needs root (CAP_SYS_ADMIN): run memdx trace as root, e.g. with sudo";
+
 #[derive(Debug, thiserror::Error)]
 pub enum TracefsError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("tracefs is not mounted under {0} and mounting it failed: {1}")]
+    /// The cause is in the message, not a `source()`: printed once, not once per chain link.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: io::Error },
+    #[error("{0}: permission denied: {NEEDS_ROOT}")]
+    Permission(PathBuf),
+    #[error("tracefs is not mounted and mounting it on {0} failed: {1}{hint}", hint = mount_hint(.1))]
     Mount(PathBuf, String),
     #[error("{0}")]
     Spec(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TracefsError + '_ {
-    move |source| TracefsError::Io { path: path.to_path_buf(), source }
+    move |err| match err.kind() {
+        // EACCES and EPERM.
+        io::ErrorKind::PermissionDenied => TracefsError::Permission(path.to_path_buf()),
+        _ => TracefsError::Io { path: path.to_path_buf(), err },
+    }
+}
+
+/// What to do when mounting tracefs failed: as a user, become root; as root (a container without
+/// CAP_SYS_ADMIN), mount it from the host.
+fn mount_hint(msg: &str) -> String {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("root")
+        || m.contains("permission")
+        || m.contains("not permitted")
+        || m.contains("superuser")
+    {
+        format!(
+            " ({NEEDS_ROOT}; in a container, mount tracefs on the host: mount -t tracefs nodev \
+             /sys/kernel/tracing)"
+        )
+    } else {
+        " (mount it: mount -t tracefs nodev /sys/kernel/tracing; the kernel needs CONFIG_TRACING)".into()
+    }
 }
 
 /// Finds the tracefs mount point in `<root>/proc/mounts` (tracefs itself, or `tracing/` inside a
@@ -251,10 +279,10 @@ impl Tracefs {
                 .map_err(|e| TracefsError::Mount(dir.clone(), e.to_string()))?;
             if !out.status.success() {
                 let _ = std::fs::remove_dir(&dir);
-                return Err(TracefsError::Mount(
-                    dir,
-                    String::from_utf8_lossy(&out.stderr).trim().to_string(),
-                ));
+                // mount(8)'s first line says why; the next one points to dmesg.
+                let why =
+                    String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").trim().to_string();
+                return Err(TracefsError::Mount(dir, why));
             }
         }
         writes.shrink_to_fit();
@@ -414,7 +442,7 @@ impl Instance {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
                 Ok(0)
             }
-            Err(e) => Err(TracefsError::Io { path: self.dir.join("trace_pipe"), source: e }),
+            Err(e) => Err(io_err(&self.dir.join("trace_pipe"))(e)),
         }
     }
 
