@@ -203,48 +203,34 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
     }
 
     if let Some(b) = &case.buddyinfo {
-        o.family("memdx_buddy_free_blocks", "gauge", "Free blocks per zone and order (/proc/buddyinfo).");
-        for z in &b.zones {
-            let node = z.node.to_string();
-            for (order, n) in z.free.iter().enumerate() {
-                let ord = order.to_string();
-                o.sample(
-                    "memdx_buddy_free_blocks",
-                    &[("node", &node), ("zone", &z.zone), ("order", &ord)],
-                    *n as f64,
-                );
-            }
-        }
-        o.family(
-            "memdx_fragmentation_unusable_ratio",
-            "gauge",
-            "Share of free memory in blocks too small for the order (unusable free space index / 1000).",
-        );
-        for z in &b.zones {
-            let node = z.node.to_string();
-            for order in 0..z.free.len() {
-                let ord = order.to_string();
-                o.sample(
-                    "memdx_fragmentation_unusable_ratio",
-                    &[("node", &node), ("zone", &z.zone), ("order", &ord)],
-                    unusable_index(&z.free, order) as f64 / 1000.0,
-                );
-            }
-        }
-        o.family(
-            "memdx_fragmentation_extfrag_index",
-            "gauge",
-            "Extfrag index / 1000: -1 the order can be served, towards 1 a failure would be from fragmentation.",
-        );
-        for z in &b.zones {
-            let node = z.node.to_string();
-            for order in 0..z.free.len() {
-                let ord = order.to_string();
-                o.sample(
-                    "memdx_fragmentation_extfrag_index",
-                    &[("node", &node), ("zone", &z.zone), ("order", &ord)],
-                    extfrag_index(&z.free, order) as f64 / 1000.0,
-                );
+        // One family per zone and order: free blocks, then the two fragmentation indexes.
+        let per_order: [(&str, &str, fn(&[u64], usize) -> f64); 3] = [
+            ("memdx_buddy_free_blocks", "Free blocks per zone and order (/proc/buddyinfo).", |free, order| {
+                free[order] as f64
+            }),
+            (
+                "memdx_fragmentation_unusable_ratio",
+                "Share of free memory in blocks too small for the order (unusable free space index / 1000).",
+                |free, order| unusable_index(free, order) as f64 / 1000.0,
+            ),
+            (
+                "memdx_fragmentation_extfrag_index",
+                "Extfrag index / 1000: -1 the order can be served, towards 1 a failure would be from fragmentation.",
+                |free, order| extfrag_index(free, order) as f64 / 1000.0,
+            ),
+        ];
+        for (name, help, value) in per_order {
+            o.family(name, "gauge", help);
+            for z in &b.zones {
+                let node = z.node.to_string();
+                for order in 0..z.free.len() {
+                    let ord = order.to_string();
+                    o.sample(
+                        name,
+                        &[("node", &node), ("zone", &z.zone), ("order", &ord)],
+                        value(&z.free, order),
+                    );
+                }
             }
         }
     }
