@@ -106,6 +106,9 @@ fn esc(v: &str) -> String {
 }
 
 /// One metric family being written: HELP and TYPE once, then its samples.
+/// A value of a zone's free-area counts at one order.
+type PerOrder = fn(&[u64], usize) -> f64;
+
 struct Out {
     buf: String,
 }
@@ -204,7 +207,7 @@ pub fn render(case: &Case, report: &Report, version: &str, sel: &SlabSelect, ex:
 
     if let Some(b) = &case.buddyinfo {
         // One family per zone and order: free blocks, then the two fragmentation indexes.
-        let per_order: [(&str, &str, fn(&[u64], usize) -> f64); 3] = [
+        let per_order: [(&str, &str, PerOrder); 3] = [
             ("memdx_buddy_free_blocks", "Free blocks per zone and order (/proc/buddyinfo).", |free, order| {
                 free[order] as f64
             }),
