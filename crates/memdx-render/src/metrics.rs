@@ -105,10 +105,10 @@ fn esc(v: &str) -> String {
     s
 }
 
-/// One metric family being written: HELP and TYPE once, then its samples.
 /// A value of a zone's free-area counts at one order.
 type PerOrder = fn(&[u64], usize) -> f64;
 
+/// One metric family being written: HELP and TYPE once, then its samples.
 struct Out {
     buf: String,
 }
