@@ -52,6 +52,13 @@ const ANCESTOR_NOTE: &str = "the kernel reports a page charged to a dying memcg 
 (page_cgroup_ino walks up to an online memcg), and a removed cgroup keeps no directory or name: its pages are \
 counted at that ancestor and told from the ancestor's own with memory.stat";
 
+/// What that fact leaves out, said in every report so that no number is read as more than it is.
+const UNATTRIBUTABLE_NOTE: &str = "attributed: pages and their kinds per closest live ancestor (memory.stat), \
+and with --files the files whose cached pages the kernel reports there. Cannot be attributed from /proc: which \
+dying memcg below an ancestor holds a page, how the pages split among several dying memcgs, and what the \
+removed cgroups were called; kpagecgroup also does not tell an ancestor's own pages from its dying \
+descendants' (cgroup v1: the own count is given beside; v2: the pinned count is an upper bound)";
+
 fn pins_cmd(args: PinsArgs) -> Result<u8> {
     let root = args.root.as_path();
     let cgroups = std::fs::read_to_string(root.join("proc/cgroups"))
@@ -70,7 +77,7 @@ fn pins_cmd(args: PinsArgs) -> Result<u8> {
             "--files needs the live machine (--root /): it maps the files and reads this process's pagemap"
         );
     }
-    let mut notes = vec![ANCESTOR_NOTE.to_string()];
+    let mut notes = vec![ANCESTOR_NOTE.to_string(), UNATTRIBUTABLE_NOTE.to_string()];
     if tree.hierarchy == "v1" {
         notes.push(
             "cgroup v1 counts dying memcgs only machine-wide (/proc/cgroups): per parent, the pages tell where they are"
