@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Context};
 use memdx_core::{Finding, Severity};
+use memdx_render::schema::SlabWindow;
 use memdx_slab::cgroup::{resolve_merged, MergedCache};
 use memdx_slab::kmem::{parse_kmem, KmemOptions, KmemReport, KmemTrace};
 use memdx_slab::SlabEvidence;
@@ -167,21 +168,6 @@ fn has_name_field(root: &Path) -> bool {
     }
 }
 
-/// The live window around the capture, as measured from /proc/slabinfo.
-struct Window {
-    seconds: f64,
-    slabinfo_before: Option<u64>,
-    slabinfo_after: Option<u64>,
-    slabinfo_delta: Option<i64>,
-    traced_net: i64,
-    /// |traced_net - slabinfo_delta| / |slabinfo_delta|. SLUB counts objects free in per-CPU slabs
-    /// as active, so expect a difference of up to a few slabs' worth of objects.
-    disagreement: Option<f64>,
-    lost_events: u64,
-    interrupted: bool,
-    name_fallback: bool,
-}
-
 pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
     let links = slab_links(&a.capture.root);
     let names = slabinfo_names(&a.capture.root);
@@ -282,7 +268,7 @@ pub fn run(a: SlabArgs) -> anyhow::Result<u8> {
     let c = r.slab.cache(cache);
     let traced_net = c.map_or(0, |c| c.net);
     let delta = before.zip(after).map(|(b, a)| a as i64 - b as i64);
-    let window = Window {
+    let window = SlabWindow {
         seconds: cap.seconds,
         slabinfo_before: before,
         slabinfo_after: after,
@@ -313,24 +299,11 @@ fn findings(r: &KmemReport) -> Vec<Finding> {
 fn print(
     m: &MergedCache,
     r: &KmemReport,
-    w: Option<&Window>,
+    w: Option<&SlabWindow>,
     fs: &[Finding],
     json: bool,
 ) -> anyhow::Result<()> {
     if json {
-        let w = w.map(|w| {
-            serde_json::json!({
-                "seconds": w.seconds,
-                "slabinfo_before": w.slabinfo_before,
-                "slabinfo_after": w.slabinfo_after,
-                "slabinfo_delta": w.slabinfo_delta,
-                "traced_net": w.traced_net,
-                "disagreement": w.disagreement,
-                "lost_events": w.lost_events,
-                "interrupted": w.interrupted,
-                "name_fallback": w.name_fallback,
-            })
-        });
         let v = memdx_render::schema::SlabDoc::new(m, w, r, fs);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());

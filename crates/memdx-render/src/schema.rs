@@ -327,20 +327,36 @@ impl<'a> AllocsDoc<'a> {
     }
 }
 
+/// The live window around a `memdx trace slab` capture, as measured from /proc/slabinfo.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlabWindow {
+    pub seconds: f64,
+    pub slabinfo_before: Option<u64>,
+    pub slabinfo_after: Option<u64>,
+    pub slabinfo_delta: Option<i64>,
+    pub traced_net: i64,
+    /// |traced_net - slabinfo_delta| / |slabinfo_delta|. SLUB counts objects free in per-CPU slabs
+    /// as active, so expect a difference of up to a few slabs' worth of objects.
+    pub disagreement: Option<f64>,
+    pub lost_events: u64,
+    pub interrupted: bool,
+    pub name_fallback: bool,
+}
+
 /// `memdx trace slab --json`; `window` is what the command measured around a live capture.
 #[derive(Serialize)]
-pub struct SlabDoc<'a, W: Serialize> {
+pub struct SlabDoc<'a> {
     schema_version: u32,
     cache: Json<'a, MergedCache>,
-    window: Option<W>,
+    window: Option<&'a SlabWindow>,
     report: Json<'a, KmemReport>,
     findings: &'a [Finding],
 }
 
-impl<'a, W: Serialize> SlabDoc<'a, W> {
+impl<'a> SlabDoc<'a> {
     pub fn new(
         cache: &'a MergedCache,
-        window: Option<W>,
+        window: Option<&'a SlabWindow>,
         report: &'a KmemReport,
         findings: &'a [Finding],
     ) -> Self {
