@@ -48,12 +48,15 @@ pub struct Builder {
     /// ([`Finished::complete`]): folded repeats never pay for them.
     reg_lines: Vec<String>,
     reg_count: usize,
+    /// Stall reports: where in `report.frames` each `Call Trace:` began (the reports dump
+    /// several CPUs).
+    stack_starts: Vec<usize>,
     /// Frames go to the last of `aux_stacks` (after `Allocated by task N:` ...).
     in_aux: bool,
     body: ObjectFacts,
-    /// lockdep: the first lock site (`..., at: func+off/size`, or the frame after a line ending
-    /// in ` at:`).
-    lock_site: Option<String>,
+    /// lockdep: the first two lock sites (`..., at: func+off/size`, or the frame after a line
+    /// ending in ` at:`): the lock being taken, then the lock already held.
+    lock_sites: Vec<String>,
     /// The previous line ended in ` at:`: the next frame is a lock site.
     site_next: bool,
     /// lockdep: past the free-form part, in the call trace.
@@ -125,9 +128,10 @@ impl Builder {
             last_line: line,
             reg_lines: Vec::new(),
             reg_count: 0,
+            stack_starts: Vec::new(),
             in_aux: false,
             body: ObjectFacts::default(),
-            lock_site: None,
+            lock_sites: Vec::new(),
             site_next: false,
             lockdep_trace: false,
             access: None,
@@ -302,6 +306,14 @@ impl Builder {
             || t.starts_with("backtrace (crc")
         {
             self.in_trace = true;
+            if self.body() == Body::Stall && self.stack_starts.len() < 32 {
+                if self.stack_starts.is_empty() && !self.report.frames.is_empty() {
+                    self.stack_starts.push(0);
+                }
+                if self.stack_starts.last() != Some(&self.report.frames.len()) {
+                    self.stack_starts.push(self.report.frames.len());
+                }
+            }
             return Fed::Taken;
         }
         if let Some(ctx) = boundary(t) {
@@ -446,17 +458,34 @@ impl Builder {
             return self.feed_inner(t);
         }
         if let Some(site) = lock_site(t) {
-            if self.lock_site.is_none() {
+            if self.lock_sites.len() < 2 {
                 match site.and_then(parse_frame) {
-                    Some(f) => self.lock_site = Some(f.func),
+                    Some(f) => self.lock_sites.push(f.func),
                     None => self.site_next = site.is_none(),
                 }
+            }
+            self.in_aux = false;
+            return Fed::Taken;
+        }
+        // `... which became HARDIRQ-irq-safe at:` and the stack where it did.
+        if let Some(label) = t.strip_prefix("... which became ").and_then(|l| l.strip_suffix(':')) {
+            if self.report.aux_stacks.len() < 16 {
+                self.report
+                    .aux_stacks
+                    .push(AuxStack { label: format!("became {label}"), frames: Vec::new() });
+                self.in_aux = true;
             }
             return Fed::Taken;
         }
         if let Some(f) = parse_frame(t) {
             if std::mem::take(&mut self.site_next) {
-                self.lock_site.get_or_insert_with(|| f.func.clone());
+                if self.lock_sites.len() < 2 {
+                    self.lock_sites.push(f.func);
+                }
+            } else if self.in_aux {
+                if let Some(a) = self.report.aux_stacks.last_mut().filter(|a| a.frames.len() < MAX_FRAMES) {
+                    a.frames.push(f);
+                }
             } else if self.report.aux_stacks.len() < 16 {
                 if self.report.aux_stacks.last().is_none_or(|a| a.label != LOCK_CHAIN) {
                     self.report.aux_stacks.push(AuxStack { label: LOCK_CHAIN.into(), frames: Vec::new() });
@@ -467,6 +496,7 @@ impl Builder {
             }
             return Fed::Taken;
         }
+        self.in_aux = false;
         Fed::Taken
     }
 
@@ -644,16 +674,27 @@ impl Builder {
     fn guilty(&self) -> Option<String> {
         let usable = |func: &str| !roles::has_any(func, roles::NEVER_GUILTY) && !roles::is_address(func);
         let pc_func = self.report.pc.as_deref().map(|p| p.split('+').next().unwrap_or(p));
+        if self.pick() == Pick::IrqSafeSite {
+            let irq_safe = self.report.aux_stacks.iter().find(|a| a.label.ends_with("-irq-safe at"));
+            if let Some(f) = irq_safe.and_then(|a| first_frame(&a.frames, roles::NEVER_GUILTY)) {
+                return Some(f);
+            }
+        }
         let named = match self.pick() {
             Pick::Header | Pick::Pc => pc_func.filter(|f| usable(f)),
-            Pick::LockSite => self.lock_site.as_deref().filter(|f| usable(f)),
+            Pick::LockSite | Pick::IrqSafeSite => {
+                self.lock_sites.iter().map(String::as_str).find(|f| usable(f))
+            }
             _ => None,
         };
         if let Some(f) = named {
             return Some(frame_title(f));
         }
         let from_stack = match self.pick() {
-            Pick::Stall => stall_frame(&self.report.frames),
+            Pick::Stall => {
+                stall_frame(&self.report.frames, &self.stack_starts, self.report.kind == Kind::RcuStall)
+            }
+            Pick::Hang => hang_frame(&self.report.frames),
             Pick::Leak => first_frame(&self.report.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
             _ => first_frame(&self.report.frames, roles::NEVER_GUILTY),
         };
@@ -833,6 +874,27 @@ fn first_frame(frames: &[Frame], skip: Roles) -> Option<String> {
     None
 }
 
+/// Waits that hang many unrelated tasks at once when one subsystem is stuck: a task blocked in
+/// any of them is titled by the wait itself, so the reports group (an RCU grace period that never
+/// ends: `synchronize_net` waits in `synchronize_rcu_expedited`, pre-4.20 `synchronize_sched`;
+/// a holder of the RTNL mutex that never releases it). First row wins.
+const HANG_BUCKETS: &[(&str, &[&str])] = &[
+    ("synchronize_rcu", &["synchronize_rcu", "synchronize_sched", "synchronize_rcu_bh", "__wait_rcu_gp"]),
+    ("rtnl_lock", &["rtnl_lock"]),
+];
+
+/// Hung tasks: the bucket of a shared wait on the stack, else the first frame past the
+/// scheduler, locks and everything named for waiting (the task sleeps there, the work is below).
+fn hang_frame(frames: &[Frame]) -> Option<String> {
+    let reliable = || frames.iter().filter(|f| f.reliable).map(|f| roles::base_name(&f.func));
+    for (bucket, funcs) in HANG_BUCKETS {
+        if reliable().any(|f| funcs.iter().any(|w| f.starts_with(w))) {
+            return Some((*bucket).to_string());
+        }
+    }
+    first_frame(frames, roles::NEVER_GUILTY.with(Role::Wait))
+}
+
 /// Syscalls that multiplex many handlers (the file or socket chooses): a stall in them is named
 /// by the handler, not the syscall.
 const MULTIPLEXED: &[&str] = &[
@@ -870,10 +932,31 @@ const ANCHORS: Roles = Roles::of(&[Role::Entry, Role::Context, Role::Dispatch]);
 /// work the CPU was doing: the innermost trustworthy frame under the dispatch that started it
 /// (a syscall, an interrupt or softirq, a worker), or the syscall itself when it does one job.
 /// Frames of the interrupt that runs the stall detector are not part of the loop.
-fn stall_frame(frames: &[Frame]) -> Option<String> {
-    let start = frames.iter().rposition(|f| is_detector_irq(&f.func)).map_or(0, |i| i + 1);
+///
+/// A stall report holds several stacks (`starts`: where each `Call Trace:` began). A lockup
+/// detector prints the stuck CPU first, so its first stack is the one; an RCU stall may first dump
+/// the starved grace-period kthread, and the stalled CPU's stack is the first that runs the
+/// detector's timer interrupt (a self-detected stall, or the NMI backtrace the detector asked
+/// for). Within that stack the work starts past the detector interrupt.
+fn stall_frame(frames: &[Frame], starts: &[usize], rcu: bool) -> Option<String> {
+    let stacks = || {
+        let ends = starts.iter().copied().skip(1).chain(std::iter::once(frames.len()));
+        starts.iter().copied().zip(ends).map(|(a, b)| &frames[a.min(b)..b])
+    };
+    let stack = if starts.is_empty() {
+        frames
+    } else if rcu {
+        stacks()
+            .find(|s| s.iter().any(|f| is_detector_irq(&f.func)))
+            .or_else(|| stacks().next())
+            .unwrap_or(frames)
+    } else {
+        stacks().next().unwrap_or(frames)
+    };
+    let first = stack.iter().position(|f| is_detector_irq(&f.func));
+    let start = first.map_or(0, |i| i + stack[i..].iter().take_while(|f| is_detector_irq(&f.func)).count());
     let mut prev: Option<&str> = None;
-    for f in frames[start..].iter().filter(|f| f.reliable) {
+    for f in stack[start..].iter().filter(|f| f.reliable) {
         if let Some((_, name)) = syscall_of(&f.func) {
             if MULTIPLEXED.contains(&name) {
                 return Some(frame_title(prev.unwrap_or(&f.func)));

@@ -50,6 +50,9 @@ pub enum Role {
     /// Reached only because kmemleak's allocation stack passes through it: any function that
     /// allocates on its caller's behalf.
     LeakAlloc,
+    /// Named for waiting (`*wait*`, `*_lock`, `*synchronize*`): where a hung task blocks, never
+    /// why; skipped for hung tasks only (a WARNING inside `console_lock` is still its own).
+    Wait,
 }
 
 impl Role {
@@ -896,6 +899,11 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "el1_irq",
             "el1h_64_irq*",
             "call_on_irq_stack",
+            "asm_call_on_stack",
+            "asm_call_irq_on_stack",
+            "asm_call_sysvec_on_stack",
+            "run_on_irqstack_cond",
+            "local_apic_timer_interrupt",
             "do_softirq_own_stack",
             "__sysvec_*",
             "rcu_do_batch",
@@ -1104,6 +1112,8 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "kobject_uevent*",
             "put_device",
             "get_device",
+            "device_destroy",
+            "dpm_sysfs_remove",
         ],
     ),
     r(
@@ -1121,6 +1131,8 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "queue_work_on",
             "queue_delayed_work_on",
             "__queue_delayed_work",
+            "try_to_grab_pending",
+            "__cancel_work_timer",
         ],
     ),
     r(
@@ -1138,6 +1150,38 @@ pub static ROLE_ROWS: &[RoleRow] = &[
         Context,
         "interrupt return paths",
         &["retint_kernel", "retint_*", "ret_from_exception", "restore_all*"],
+    ),
+    r(
+        Wait,
+        "a hung task sleeps in whatever waits, synchronizes or takes a lock for its caller",
+        &[
+            "*wait*",
+            "*_lock",
+            "*_lock_nested",
+            "*_lock_killable*",
+            "*_lock_interruptible*",
+            "*synchronize*",
+            "*completion*",
+            "*rwsem*",
+            "*_slowlock*",
+            "kthread_stop*",
+        ],
+    ),
+    r(
+        Helper,
+        "skb bounds checks: skb_put/skb_push panic when their caller overruns the buffer",
+        &["skb_put", "__skb_put", "skb_push", "__skb_push", "skb_panic", "skb_over_panic", "skb_under_panic"],
+    ),
+    r(
+        Helper,
+        "USB core URB calls kill or poison the URBs of the driver that calls them",
+        &[
+            "usb_kill_urb",
+            "usb_poison_urb",
+            "usb_unlink_urb",
+            "usb_kill_anchored_urbs",
+            "usb_poison_anchored_urbs",
+        ],
     ),
     r(
         LeakAlloc,

@@ -42,8 +42,13 @@ pub enum Pick {
     Header,
     /// The faulting instruction (`RIP:`, `IP:`, `pc :`, `PC is at`, `NIP`, `epc :`), else as `Stack`.
     Pc,
-    /// lockdep: the first lock site (`at: func+off/size`), else as `Stack`.
+    /// lockdep: the first lock site (`at: func+off/size`) that names no lock primitive (the lock
+    /// being taken, then the one held), else as `Stack`.
     LockSite,
+    /// lockdep's `X-safe -> X-unsafe lock order`: the code that took the irq-safe lock in
+    /// interrupt context (`... which became HARDIRQ-irq-safe at:` and its stack), else as
+    /// `LockSite`.
+    IrqSafeSite,
     /// Stalls and lockups: the work function the stalled CPU runs, under the syscall, interrupt or
     /// worker dispatch (the top of the stack is wherever the loop was interrupted).
     Stall,
@@ -106,6 +111,11 @@ const fn fault(p: &'static str, title: &'static str) -> Row {
 
 const fn lockdep(p: &'static str, title: &'static str) -> Row {
     Row { pick: Pick::LockSite, body: Body::Lockdep, ..row(Prefix(p), Kind::Warning, title) }
+}
+
+/// lockdep's irq-safe -> irq-unsafe lock order reports.
+const fn lock_order(p: &'static str) -> Row {
+    Row { pick: Pick::IrqSafeSite, ..lockdep(p, "possible deadlock in {frame}") }
 }
 
 /// lockdep reports whose guilty frame is the caller on the stack, not a lock site.
@@ -191,6 +201,10 @@ pub static ROWS: &[Row] = &[
     ),
     fault("general protection fault", "general protection fault in {frame}"),
     fault("divide error: ", "divide error in {frame}"),
+    // 5.9-5.10 named the trap by its handler: `divide_error: 0000 [#1] PREEMPT SMP KASAN`.
+    fault("divide_error: ", "divide error in {frame}"),
+    // A #GP raised by a segment load: `segment-related general protection fault: beec [#2]`.
+    fault("segment-related general protection fault", "general protection fault in {frame}"),
     fault("PANIC: double fault", "PANIC: double fault in {frame}"),
     Row { pick: Pick::Pc, ..row(Prefix("kernel BUG at "), Kind::KernelBug, "kernel BUG in {frame}") },
     Row {
@@ -211,8 +225,12 @@ pub static ROWS: &[Row] = &[
     lockdep("[ INFO: possible circular locking dependency", "possible deadlock in {frame}"),
     lockdep("[ INFO: possible recursive locking", "possible deadlock in {frame}"),
     lockdep("WARNING: possible irq lock inversion dependency", "possible deadlock in {frame}"),
-    lockdep("WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order", "possible deadlock in {frame}"),
-    lockdep("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order", "possible deadlock in {frame}"),
+    lock_order("WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order"),
+    lock_order("WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order"),
+    // Before 4.14 lockdep's headers were bracketed `[ INFO: ... ]`.
+    lock_order("[ INFO: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order"),
+    lock_order("[ INFO: HARDIRQ-safe -> HARDIRQ-unsafe lock order"),
+    lockdep("[ INFO: possible irq lock inversion dependency", "possible deadlock in {frame}"),
     lockdep("WARNING: inconsistent lock state", "inconsistent lock state in {frame}"),
     lockdep("[ INFO: inconsistent lock state ]", "inconsistent lock state in {frame}"),
     lockdep_stack("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {frame}"),
@@ -266,7 +284,8 @@ pub static ROWS: &[Row] = &[
     Row {
         pick: Pick::Hang,
         ..row(
-            PrefixContains("INFO: task ", " blocked for more than"),
+            // `blocked for more than 143 seconds`; 6.16+ `blocked in I/O wait for more than`.
+            PrefixContains("INFO: task ", " blocked "),
             Kind::HungTask,
             "INFO: task hung in {frame}",
         )
@@ -281,6 +300,8 @@ pub static ROWS: &[Row] = &[
     },
     stall(Prefix("BUG: soft lockup"), Kind::SoftLockup, "BUG: soft lockup in {frame}"),
     stall(Prefix("watchdog: BUG: soft lockup"), Kind::SoftLockup, "BUG: soft lockup in {frame}"),
+    // Before 4.13 the soft-lockup detector prefixed its message as the NMI watchdog's.
+    stall(Prefix("NMI watchdog: BUG: soft lockup"), Kind::SoftLockup, "BUG: soft lockup in {frame}"),
     stall(PrefixContains("NMI watchdog: ", "hard LOCKUP"), Kind::HardLockup, "BUG: hard lockup in {frame}"),
     stall(
         PrefixContains("Watchdog detected hard LOCKUP", ""),
