@@ -55,6 +55,21 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes joined by ": ", each cause said once: error types that print their
+/// cause in their own message and also return it as `source()` would repeat it.
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for link in e.chain().map(|c| c.to_string()) {
+        if !out.ends_with(&link) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&link);
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
     // A reader that stops early (`| head`) ends memdx quietly. SIGPIPE stays ignored (Rust's
     // default) so that a trace still removes its tracefs instance: the write fails, the stack
@@ -93,7 +108,7 @@ fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("memdx: error: {e:#}");
+            eprintln!("memdx: error: {}", chain_text(&e));
             ExitCode::from(cmd::EXIT_USAGE)
         }
     }

@@ -528,3 +528,44 @@ fn permission_errors_say_run_as_root() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Issue 15 item 7: an error states its cause once (an error type that prints its cause and also
+/// returns it as its source printed it twice: "No such file or directory (os error 2): No such
+/// file or directory (os error 2)").
+#[test]
+fn errors_state_their_cause_once() {
+    let runs: [&[&str]; 3] = [
+        &["symbolize", "--vmlinux", "/nonexistent/memdx-vmlinux", "testdata/log/qemu61_global_oom.dmesg"],
+        &["trace", "reclaim", "/nonexistent/memdx-trace.txt"],
+        &["history", "--db", "/nonexistent/memdx-history.db"],
+    ];
+    for args in runs {
+        let out = memdx().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("/nonexistent/memdx-"), "{args:?}: {err}");
+        assert!(err.matches("os error").count() <= 1, "{args:?}: the cause once: {err}");
+    }
+}
+
+/// Issue 15 item 7: a memcg OOM report cut before its `oom-kill:` line (the constraint is unknown)
+/// stays a memcg OOM at warning (the kernel's `memory: usage ... limit` and `Memory cgroup stats`
+/// lines say so), not a critical machine-wide OOM.
+#[test]
+fn truncated_memcg_oom_is_not_a_global_oom() {
+    let d = tmpdir("oomcut");
+    let text = std::fs::read_to_string("testdata/log/live618_memcg_oom.dmesg").unwrap();
+    let cut: String =
+        text.lines().take_while(|l| !l.contains("oom-kill:")).map(|l| format!("{l}\n")).collect();
+    assert!(cut.contains("Memory cgroup stats for") && !cut.contains("CONSTRAINT_MEMCG"));
+    let f = d.join("cut.dmesg");
+    std::fs::write(&f, cut).unwrap();
+    let out = memdx().args(["diagnose", "--json"]).arg(&f).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    let ids: Vec<String> = findings.iter().map(|f| format!("{} {}", f["id"], f["severity"])).collect();
+    assert!(findings.iter().any(|f| f["id"] == "log.oom.memcg"), "{ids:?}");
+    assert!(!findings.iter().any(|f| f["severity"] == "critical"), "{ids:?}");
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(&d).unwrap();
+}
