@@ -392,6 +392,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if args.cleanup {
         let st = tracefs::cleanup_stale(Path::new("/"));
         report_stale(&st);
+        if let Some(why) = &st.unlisted {
+            bail!("cannot look for leftovers of killed memdx runs: {why}");
+        }
         if st.removed.is_empty() && st.failed.is_empty() {
             eprintln!("memdx: no leftovers of killed memdx runs");
         }

@@ -141,6 +141,8 @@ fn owner_dead(root: &Path, pid: u32, start: Option<u64>) -> bool {
 pub struct Stale {
     pub removed: Vec<String>,
     pub failed: Vec<String>,
+    /// The instances could not be listed (not root): nothing is known about leftovers.
+    pub unlisted: Option<String>,
 }
 
 /// Removes what dead memdx processes left (a SIGKILL, a power cut of the SSH session before
@@ -150,7 +152,15 @@ pub struct Stale {
 pub fn cleanup_stale(root: &Path) -> Stale {
     let mut out = Stale::default();
     if let Some(t) = locate(root) {
-        let Ok(rd) = std::fs::read_dir(t.join("instances")) else { return out };
+        let rd = match std::fs::read_dir(t.join("instances")) {
+            Ok(rd) => rd,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::PermissionDenied {
+                    out.unlisted = Some(TracefsError::Permission(t.join("instances")).to_string());
+                }
+                return out;
+            }
+        };
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
             let Some((pid, start)) = owner_of(&name) else { continue };
