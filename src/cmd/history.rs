@@ -7,6 +7,7 @@ use memdx_core::units::parse_duration_ms;
 use memdx_core::Report;
 use memdx_core::Severity;
 use memdx_core::Table;
+use memdx_render::schema::{HistoryCache, HistoryDoc};
 use memdx_render::Style;
 use memdx_store::findings::analyze;
 use memdx_store::sample::kind;
@@ -73,37 +74,6 @@ fn fmt_time(t: i64) -> String {
     memdx_render::html::line_chart_time(t)
 }
 
-/// Version of the `memdx history --json` document (docs/json-schema.md).
-const HISTORY_SCHEMA_VERSION: u32 = 1;
-
-/// The `--json` document.
-#[derive(serde::Serialize)]
-struct JsonHistory<'a> {
-    schema_version: u32,
-    db: String,
-    samples: u64,
-    first: i64,
-    last: i64,
-    since: Option<i64>,
-    findings: &'a [memdx_core::Finding],
-    tables: Vec<&'a Table>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache: Option<JsonCache>,
-}
-
-#[derive(serde::Serialize)]
-struct JsonCache {
-    name: String,
-    /// (unix time, KiB, active objects)
-    points: Vec<(i64, f64, Option<f64>)>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kib_per_hour: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    r2: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    verdict: Option<&'static str>,
-}
-
 pub fn run(args: Args) -> Result<u8> {
     let store = Store::open_read_only(&args.db)?;
     let (n, first, last) = store.summary()?;
@@ -111,25 +81,16 @@ pub fn run(args: Args) -> Result<u8> {
     let mut w = stdout.lock();
     let (Some(first), Some(last)) = (first, last) else {
         if args.json {
-            let doc = serde_json::json!({"schema_version": HISTORY_SCHEMA_VERSION, "db": args.db.display().to_string(), "samples": 0});
-            writeln!(w, "{doc}")?;
+            let doc = HistoryDoc::new(args.db.display().to_string(), 0, None, None);
+            serde_json::to_writer_pretty(&mut w, &doc)?;
+            writeln!(w)?;
         } else {
             writeln!(w, "{}: no samples yet", args.db.display())?;
         }
         return Ok(EXIT_OK);
     };
     let since = args.since.as_deref().map(|s| since_time(s, last)).transpose()?;
-    let mut doc = JsonHistory {
-        schema_version: HISTORY_SCHEMA_VERSION,
-        db: args.db.display().to_string(),
-        samples: n,
-        first,
-        last,
-        since,
-        findings: &[],
-        tables: Vec::new(),
-        cache: None,
-    };
+    let mut doc = HistoryDoc::new(args.db.display().to_string(), n, Some((first, last)), since);
     if !args.json {
         writeln!(
             w,
@@ -183,7 +144,7 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(if worst.is_some_and(|s| s >= Severity::Warning) { EXIT_FINDINGS } else { EXIT_OK })
 }
 
-fn cache_json(store: &Store, cache: &str, since: Option<i64>) -> Result<(JsonCache, u8)> {
+fn cache_json(store: &Store, cache: &str, since: Option<i64>) -> Result<(HistoryCache, u8)> {
     let q =
         Query { since, kinds: vec![kind::SLAB_KB.into(), kind::SLAB_OBJS.into()], name: Some(cache.into()) };
     let h = store.load(&q)?;
@@ -200,7 +161,7 @@ fn cache_json(store: &Store, cache: &str, since: Option<i64>) -> Result<(JsonCac
     let v = f.map(|f| verdict(&f, memdx_store::findings::SLAB_MIN_GROWTH_KB));
     let code = if v == Some(memdx_store::trend::Verdict::SteadyGrowth) { EXIT_FINDINGS } else { EXIT_OK };
     Ok((
-        JsonCache {
+        HistoryCache {
             name: cache.to_string(),
             points,
             kib_per_hour: f.map(|f| f.per_hour()),

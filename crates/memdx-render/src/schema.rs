@@ -1,9 +1,9 @@
-//! The JSON form of the trace and slab engines' results (`memdx trace reclaim|slab|allocs --json`,
-//! documented in docs/json-schema.md). The engines' types do not derive `Serialize`: each object
-//! written is listed here, field by field, so renaming a field inside an engine fails to compile
-//! here instead of silently changing the output.
+//! The JSON documents of `memdx trace reclaim|slab|allocs` and `memdx history` (docs/json-schema.md),
+//! and the JSON form of the trace and slab engines' results. The engines' types do not derive
+//! `Serialize`: each object written is listed here, field by field, so renaming a field inside an
+//! engine fails to compile here instead of silently changing the output.
 
-use memdx_core::{Diag, Finding, SourceRef};
+use memdx_core::{Diag, Finding, SourceRef, Table};
 use memdx_log::Frame;
 use memdx_slab::cgroup::MergedCache;
 use memdx_slab::journal::{FailureKind, JournalReport, KindCount, UnitFailures};
@@ -362,4 +362,56 @@ impl<'a> SlabDoc<'a> {
     ) -> Self {
         SlabDoc { schema_version: SCHEMA_VERSION, cache: Json(cache), window, report: Json(report), findings }
     }
+}
+
+/// Version of the `memdx history --json` document.
+pub const HISTORY_SCHEMA_VERSION: u32 = 1;
+
+/// `memdx history --json`: the recorded span, the history findings and tables, and with `--cache`
+/// one cache's points and trend.
+#[derive(Serialize)]
+pub struct HistoryDoc<'a> {
+    schema_version: u32,
+    pub db: String,
+    pub samples: u64,
+    /// Unix times of the first and last samples; absent when the database has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<i64>,
+    pub since: Option<i64>,
+    pub findings: &'a [Finding],
+    pub tables: Vec<&'a Table>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<HistoryCache>,
+}
+
+impl HistoryDoc<'_> {
+    pub fn new(db: String, samples: u64, span: Option<(i64, i64)>, since: Option<i64>) -> Self {
+        HistoryDoc {
+            schema_version: HISTORY_SCHEMA_VERSION,
+            db,
+            samples,
+            first: span.map(|s| s.0),
+            last: span.map(|s| s.1),
+            since,
+            findings: &[],
+            tables: Vec::new(),
+            cache: None,
+        }
+    }
+}
+
+/// One slab cache in `memdx history --cache NAME --json`.
+#[derive(Serialize)]
+pub struct HistoryCache {
+    pub name: String,
+    /// (unix time, KiB, active objects)
+    pub points: Vec<(i64, f64, Option<f64>)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kib_per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<&'static str>,
 }
