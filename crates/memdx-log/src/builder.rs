@@ -51,6 +51,9 @@ pub struct Builder {
     /// Stall reports: where in `report.frames` each `Call Trace:` began (the reports dump
     /// several CPUs).
     stack_starts: Vec<usize>,
+    /// Stall reports: the interrupted function of each `RIP:` line, with the number of frames
+    /// read before it (the frames after it are its callers).
+    stall_pcs: Vec<(usize, String)>,
     /// Frames go to the last of `aux_stacks` (after `Allocated by task N:` ...).
     in_aux: bool,
     body: ObjectFacts,
@@ -129,6 +132,7 @@ impl Builder {
             reg_lines: Vec::new(),
             reg_count: 0,
             stack_starts: Vec::new(),
+            stall_pcs: Vec::new(),
             in_aux: false,
             body: ObjectFacts::default(),
             lock_sites: Vec::new(),
@@ -371,6 +375,10 @@ impl Builder {
         });
         if n > 0 {
             if let Some(v) = new_pc {
+                if self.body() == Body::Stall && self.stall_pcs.len() < 32 {
+                    let func = v.split('+').next().unwrap_or(v);
+                    self.stall_pcs.push((self.report.frames.len(), func.to_string()));
+                }
                 self.report.pc = Some(v.to_string());
             }
             if self.reg_count < 64 {
@@ -692,7 +700,8 @@ impl Builder {
         }
         let from_stack = match self.pick() {
             Pick::Stall => {
-                stall_frame(&self.report.frames, &self.stack_starts, self.report.kind == Kind::RcuStall)
+                let rcu = self.report.kind == Kind::RcuStall;
+                stall_frame(&self.report.frames, &self.stack_starts, &self.stall_pcs, rcu)
             }
             Pick::Hang => hang_frame(&self.report.frames),
             Pick::Leak => first_frame(&self.report.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
@@ -814,49 +823,47 @@ impl Builder {
 }
 
 /// A function as titles name it: syscall wrappers by their syscall (`__x64_sys_rmdir`,
-/// `SyS_rmdir` -> `sys_rmdir`; the body `__do_sys_rmdir` -> `rmdir`), compiler clones by their
-/// base name.
+/// `SyS_rmdir` -> `sys_rmdir`; the bodies `__se_sys_mremap`, `__do_sys_mremap` -> `mremap`),
+/// compiler clones by their base name.
 fn frame_title(func: &str) -> String {
-    // `__do_sys_mremap` is the syscall's body (5.x+), titled by the syscall's own name.
-    if let Some(name) = roles::base_name(func).strip_prefix("__do_sys_") {
-        return name.to_string();
-    }
     match syscall_of(func) {
-        Some((compat, name)) => format!("{}sys_{name}", if compat { "compat_" } else { "" }),
+        Some((title, name)) => format!("{title}{name}"),
         None => roles::base_name(func).to_string(),
     }
 }
 
-/// The syscall a wrapper frame implements, and whether it is the compat entry.
-fn syscall_of(func: &str) -> Option<(bool, &str)> {
-    const COMPAT: &[&str] = &[
-        "__x32_compat_sys_",
-        "__ia32_compat_sys_",
-        "__se_compat_sys_",
-        "__do_compat_sys_",
-        "compat_SyS_",
-        "compat_sys_",
-    ];
-    const NATIVE: &[&str] = &[
-        "__x64_sys_",
-        "__ia32_sys_",
-        "__arm64_sys_",
-        "__riscv_sys_",
-        "__s390x_sys_",
-        "__s390_sys_",
-        "__se_sys_",
-        "__do_sys_",
-        "SyS_",
-        "SYSC_",
-        "sys_",
-    ];
+/// Syscall wrapper prefixes and how titles name the syscall behind them (syzkaller's). The arch
+/// entry wrappers (`SYSCALL_DEFINE` since 4.17: `__x64_sys_X` -> `__se_sys_X` -> `__do_sys_X`;
+/// before: `SyS_X` -> `SYSC_X`) are `sys_X`; the sign-extending and body functions, which a trace
+/// shows when the entry wrapper was inlined or tail-called, are the bare `X`, and so is the
+/// pre-4.17 `compat_SyS_X`.
+const SYSCALL_PREFIXES: &[(&str, &str)] = &[
+    ("__x32_compat_sys_", "compat_sys_"),
+    ("__ia32_compat_sys_", "compat_sys_"),
+    ("__x64_compat_sys_", "compat_sys_"),
+    ("__arm64_compat_sys_", "compat_sys_"),
+    ("__se_compat_sys_", ""),
+    ("__do_compat_sys_", ""),
+    ("compat_SyS_", ""),
+    ("compat_sys_", "compat_sys_"),
+    ("__x64_sys_", "sys_"),
+    ("__ia32_sys_", "sys_"),
+    ("__arm64_sys_", "sys_"),
+    ("__riscv_sys_", "sys_"),
+    ("__s390x_sys_", "sys_"),
+    ("__s390_sys_", "sys_"),
+    ("__se_sys_", ""),
+    ("__do_sys_", ""),
+    ("SyS_", "sys_"),
+    ("SYSC_", ""),
+    ("sys_", "sys_"),
+];
+
+/// The syscall a wrapper frame implements, with the prefix its title takes.
+fn syscall_of(func: &str) -> Option<(&'static str, &str)> {
     let base = roles::base_name(func);
-    for (compat, list) in [(true, COMPAT), (false, NATIVE)] {
-        if let Some(name) = list.iter().find_map(|p| base.strip_prefix(p)) {
-            return (!name.is_empty()).then_some((compat, name));
-        }
-    }
-    None
+    let (title, name) = SYSCALL_PREFIXES.iter().find_map(|(p, t)| Some((*t, base.strip_prefix(p)?)))?;
+    (!name.is_empty()).then_some((title, name))
 }
 
 /// The first trustworthy frame with none of the `skip` roles, up to the entry code.
@@ -938,45 +945,55 @@ const ANCHORS: Roles = Roles::of(&[Role::Entry, Role::Context, Role::Dispatch]);
 /// the starved grace-period kthread, and the stalled CPU's stack is the first that runs the
 /// detector's timer interrupt (a self-detected stall, or the NMI backtrace the detector asked
 /// for). Within that stack the work starts past the detector interrupt.
-fn stall_frame(frames: &[Frame], starts: &[usize], rcu: bool) -> Option<String> {
+/// The `RIP:` printed right past the detector interrupt is the function the loop was in when
+/// the interrupt came (`pcs`), the innermost frame of the work.
+fn stall_frame(frames: &[Frame], starts: &[usize], pcs: &[(usize, String)], rcu: bool) -> Option<String> {
     let stacks = || {
         let ends = starts.iter().copied().skip(1).chain(std::iter::once(frames.len()));
-        starts.iter().copied().zip(ends).map(|(a, b)| &frames[a.min(b)..b])
+        starts.iter().copied().zip(ends).map(|(a, b)| (a.min(b), b))
     };
-    let stack = if starts.is_empty() {
-        frames
+    let (lo, hi) = if starts.is_empty() {
+        (0, frames.len())
     } else if rcu {
         stacks()
-            .find(|s| s.iter().any(|f| is_detector_irq(&f.func)))
+            .find(|&(a, b)| frames[a..b].iter().any(|f| is_detector_irq(&f.func)))
             .or_else(|| stacks().next())
-            .unwrap_or(frames)
+            .unwrap_or((0, frames.len()))
     } else {
-        stacks().next().unwrap_or(frames)
+        stacks().next().unwrap_or((0, frames.len()))
     };
+    let stack = &frames[lo..hi];
     let first = stack.iter().position(|f| is_detector_irq(&f.func));
     let start = first.map_or(0, |i| i + stack[i..].iter().take_while(|f| is_detector_irq(&f.func)).count());
+    let pc = first.and(pcs.iter().find(|(at, _)| *at == lo + start)).map(|(_, f)| f.as_str());
+    let funcs = pc.into_iter().chain(stack[start..].iter().filter(|f| f.reliable).map(|f| f.func.as_str()));
     let mut prev: Option<&str> = None;
-    for f in stack[start..].iter().filter(|f| f.reliable) {
-        if let Some((_, name)) = syscall_of(&f.func) {
+    // The handler a multiplexed syscall chose, even when it is itself a dispatcher.
+    let mut handler: Option<&str> = None;
+    for func in funcs {
+        if let Some((_, name)) = syscall_of(func) {
             if MULTIPLEXED.contains(&name) {
-                return Some(frame_title(prev.unwrap_or(&f.func)));
+                return Some(frame_title(prev.or(handler).unwrap_or(func)));
             }
-            return Some(frame_title(&f.func));
+            return Some(frame_title(func));
         }
-        if f.func.contains("smp_call_function") {
+        if func.contains("smp_call_function") {
             return Some("smp_call_function".into());
         }
-        let r = roles::roles(&f.func);
+        let r = roles::roles(func);
         if r.hits(ANCHORS) {
             if prev.is_some() {
                 break;
             }
+            if r.contains(Role::Dispatch) {
+                handler = Some(func);
+            }
             continue;
         }
-        if r.hits(roles::NEVER_GUILTY.with(Role::Plumbing)) || roles::is_address(&f.func) {
+        if r.hits(roles::NEVER_GUILTY.with(Role::Plumbing)) || roles::is_address(func) {
             continue;
         }
-        prev = Some(&f.func);
+        prev = Some(func);
     }
     prev.map(frame_title)
 }
