@@ -217,6 +217,13 @@ fn frame_dmesg(line: &str) -> Framed<'_> {
     };
     let b = line.as_bytes();
     if b.first() != Some(&b'[') {
+        // Console noise glued before the timestamp: a login prompt the kernel printed over
+        // (`syzkaller login: [   16.305150] ...`), `** 12 printk messages dropped ** [ ...`.
+        if let Some(i) = memchr::memchr(b'[', &b[..b.len().min(64)]).filter(|&i| i > 0) {
+            if fast_mono(&b[i..]).is_some() {
+                return frame_dmesg(&line[i..]);
+            }
+        }
         return f;
     }
     let mut rest;

@@ -325,6 +325,27 @@ pub static ROWS: &[Row] = &[
         body: Body::Slub,
         ..row(Prefix("BUG "), Kind::SlubDebug, "SLUB: {cap} in {frame}")
     },
+    // slub_debug's allocation and free tracks (`INFO: Allocated in f+0x29/0x90 age=6 cpu=0
+    // pid=1`) belong to the report they follow (rows above continue it); one left alone after the
+    // report's header was lost (`printk messages dropped`) is titled by itself, as syzkaller does.
+    Row {
+        cap: Cap::Stripped,
+        pick: Pick::Header,
+        continues: OOPSY,
+        ..row(PrefixContains("INFO: Allocated in ", " age="), Kind::SlubDebug, "INFO: Allocated in {cap}")
+    },
+    Row {
+        cap: Cap::Stripped,
+        pick: Pick::Header,
+        continues: OOPSY,
+        ..row(PrefixContains("INFO: Freed in ", " age="), Kind::SlubDebug, "INFO: Freed in {cap}")
+    },
+    // fs/super.c: inodes still referenced after the superblock was shut down.
+    row(
+        Prefix("VFS: Busy inodes after unmount"),
+        Kind::Bug,
+        "VFS: Busy inodes after unmount (use-after-free)",
+    ),
     row(Prefix("BUG: Bad page state"), Kind::Bug, "BUG: Bad page state in {frame}"),
     row(Prefix("BUG: Bad page map"), Kind::Bug, "BUG: Bad page map in {frame}"),
     row(Prefix("BUG: Bad rss-counter state"), Kind::Bug, "BUG: Bad rss-counter state"),
@@ -409,8 +430,11 @@ pub static ROWS: &[Row] = &[
             "kernel panic: stack is corrupted in {frame}",
         )
     },
-    // schedule() found the end-of-stack magic overwritten: the stack names the task's work.
+    // schedule() found the end-of-stack magic overwritten: the task ran off its stack somewhere
+    // in deep work, so the title names the work as a stall's does (the frame under the syscall
+    // or worker dispatch), not whatever ran last.
     Row {
+        pick: Pick::Stall,
         continues: OOPSY,
         ..row(
             Prefix("Kernel panic - not syncing: corrupted stack end"),

@@ -8,20 +8,30 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/log/syzkaller")
 }
 
-/// syzkaller's title normalisation: every word holding a digit (hex or decimal) becomes `NUM`.
+/// syzkaller's title normalisation: every word (a run of `[A-Za-z0-9_]`) that is a number,
+/// lowercase hex with at least one digit and an optional `0x`, becomes `NUM` (`age=1` -> `age=NUM`).
 fn norm(t: &str) -> String {
-    t.split(' ')
-        .map(|w| {
-            let core = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-            let hexish = core.trim_start_matches("0x").bytes().all(|c| c.is_ascii_hexdigit());
-            if !core.is_empty() && hexish && core.bytes().any(|c| c.is_ascii_digit()) {
-                w.replace(core, "NUM")
-            } else {
-                w.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let hex = word.strip_prefix("0x").unwrap_or(word);
+        let num = !hex.is_empty()
+            && hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            && hex.bytes().any(|c| c.is_ascii_digit());
+        out.push_str(if num { "NUM" } else { word });
+        word.clear();
+    };
+    for c in t.trim().chars() {
+        if is_word(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 #[test]
