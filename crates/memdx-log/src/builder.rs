@@ -198,8 +198,9 @@ impl Builder {
                         parse_oom_kill(c, mem);
                     } else {
                         parse_killed(h, mem);
+                        oom_scope_line(h, mem);
                     }
-                    if h.starts_with("Memory cgroup") {
+                    if h.starts_with("Memory cgroup out of memory") {
                         mem.constraint = Some("CONSTRAINT_MEMCG".into());
                     }
                 }
@@ -512,7 +513,11 @@ impl Builder {
         let mem = self.report.mem.get_or_insert_with(MemReport::default);
         if KILLED.find(t.as_bytes()).is_some() {
             parse_killed(t, mem);
+            oom_scope_line(t, mem);
             return Fed::End;
+        }
+        if oom_scope_line(t, mem) && t.starts_with("Task in ") {
+            return Fed::Taken;
         }
         if let Some(c) = t.strip_prefix("oom-kill:") {
             parse_oom_kill(c, mem);
@@ -632,6 +637,9 @@ impl Builder {
             || self.report.kind == Kind::Bug && self.report.header.contains("rss-counter"));
         if needs_trace && self.report.frames.is_empty() && self.report.corrupted.is_none() {
             self.report.corrupted = Some("no call trace (report truncated or interleaved)".into());
+        }
+        if self.report.kind == Kind::Oom {
+            self.decide_oom_scope();
         }
         if self.report.kind == Kind::Oom
             && self.report.mem.as_ref().is_some_and(|m| m.victim.is_none() && m.constraint.is_none())
@@ -760,14 +768,39 @@ impl Builder {
         }
     }
 
+    /// What the OOM was confined to when no line said so: the memcg OOM path on the stack, or the
+    /// zone lines `show_mem()` prints only for OOMs outside a memory cgroup; unknown when the excerpt
+    /// ends before either.
+    fn decide_oom_scope(&mut self) {
+        let frame = self
+            .report
+            .frames
+            .iter()
+            .filter(|f| f.reliable)
+            .map(|f| roles::base_name(&f.func))
+            .find(|f| MEMCG_OOM_FRAMES.contains(f))
+            .map(str::to_string);
+        let Some(m) = self.report.mem.as_mut() else { return };
+        if m.oom_scope.is_some() {
+            return;
+        }
+        let (scope, by) = if let Some(f) = frame {
+            (OomScope::Memcg, format!("{f} on the stack"))
+        } else if !m.zones.is_empty() {
+            (OomScope::System, "the per-zone free memory, printed only outside a memory cgroup OOM".into())
+        } else {
+            (OomScope::Unknown, "the excerpt ends before the lines that tell".into())
+        };
+        m.oom_scope = Some(scope);
+        m.oom_scope_by = Some(by);
+    }
+
     fn title(&self, guilty: Option<&str>) -> String {
         let frame = guilty.unwrap_or("corrupted");
         if self.report.kind == Kind::Oom {
             let m = self.report.mem.as_ref();
-            return match m
-                .and_then(|m| m.oom_memcg.as_deref())
-                .or_else(|| m.filter(|m| m.constraint.as_deref() == Some("CONSTRAINT_MEMCG")).map(|_| "?"))
-            {
+            let memcg = m.is_some_and(|m| m.oom_scope == Some(OomScope::Memcg));
+            return match m.and_then(|m| m.oom_memcg.as_deref()).or_else(|| memcg.then_some("?")) {
                 Some(cg) => format!("Memory cgroup out of memory in {cg}"),
                 None => {
                     let order = m.and_then(|m| m.order).map(|o| format!(", order:{o}")).unwrap_or_default();
@@ -775,7 +808,13 @@ impl Builder {
                         .and_then(|m| m.gfp_flags.first().cloned())
                         .map(|g| format!(", {g}"))
                         .unwrap_or_default();
-                    let c = m.and_then(|m| m.constraint.as_deref()).unwrap_or("CONSTRAINT_NONE");
+                    let c = match m.and_then(|m| m.constraint.as_deref()) {
+                        Some(c) => c,
+                        None if m.is_some_and(|m| m.oom_scope == Some(OomScope::Unknown)) => {
+                            "constraint unknown"
+                        }
+                        None => "CONSTRAINT_NONE",
+                    };
                     format!("Out of memory ({c}{order}{gfp})")
                 }
             };
@@ -1343,14 +1382,72 @@ fn parse_oom_kill(c: &str, mem: &mut MemReport) {
     for kv in c.split(',') {
         if let Some((k, v)) = kv.split_once('=') {
             match k {
-                "constraint" => mem.constraint = Some(v.to_string()),
+                "constraint" => {
+                    mem.constraint = Some(v.to_string());
+                    let scope = if v == "CONSTRAINT_MEMCG" { OomScope::Memcg } else { OomScope::System };
+                    mem.oom_scope = Some(scope);
+                    mem.oom_scope_by = Some(format!("constraint={v}"));
+                }
                 "oom_memcg" => mem.oom_memcg = Some(v.to_string()),
+                "task_memcg" => mem.task_memcg = Some(v.to_string()),
                 "task" => mem.victim = Some(v.to_string()),
                 "pid" => mem.victim_pid = v.parse().ok(),
                 _ => {}
             }
         }
     }
+}
+
+/// Functions on the stack of an OOM only when a memory cgroup's charge invoked it (every version:
+/// `mem_cgroup_out_of_memory` since 2.6.x, `mem_cgroup_oom_synchronize` 3.12-5.x, `try_charge_memcg`
+/// since 5.13).
+pub const MEMCG_OOM_FRAMES: &[&str] =
+    &["mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize", "mem_cgroup_oom", "try_charge_memcg"];
+
+/// A line that tells what an OOM was confined to (first one wins; a printed constraint overrides):
+/// the memcg kill line, `Task in /x killed as a result of limit of /y` (before 4.19: /y is the
+/// cgroup at its limit), the memcg's `memory: usage` and `Memory cgroup stats for /x` lines
+/// (printed only for memcg OOMs); the global kill line `Out of memory: Kill(ed) process`. True
+/// when the line told.
+fn oom_scope_line(t: &str, mem: &mut MemReport) -> bool {
+    let scope = if let Some(r) = t.strip_prefix("Task in ") {
+        let Some((_, cg)) = r.split_once(" killed as a result of limit of ") else { return false };
+        if mem.oom_memcg.is_none() && !cg.trim().is_empty() {
+            mem.oom_memcg = Some(cg.trim().to_string());
+        }
+        OomScope::Memcg
+    } else if let Some(r) = t.strip_prefix("Memory cgroup stats for ") {
+        // Before 4.19, v1 prints one line per cgroup of the subtree, the one at its limit first,
+        // each with that cgroup's own counters (`cache:0KB rss:868KB ...`): summed, the subtree's.
+        let (cg, stats) = r.split_once(':').unwrap_or((r, ""));
+        let cg = cg.trim();
+        if mem.oom_memcg.is_none() && !cg.is_empty() {
+            mem.oom_memcg = Some(cg.to_string());
+        }
+        for kv in stats.split_whitespace() {
+            let Some((k, v)) = kv.split_once(':') else { continue };
+            let Some(b) = v.strip_suffix("KB").and_then(|v| v.parse::<u64>().ok()) else { continue };
+            let b = b.saturating_mul(1024);
+            if let Some((_, x)) = mem.memcg_stats.iter_mut().find(|(n, _)| n == k) {
+                *x = x.saturating_add(b);
+            } else if mem.memcg_stats.len() < 128 {
+                mem.memcg_stats.push((k.to_string(), b));
+            }
+        }
+        OomScope::Memcg
+    } else if t.starts_with("Memory cgroup out of memory") || t.starts_with("memory: usage ") {
+        OomScope::Memcg
+    } else if t.starts_with("Out of memory: Kill") {
+        OomScope::System
+    } else {
+        return false;
+    };
+    if mem.oom_scope.is_none() {
+        mem.oom_scope = Some(scope);
+        let line: String = t.chars().take(80).collect();
+        mem.oom_scope_by = Some(format!("`{line}`"));
+    }
+    true
 }
 
 /// `... Killed process 11452 (python3) total-vm:119016kB, anon-rss:101760kB, file-rss:6624kB, ...`

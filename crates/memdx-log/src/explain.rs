@@ -312,9 +312,9 @@ fn reserve_and_boost(reserve_kb: u64, req: Option<&str>, boost_kb: Option<u64>) 
 fn oom(r: &Report) -> Explanation {
     let empty = MemReport::default();
     let m = r.mem.as_ref().unwrap_or(&empty);
-    let memcg = m.constraint.as_deref() == Some("CONSTRAINT_MEMCG")
-        || m.oom_memcg.is_some()
-        || m.memcg_limit_kb.is_some() && m.zones.is_empty();
+    // The builder decided the scope from the report's lines and stack (`MemReport::oom_scope`).
+    let memcg = m.oom_scope == Some(OomScope::Memcg);
+    let unknown = m.oom_scope == Some(OomScope::Unknown);
     let mut facts = Vec::new();
     let mut summary = String::new();
     let mut next = Vec::new();
@@ -337,8 +337,7 @@ fn oom(r: &Report) -> Explanation {
             facts.push(fact("memcg limit", kib(l)));
         }
         summary.push_str("; the rest of the machine was not short of memory. ");
-        let get = |k: &str| m.memcg_stats.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
-        if let (Some(rss), Some(cache)) = (get("rss").or(get("anon")), get("cache").or(get("file"))) {
+        if let Some((rss, cache)) = m.memcg_charged() {
             summary.push_str(&format!(
                 "Charged: {} anonymous, {} page cache. ",
                 memdx_core::units::bytes(rss),
@@ -348,6 +347,18 @@ fn oom(r: &Report) -> Explanation {
             facts.push(fact("memcg page cache", memdx_core::units::bytes(cache)));
         }
         next.push(format!("raise the limit of {cg} or find why its tasks grew (memory.stat, memory.max_usage_in_bytes / memory.peak)"));
+    } else if unknown {
+        summary.push_str(
+            "OOM kill of unknown scope: the excerpt ends before the lines that say whether a memory cgroup \
+             reached its limit or the whole machine ran out (the stack through mem_cgroup_out_of_memory, \
+             `Task in /x killed as a result of limit of /y` before 4.19, `oom-kill:constraint=` since 4.19, \
+             or the per-zone free memory of a global OOM). ",
+        );
+        next.push(
+            "the whole report: dmesg | grep -A80 'invoked oom-killer' (the constraint line, the memcg or \
+             per-zone lines and the kill)"
+                .to_string(),
+        );
     } else {
         summary.push_str("Global OOM: the whole machine ran out of reclaimable memory. ");
         let page_kb = m.zones.iter().find_map(|z| z.page_kb).unwrap_or(4);
@@ -475,7 +486,13 @@ fn oom(r: &Report) -> Explanation {
             .to_string(),
     );
     Explanation {
-        class: if memcg { "oom.memcg".into() } else { "oom.global".into() },
+        class: if memcg {
+            "oom.memcg".into()
+        } else if unknown {
+            "oom.unknown".into()
+        } else {
+            "oom.global".into()
+        },
         summary: summary.trim().to_string(),
         cache: None,
         facts,

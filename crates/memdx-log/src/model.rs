@@ -198,6 +198,22 @@ pub struct OomTask {
     pub oom_score_adj: Option<i32>,
 }
 
+/// What an OOM was confined to, from what the report shows on any kernel version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OomScope {
+    /// A memory cgroup reached its limit: `constraint=CONSTRAINT_MEMCG`, `Memory cgroup out of
+    /// memory`, `Task in /x killed as a result of limit of /y`, the memcg's `memory: usage` or
+    /// `Memory cgroup stats for` lines (printed only for memcg OOMs), or the memcg OOM path
+    /// (`mem_cgroup_out_of_memory`, ...) on the stack.
+    Memcg,
+    /// The machine (or a cpuset or memory policy) ran out: another printed constraint, `Out of
+    /// memory: Kill(ed) process`, or the zone lines of `show_mem()` that only such OOMs print.
+    System,
+    /// The excerpt ends before any line that tells.
+    Unknown,
+}
+
 /// Everything an OOM or allocation-failure report says about memory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MemReport {
@@ -207,10 +223,21 @@ pub struct MemReport {
     pub gfp_flags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<u32>,
+    /// The constraint as the kernel printed it (`oom-kill:constraint=`, since 4.19), or
+    /// `CONSTRAINT_MEMCG` when the report's first line is the memcg kill line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub constraint: Option<String>,
+    /// What an OOM was confined to, decided alike on every kernel version (OOM reports only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_scope: Option<OomScope>,
+    /// The line or frame of the report that decided `oom_scope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_scope_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_memcg: Option<String>,
+    /// The victim's memory cgroup (`task_memcg=` of the `oom-kill:` line, since 4.19).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_memcg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memcg_usage_kb: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,6 +267,26 @@ pub struct MemReport {
 impl MemReport {
     pub fn meminfo(&self, key: &str) -> Option<u64> {
         self.meminfo.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    fn memcg_stat(&self, key: &str) -> Option<u64> {
+        self.memcg_stats.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// What the memcg stats say was charged, in bytes: (anonymous, page cache). Anonymous is `rss`
+    /// (v1) or `anon` (v2), or the anon LRU lists when they hold more (the 5.0 lines of a pod can
+    /// print `rss:0KB` beside `active_anon:868KB`); page cache is `cache` (v1) or `file` (v2).
+    pub fn memcg_charged(&self) -> Option<(u64, u64)> {
+        let lru = match (self.memcg_stat("active_anon"), self.memcg_stat("inactive_anon")) {
+            (None, None) => None,
+            (a, i) => Some(a.unwrap_or(0).saturating_add(i.unwrap_or(0))),
+        };
+        let anon = match (self.memcg_stat("rss").or_else(|| self.memcg_stat("anon")), lru) {
+            (Some(a), Some(l)) => a.max(l),
+            (a, l) => a.or(l)?,
+        };
+        let file = self.memcg_stat("cache").or_else(|| self.memcg_stat("file"))?;
+        Some((anon, file))
     }
 }
 

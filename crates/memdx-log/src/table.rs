@@ -408,6 +408,18 @@ pub static ROWS: &[Row] = &[
         body: Body::Mem,
         ..row(Prefix("Memory cgroup out of memory: Kill"), Kind::Oom, "{cap}")
     },
+    // Lines only a memcg OOM prints (the cgroup at its limit before 4.19; its stats): in an excerpt
+    // cut after the report's start, the first line left of it.
+    Row {
+        continues: &[Kind::Oom],
+        body: Body::Mem,
+        ..row(PrefixContains("Task in ", " killed as a result of limit of "), Kind::Oom, "{cap}")
+    },
+    Row {
+        continues: &[Kind::Oom],
+        body: Body::Mem,
+        ..row(Prefix("Memory cgroup stats for "), Kind::Oom, "{cap}")
+    },
     Row {
         continues: &[Kind::Kmemleak],
         pick: Pick::Leak,

@@ -486,3 +486,96 @@ fn qemu61_global_oom() {
         assert!(v["diags"].as_array().unwrap().is_empty(), "{name}");
     }
 }
+
+/// The lines `first..=last` (1-based) of a file under testdata/: a real report cut where a pasted
+/// excerpt or a rotated log cuts it.
+fn excerpt(path: &str, first: usize, last: usize) -> String {
+    let p = dir().join("..").join(path);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    text.lines().skip(first - 1).take(last + 1 - first).map(|l| format!("{l}\n")).collect()
+}
+
+/// (title, explanation class, oom_scope, oom_scope_by) of each OOM report of a text.
+fn scopes(text: &str) -> Vec<(String, String, String, String)> {
+    let s = memdx_log::scan(text.as_bytes(), "excerpt");
+    let v = serde_json::to_value(&s.reports).expect("serialize");
+    v.as_array()
+        .expect("reports")
+        .iter()
+        .filter(|r| r["kind"] == "oom")
+        .map(|r| {
+            let st = |x: &Value| x.as_str().unwrap_or("").to_string();
+            (
+                st(&r["title"]),
+                st(&r["explanation"]["class"]),
+                st(&r["mem"]["oom_scope"]),
+                st(&r["mem"]["oom_scope_by"]),
+            )
+        })
+        .collect()
+}
+
+/// What an OOM was confined to comes from what the excerpt shows, by one rule on every kernel
+/// version: real reports cut where pastes cut them. The 6.18 memcg OOM (live618_memcg_oom64m:
+/// stack lines 5-20, `memory: usage` line 30, `oom-kill:constraint=CONSTRAINT_MEMCG` line 79) cut
+/// in its stack after `mem_cgroup_out_of_memory` is memcg by the stack; cut before the constraint
+/// line, memcg by `memory: usage`; cut after its first two lines, unknown: not a global OOM (issue
+/// 15). The 6.1 global OOM (qemu61_global_oom.dmesg lines 66-124) cut before its kill line is a
+/// system OOM by the per-zone lines only a non-memcg OOM prints.
+#[test]
+fn oom_scope_from_what_the_excerpt_shows() {
+    let memcg = "Memory cgroup out of memory in ?";
+    let cut_stack = scopes(&excerpt("log/live618_memcg_oom64m.dmesg", 1, 10));
+    assert_eq!(cut_stack.len(), 1);
+    assert_eq!(
+        (cut_stack[0].0.as_str(), cut_stack[0].1.as_str(), cut_stack[0].2.as_str()),
+        (memcg, "oom.memcg", "memcg")
+    );
+    assert!(cut_stack[0].3.contains("mem_cgroup_out_of_memory"), "{cut_stack:?}");
+
+    let cut_before_constraint = scopes(&excerpt("log/live618_memcg_oom64m.dmesg", 1, 78));
+    assert_eq!(cut_before_constraint[0].2, "memcg", "{cut_before_constraint:?}");
+    assert!(cut_before_constraint[0].3.starts_with("`memory: usage 65536kB"), "{cut_before_constraint:?}");
+
+    let head_only = scopes(&excerpt("log/live618_memcg_oom64m.dmesg", 1, 2));
+    assert_eq!(
+        head_only,
+        vec![(
+            "Out of memory (constraint unknown, order:0, GFP_KERNEL)".to_string(),
+            "oom.unknown".to_string(),
+            "unknown".to_string(),
+            "the excerpt ends before the lines that tell".to_string()
+        )]
+    );
+
+    let global = scopes(&excerpt("log/qemu61_global_oom.dmesg", 66, 123));
+    assert_eq!(
+        (global[0].0.as_str(), global[0].1.as_str(), global[0].2.as_str()),
+        ("Out of memory (CONSTRAINT_NONE, order:0, GFP_HIGHUSER_MOVABLE)", "oom.global", "system")
+    );
+    let whole = scopes(&excerpt("log/qemu61_global_oom.dmesg", 66, 124));
+    assert_eq!((whole[0].2.as_str(), whole[0].3.as_str()), ("system", "constraint=CONSTRAINT_NONE"));
+}
+
+/// 4.14 prints no constraint: the golang incident's second report (testdata/pasted, a GKE node) is
+/// a memcg OOM by its stack (mem_cgroup_out_of_memory, mem_cgroup_oom_synchronize), as its first
+/// (`Memory cgroup out of memory: Kill process`) is by its line; the ingress incident's excerpt
+/// (syslog, 5.0) holds only the `Memory cgroup stats for` lines of the pod at its limit, each with
+/// that cgroup's own counters.
+#[test]
+fn oom_scope_before_4_19_and_from_memcg_stats() {
+    let g = scopes(&excerpt("pasted/golang-29251-godoc-pod-memcg-oom/dmesg.txt", 1, 19));
+    let classes: Vec<(&str, &str)> = g.iter().map(|x| (x.1.as_str(), x.2.as_str())).collect();
+    assert_eq!(classes, vec![("oom.memcg", "memcg"), ("oom.memcg", "memcg")], "{g:?}");
+    assert!(g[1].3.contains("mem_cgroup_out_of_memory"), "{g:?}");
+
+    let text = excerpt("pasted/ingress-nginx-4756-20mi-pod-limit-memcg-oom/syslog.txt", 1, 5);
+    let s = memdx_log::scan(text.as_bytes(), "syslog.txt");
+    assert_eq!(s.reports.len(), 1, "{:?}", s.reports);
+    let m = s.reports[0].mem.as_ref().expect("mem");
+    assert_eq!(m.oom_memcg.as_deref(), Some("/kubepods/burstable/poddfc7f441-06db-11ea-842a-0227fba247b6"));
+    assert_eq!(m.oom_scope, Some(memdx_log::OomScope::Memcg));
+    // active_anon 0 + 40 + 868 KB, inactive_anon 0 + 0 + 4 KB; cache 0 + 0 + 264 KB.
+    assert_eq!(m.memcg_charged(), Some((912 * 1024, 264 * 1024)));
+    assert_eq!(m.tasks.len(), 1);
+}

@@ -5,7 +5,11 @@
 # gcc with a static libc, cpio, and the vmlinuz of linux-image-6.1.0-*-amd64 (extracted with
 # `dpkg-deb -x`, not installed: this script never touches the host's boot setup).
 #   sh testdata/log/qemu/make.sh /path/to/vmlinuz [smp] [printk_time]
+# INIT=init-container NAME=qemu61_global_oom_container: the global OOM of a task in a cgroup whose
+# limit is above the VM's RAM, and the cgroup's files pasted (NAME.cgroup.txt; no serial file).
 set -eu
+INIT=${INIT:-init}
+NAME=${NAME:-qemu61_global_oom}
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(cd "$HERE/.." && pwd)
 KERNEL=${1:?usage: make.sh /path/to/vmlinuz [smp] [printk_time]}
@@ -16,7 +20,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK/root/bin" "$WORK/root/proc" "$WORK/root/sys" "$WORK/root/dev"
 cp /bin/busybox "$WORK/root/bin/busybox"
 gcc -static -O1 -o "$WORK/root/bin/memhog" "$HERE/memhog.c"
-cp "$HERE/init" "$WORK/root/init"
+cp "$HERE/$INIT" "$WORK/root/init"
 chmod 755 "$WORK/root/init"
 (cd "$WORK/root" && find . | cpio -o -H newc --quiet | gzip -9) > "$WORK/init.cpio.gz"
 timeout 900 qemu-system-x86_64 -accel tcg -m 256M -smp "$SMP" -kernel "$KERNEL" \
@@ -27,15 +31,18 @@ echo "raw serial capture: $WORK/serial.raw ($(wc -l < "$WORK/serial.raw") lines)
 # ends, the `Linux version` and `Command line` lines, then everything from `Run /init` on, except
 # the body of the dmesg dump (kept with its markers). The dmesg file is that dump body with the CR
 # the tty added removed, keeping its first two lines and everything from `Run /init` on.
-awk '
+[ "$INIT" = init ] && awk '
   /memdx: dmesg begin/ { print; dump = 1; next }
   /memdx: dmesg end/ { dump = 0 }
   dump { next }
   /Command line:/ && !cmd { print; cmd = 1; skip = 1; next }
   skip && /Run \/init as init process/ { skip = 0 }
   skip { next }
-  { print }' "$WORK/serial.raw" > "$OUT/qemu61_global_oom.serial"
+  { print }' "$WORK/serial.raw" > "$OUT/$NAME.serial"
+awk '/memdx: cgroup end/ { c = 0 } c { print } /memdx: cgroup begin/ { c = 1 }' "$WORK/serial.raw" |
+  tr -d '\r' > "$WORK/cgroup.txt"
+[ -s "$WORK/cgroup.txt" ] && cp "$WORK/cgroup.txt" "$OUT/$NAME.cgroup.txt"
 awk '/memdx: dmesg end/ { dump = 0 } dump { print } /memdx: dmesg begin/ { dump = 1 }' "$WORK/serial.raw" |
   tr -d '\r' | awk 'NR <= 2 { print; next } /Run \/init as init process/ { k = 1 } k { print }' \
-  > "$OUT/qemu61_global_oom.dmesg"
-wc -l "$OUT/qemu61_global_oom.serial" "$OUT/qemu61_global_oom.dmesg"
+  > "$OUT/$NAME.dmesg"
+wc -l "$OUT/$NAME".*

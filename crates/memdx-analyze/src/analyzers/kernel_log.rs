@@ -6,7 +6,8 @@ use memdx_core::Table;
 use memdx_core::{Evidence, Finding, Severity};
 use memdx_log::{Kind, Report};
 
-/// How bad each kind of report is. A memcg OOM is the limit doing its job, but it still killed a task.
+/// How bad each kind of report is. A memcg OOM is the limit doing its job, but it still killed a task;
+/// an OOM whose excerpt ends before its scope shows is not called a host-wide shortage either.
 fn severity(r: &Report) -> Severity {
     match r.kind {
         Kind::Oops
@@ -17,7 +18,7 @@ fn severity(r: &Report) -> Severity {
         | Kind::SlubDebug
         | Kind::CrashBt => Severity::Critical,
         Kind::Oom => match r.explanation.as_ref().map(|e| e.class.as_str()) {
-            Some("oom.memcg") => Severity::Warning,
+            Some("oom.memcg" | "oom.unknown") => Severity::Warning,
             _ => Severity::Critical,
         },
         Kind::Bug

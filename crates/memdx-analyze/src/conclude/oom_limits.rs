@@ -2,10 +2,10 @@
 //! cgroup reaching its own limit (how small it was, what was killed); a global OOM while a container
 //! limit is set means the host ran out first, below the container's limit.
 
-use super::{covered, funcs, task, when, Conclusion, Confidence, Facts, Rep};
+use super::{covered, task, when, Conclusion, Confidence, Facts, Rep, RuledOut};
 use memdx_core::units::kib;
 use memdx_core::{Severity, SourceRef};
-use memdx_log::Kind;
+use memdx_log::{Kind, OomScope};
 
 pub const NAME: &str = "oom.against_limits";
 
@@ -14,8 +14,18 @@ struct Limit {
     path: String,
     limit_kb: u64,
     usage_kb: Option<u64>,
+    /// What `usage_kb` is: `peak usage` (`memory.max_usage_in_bytes`, `memory.peak`) or `usage`.
+    usage_what: &'static str,
     source: SourceRef,
 }
+
+/// Usage files beside a pasted limit, the peak first, with how a link names them.
+const USAGE_FILES: &[(&str, &str)] = &[
+    ("memory.max_usage_in_bytes", "peak usage"),
+    ("memory.peak", "peak usage"),
+    ("memory.usage_in_bytes", "usage"),
+    ("memory.current", "usage"),
+];
 
 fn given_limits(facts: &Facts) -> Vec<Limit> {
     let mut v = Vec::new();
@@ -23,22 +33,21 @@ fn given_limits(facts: &Facts) -> Vec<Limit> {
     let files = &facts.case.memcg_files;
     for f in files.iter().filter(|f| matches!(f.name.as_str(), "memory.limit_in_bytes" | "memory.max")) {
         let Some(lim) = f.bytes().filter(|&b| b > 0) else { continue };
-        let usage = files
-            .iter()
-            .filter(|u| u.dir == f.dir)
-            .find(|u| {
-                matches!(
-                    u.name.as_str(),
-                    "memory.max_usage_in_bytes" | "memory.peak" | "memory.usage_in_bytes" | "memory.current"
-                )
-            })
-            .and_then(|u| u.bytes());
+        // The peak tells whether the limit was reached; the current usage only where it is now.
+        let usage = USAGE_FILES.iter().find_map(|(name, what)| {
+            files
+                .iter()
+                .filter(|u| u.dir == f.dir && u.name == *name)
+                .find_map(|u| u.bytes())
+                .map(|b| (b, *what))
+        });
         let path = f.dir.strip_prefix("/sys/fs/cgroup").unwrap_or(&f.dir);
         let path = path.strip_prefix("/memory").unwrap_or(path);
         v.push(Limit {
             path: if path.is_empty() { "/".into() } else { path.to_string() },
             limit_kb: lim / 1024,
-            usage_kb: usage.map(|u| u / 1024),
+            usage_kb: usage.map(|u| u.0 / 1024),
+            usage_what: usage.map_or("usage", |u| u.1),
             source: f.source.at(f.line as usize),
         });
     }
@@ -49,6 +58,7 @@ fn given_limits(facts: &Facts) -> Vec<Limit> {
                     path: l.path.clone(),
                     limit_kb: lim / 1024,
                     usage_kb: Some(l.usage / 1024),
+                    usage_what: "usage",
                     source: m.source.clone(),
                 });
             }
@@ -61,6 +71,10 @@ fn given_limits(facts: &Facts) -> Vec<Limit> {
 /// container's view of its own cgroup is `/`-rooted differently from the host's).
 fn matching<'l>(limits: &'l [Limit], memcg: Option<&str>) -> Option<&'l Limit> {
     let m = memcg?.trim_end_matches('/');
+    if m.is_empty() {
+        // The root cgroup has no limit of its own.
+        return None;
+    }
     limits.iter().find(|l| {
         let p = l.path.trim_end_matches('/');
         !p.is_empty() && (p == m || m.ends_with(p) || p.ends_with(m))
@@ -81,17 +95,11 @@ fn victim(r: &memdx_log::Report) -> Option<String> {
     Some(s)
 }
 
-/// The OOM was constrained to a memory cgroup: the kernel says so (`constraint=CONSTRAINT_MEMCG`,
-/// `Memory cgroup out of memory`), or the stack went through the memcg charge path (kernels before
-/// 4.19 print no constraint).
+/// The OOM was confined to a memory cgroup, as the log engine decided from the report's lines and
+/// stack (`MemReport::oom_scope`, one rule for every kernel version).
 pub fn is_memcg(r: &memdx_log::Report) -> bool {
-    r.explanation.as_ref().is_some_and(|e| e.class == "oom.memcg")
-        || r.mem.as_ref().is_some_and(|m| m.oom_memcg.is_some())
-        || funcs(r).any(|f| MEMCG_FRAMES.contains(&f))
+    r.mem.as_ref().is_some_and(|m| m.oom_scope == Some(OomScope::Memcg))
 }
-
-const MEMCG_FRAMES: &[&str] =
-    &["mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize", "mem_cgroup_oom", "try_charge_memcg"];
 
 fn memcg_oom(reps: &[&Rep], limits: &[Limit]) -> Option<Conclusion> {
     reps.first()?;
@@ -141,10 +149,21 @@ fn memcg_oom(reps: &[&Rep], limits: &[Limit]) -> Option<Conclusion> {
                     Some(r.source.clone()),
                 );
             }
+            if let Some((anon, file)) = m.memcg_charged() {
+                c.link(
+                    format!(
+                        "charged to the cgroup (the report's memcg stats): {} anonymous, {} page cache",
+                        memdx_core::units::bytes(anon),
+                        memdx_core::units::bytes(file)
+                    ),
+                    Some(&rep.finding_id()),
+                    Some(r.source.clone()),
+                );
+            }
         }
     }
     if let Some(g) = given {
-        let usage = g.usage_kb.map(|u| format!(" (usage {})", kib(u))).unwrap_or_default();
+        let usage = g.usage_kb.map(|u| format!(" ({} {})", g.usage_what, kib(u))).unwrap_or_default();
         let agree = match stated {
             Some(l) if l.abs_diff(g.limit_kb) <= 4 => ": the limit the OOM report states".to_string(),
             Some(l) => format!(": the OOM report states {}, so the limit was changed in between", kib(l)),
@@ -161,11 +180,12 @@ fn memcg_oom(reps: &[&Rep], limits: &[Limit]) -> Option<Conclusion> {
             Some(g.source.clone()),
         );
     }
+    let by = mems.iter().find_map(|m| m.oom_scope_by.as_deref()).unwrap_or("its report");
     c.confidence = if limit_kb.is_some() { Confidence::High } else { Confidence::Medium };
     c.confidence_why = if limit_kb.is_some() {
-        "the kernel says the OOM was constrained to the cgroup and the limit is known".into()
+        format!("the kernel's report says the OOM was confined to the cgroup ({by}) and the limit is known")
     } else {
-        "the kernel says the OOM was constrained to the cgroup (memcg charge path); its limit is not in the inputs".into()
+        format!("the kernel's report says the OOM was confined to the cgroup ({by}); its limit is not in the inputs")
     };
     if limit_kb.is_none() {
         c.unknown(
@@ -192,39 +212,106 @@ fn memcg_oom(reps: &[&Rep], limits: &[Limit]) -> Option<Conclusion> {
     Some(c)
 }
 
+/// A global OOM beside the limit of the victim's cgroup (`task_memcg=`, since 4.19; before it, the
+/// one limit given when only one is) that the cgroup had not reached: the host ran out first.
 fn global_oom(facts: &Facts, rep: &Rep, limits: &[Limit]) -> Option<Conclusion> {
     let r = rep.r;
-    let host_kb = facts.case.meminfo.as_ref().and_then(|m| m.kb("MemTotal")).or_else(|| {
-        let z = &r.mem.as_ref()?.zones;
-        let s: u64 = z.iter().filter_map(|z| z.managed_kb).sum();
-        (s > 0).then_some(s)
-    });
-    let above: Vec<&Limit> =
-        limits.iter().filter(|l| host_kb.is_none_or(|h| l.limit_kb > 0 && l.limit_kb <= h * 4)).collect();
-    let l = above.first()?;
+    let m = r.mem.as_ref()?;
+    let task_memcg = m.task_memcg.as_deref();
+    let l = match task_memcg {
+        Some(t) => matching(limits, Some(t))?,
+        None if limits.len() == 1 => &limits[0],
+        None => return None,
+    };
+    // A cgroup at its limit during a global OOM is not "below its limit": no join.
+    if l.usage_kb.is_some_and(|u| u.saturating_add(4) >= l.limit_kb) {
+        return None;
+    }
+    let (host_kb, host_what, host_src) =
+        match facts.case.meminfo.as_ref().and_then(|mi| Some((mi.kb("MemTotal")?, mi))) {
+            Some((t, mi)) => (Some(t), "MemTotal", Some(mi.source.clone())),
+            None => {
+                let s: u64 = m.zones.iter().filter_map(|z| z.managed_kb).sum();
+                ((s > 0).then_some(s), "memory the zones in the report manage", Some(r.source.clone()))
+            }
+        };
+    let whose =
+        if task_memcg.is_some() { "the killed task's cgroup" } else { "the cgroup whose limit is given" };
     let killed = victim(r).map(|v| format!(" The kernel killed {v}.")).unwrap_or_default();
+    let why = match host_kb {
+        Some(h) if l.limit_kb > h => {
+            format!(" The limit is above the host's memory ({}), so it can never be reached first.", kib(h))
+        }
+        _ => " What runs on the host together needed more than it has before this cgroup reached its limit."
+            .into(),
+    };
     let cause = format!(
-        "The host ran out of memory (a global OOM, no cgroup limit reached) while {} was still below its limit of {}: \
-         container limits do not protect against the host running out; the sum of what runs there exceeds RAM{}.{killed}",
+        "The host ran out of memory (a global OOM) while {} ({whose}) was below its limit of {}: a container limit \
+         does not protect against the host running out.{why}{killed}",
         l.path,
         kib(l.limit_kb),
-        host_kb.map(|h| format!(" ({})", kib(h))).unwrap_or_default()
     );
     let mut c = Conclusion::new(NAME, Severity::Critical, cause);
-    c.link(format!("{}: {}", when(r), r.title), Some(&rep.finding_id()), Some(r.source.clone()));
+    c.link(
+        format!("{}: {}{}", when(r), r.title, victim(r).map(|v| format!(", killed {v}")).unwrap_or_default()),
+        Some(&rep.finding_id()),
+        Some(r.source.clone()),
+    );
+    if let Some(by) = &m.oom_scope_by {
+        let t = task_memcg.map(|t| format!(", task_memcg={t}")).unwrap_or_default();
+        c.link(format!("the OOM was global: {by}{t}"), Some(&rep.finding_id()), Some(r.source.clone()));
+    }
     c.link(
         format!(
-            "given limit of {}: {}{}",
+            "given limit of {}: {} ({} bytes){}",
             l.path,
             kib(l.limit_kb),
-            l.usage_kb.map(|u| format!(", usage {}", kib(u))).unwrap_or_default()
+            l.limit_kb.saturating_mul(1024),
+            l.usage_kb.map(|u| format!(", {} {}", l.usage_what, kib(u))).unwrap_or_default()
         ),
         Some("memcg.limit"),
         Some(l.source.clone()),
     );
-    c.confidence = Confidence::High;
-    c.confidence_why = "the kernel says the OOM was global (not constrained to a cgroup) and the cgroup's limit was not reached".into();
-    c.next_steps.push("lower the sum of container limits below RAM (or reserve memory for the host: kubelet --system-reserved / eviction thresholds)".into());
+    if let Some(h) = host_kb {
+        c.link(format!("host memory: {} ({host_what})", kib(h)), None, host_src);
+    }
+    if let Some(u) = l.usage_kb {
+        c.ruled_out.push(RuledOut {
+            what: format!("the limit of {}", l.path),
+            because: format!("its {} {} stayed below the limit {}", l.usage_what, kib(u), kib(l.limit_kb)),
+            source: Some(l.source.clone()),
+        });
+    } else {
+        c.unknown(
+            format!("how close {} came to its limit", l.path),
+            format!(
+                "cat /sys/fs/cgroup/{}/memory.peak (v2) or memory.max_usage_in_bytes (v1)",
+                l.path.trim_start_matches('/')
+            ),
+        );
+    }
+    if task_memcg.is_none() {
+        c.unknown(
+            "which cgroup the killed task was in (kernels before 4.19 do not print it)",
+            "cat /proc/<pid>/cgroup of the workload",
+        );
+    }
+    c.confidence =
+        if task_memcg.is_some() && l.usage_kb.is_some() { Confidence::High } else { Confidence::Medium };
+    c.confidence_why = format!(
+        "the kernel's report says the OOM was global{}{}",
+        if task_memcg.is_some() {
+            " and names the killed task's cgroup"
+        } else {
+            "; the cgroup is the only one whose limit is given"
+        },
+        if l.usage_kb.is_some() { ", whose usage stayed below its limit" } else { "" }
+    );
+    c.next_steps.push(
+        "keep the sum of container limits below the host's memory (or reserve memory for the host: kubelet \
+         --system-reserved, eviction thresholds); find what else grew: the task table of the OOM report"
+            .into(),
+    );
     c.covers = vec![rep.key()];
     c.score = 1e4;
     Some(c)

@@ -157,3 +157,101 @@ fn oom_limit_of_another_cgroup_is_not_joined() {
     let c = v.iter().find(|c| c.rule == super::oom_limits::NAME).expect("memcg OOM conclusion");
     assert!(c.cause.contains("64.0 MiB") && !chain(c).contains("20.0 MiB"), "{c:#?}");
 }
+
+/// The host ran out below the container limit (a throwaway VM on Debian's 6.1, testdata/log/README.md:
+/// memhog grew in cgroup /box with memory.max 1 GiB on 256 MiB of RAM): the kernel's
+/// `oom-kill:constraint=CONSTRAINT_NONE,...,global_oom,task_memcg=/box` and the pasted
+/// `memory.max` 1073741824 and `memory.peak` 135258112 (129.0 MiB) of /box; the zones manage
+/// 15360 + 195144 kB = 205.6 MiB.
+#[test]
+fn global_oom_below_the_container_limit() {
+    let v =
+        conclusions(&["log/qemu61_global_oom_container.dmesg", "log/qemu61_global_oom_container.cgroup.txt"]);
+    let c = v.iter().find(|c| c.rule == super::oom_limits::NAME).expect("the join");
+    assert_eq!(c.severity, memdx_core::Severity::Critical);
+    assert_eq!(c.confidence, super::Confidence::High);
+    for want in [
+        "host ran out",
+        "/box (the killed task's cgroup)",
+        "1.0 GiB",
+        "above the host's memory (205.6 MiB)",
+        "memhog (pid 95",
+    ] {
+        assert!(c.cause.contains(want), "{want}: {}", c.cause);
+    }
+    let ch = chain(c);
+    assert!(ch.contains("constraint=CONSTRAINT_NONE, task_memcg=/box"), "{ch}");
+    assert!(ch.contains("(1073741824 bytes), peak usage 129.0 MiB"), "{ch}");
+    assert!(
+        c.ruled_out.iter().any(|r| r.because.contains("peak usage 129.0 MiB stayed below the limit 1.0 GiB")),
+        "{:?}",
+        c.ruled_out
+    );
+    // One conclusion for the OOM: the single-report rule does not repeat it.
+    assert_eq!(rules(&v), vec![super::oom_limits::NAME]);
+}
+
+/// Must not join: the 6.1 global OOM of a task in the root cgroup (`task_memcg=/`) beside a limit
+/// pasted for another cgroup (ingress-nginx-4756's pod); the global OOM is concluded on alone.
+/// Nor does a memcg OOM (6.18, /memdx-logperf) take the host-ran-out branch with /box's limit.
+#[test]
+fn global_oom_with_another_cgroups_limit_is_not_joined() {
+    let v = conclusions(&["log/qemu61_global_oom.dmesg", "analyze/conclude/ingress_cgroup.txt"]);
+    assert!(!rules(&v).contains(&super::oom_limits::NAME), "{v:#?}");
+    assert!(rules(&v).contains(&super::single_report::NAME), "{v:#?}");
+    let v = conclusions(&["log/live618_memcg_oom64m.dmesg", "log/qemu61_global_oom_container.cgroup.txt"]);
+    let c = v.iter().find(|c| c.rule == super::oom_limits::NAME).expect("memcg OOM conclusion");
+    assert!(c.cause.contains("/memdx-logperf") && !c.cause.contains("host ran out"), "{}", c.cause);
+    assert!(!chain(c).contains("/box"), "{c:#?}");
+}
+
+/// A memcg OOM beside the pasted limit of its cgroup (ingress-nginx-4756, kernel 5.0: the syslog
+/// holds only the `Memory cgroup stats for` lines of the pod; `memory.limit_in_bytes` 20971520,
+/// `memory.max_usage_in_bytes` 21028864): which limit was hit and how small it was.
+#[test]
+fn memcg_oom_joins_the_pasted_limit() {
+    let v = conclusions(&[
+        "pasted/ingress-nginx-4756-20mi-pod-limit-memcg-oom/syslog.txt",
+        "pasted/ingress-nginx-4756-20mi-pod-limit-memcg-oom/cgroup.txt",
+    ]);
+    assert_eq!(rules(&v), vec![super::oom_limits::NAME]);
+    let c = &v[0];
+    assert_eq!(c.confidence, super::Confidence::High);
+    let pod = "/kubepods/burstable/poddfc7f441-06db-11ea-842a-0227fba247b6";
+    assert!(c.cause.contains(pod) && c.cause.contains("limit of 20.0 MiB (20480 kB)"), "{}", c.cause);
+    let ch = chain(c);
+    assert!(ch.contains("20.0 MiB (20971520 bytes) (peak usage 20.1 MiB): the limit the OOM hit"), "{ch}");
+    assert!(ch.contains("912 KiB anonymous, 264 KiB page cache"), "{ch}");
+}
+
+/// 4.14 prints no constraint (golang-29251, GKE): both OOM reports are memcg OOMs, the second by
+/// mem_cgroup_out_of_memory on its stack; the log engine's findings and the conclusion agree.
+#[test]
+fn memcg_oom_before_4_19_agrees_with_the_log_engine() {
+    let c = case(&["pasted/golang-29251-godoc-pod-memcg-oom/dmesg.txt"]);
+    let r = crate::analyze(&c);
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, vec!["log.oom.memcg", "log.oom.memcg"], "{ids:?}");
+    assert_eq!(rules(&r.conclusions), vec![super::oom_limits::NAME]);
+    assert!(r.conclusions[0].cause.contains("(2 OOM reports)"), "{}", r.conclusions[0].cause);
+    assert!(r.conclusions[0].unknown.iter().any(|u| u.what == "the cgroup's limit"));
+}
+
+/// An OOM excerpt cut after its first lines (the 6.18 memcg OOM's lines 1-2): the scope is unknown,
+/// a warning that says so, and no conclusion claims memcg or host.
+#[test]
+fn oom_of_unknown_scope_is_not_concluded_on() {
+    let text: String = std::fs::read_to_string(root().join("log/live618_memcg_oom64m.dmesg"))
+        .expect("read")
+        .lines()
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut c = Case::new();
+    c.add_log("cut.dmesg", memdx_log::scan(text.as_bytes(), "cut.dmesg"));
+    c.finish();
+    let r = crate::analyze(&c);
+    assert_eq!(r.findings[0].id, "log.oom.unknown");
+    assert_eq!(r.findings[0].severity, memdx_core::Severity::Warning);
+    assert!(r.conclusions.iter().all(|c| c.rule != super::oom_limits::NAME), "{:?}", r.conclusions);
+}
