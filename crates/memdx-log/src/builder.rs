@@ -442,6 +442,9 @@ impl Builder {
         {
             return Fed::Taken;
         }
+        if self.report.kind == Kind::Bug && self.report.frames.is_empty() && t.starts_with("kernel BUG at ") {
+            return Fed::Taken;
+        }
         if is_oops_detail(t) {
             if let Some(p) = t.strip_prefix("Process ") {
                 // Process Isolated Web Co (pid: 29060, stack limit = 0x...)
@@ -1149,10 +1152,20 @@ fn is_rcu_stall_detail(t: &str) -> bool {
         || t.starts_with("blocking rcu_node structures")
 }
 
-/// `00000000 c12ba080 00000000 ...`: raw stack words that old x86 kernels print before the trace.
+/// `00000000 c12ba080 00000000 ...`: raw stack words that old x86 kernels print before the trace;
+/// arm prints them under `Stack: (0x.. to 0x..)` and `Exception stack(..)` after the low bits of
+/// their address (`de20: 8067b314 0b6d83e6 ...`).
 fn is_stack_words(t: &str) -> bool {
     let mut n = 0;
-    for w in t.split_ascii_whitespace() {
+    let mut words = t.split_ascii_whitespace().peekable();
+    if words
+        .peek()
+        .and_then(|w| w.strip_suffix(':'))
+        .is_some_and(|a| a.bytes().all(|c| c.is_ascii_hexdigit()))
+    {
+        words.next();
+    }
+    for w in words {
         if !(w.len() == 8 || w.len() == 16) || !w.bytes().all(|c| c.is_ascii_hexdigit()) {
             return false;
         }
@@ -1281,6 +1294,37 @@ fn is_oops_detail(t: &str) -> bool {
         || t.len() >= 8 && t.bytes().all(|c| c == b'-' || c == b'=')
         || is_stack_words(t)
         || t.starts_with("ffff") && t.contains(':')
+        || is_arm_regs(t)
+        || is_context_detail(t)
+}
+
+/// What `might_sleep()`'s and lockdep's reports print about the context (`in_atomic(): 1,
+/// irqs_disabled(): 1, ...`, `preempt_count: 1, expected: 0`, `3 locks held by syz/6529:`), and
+/// the CPU line of kernels before 3.x (`CPU: 0    Not tainted  (2.6.32 #22)`, no PID).
+#[cold]
+fn is_context_detail(t: &str) -> bool {
+    const P: &[&str] = &[
+        "in_atomic(): ",
+        "preempt_count: ",
+        "RCU nest depth: ",
+        "Preemption disabled at",
+        "no locks held by ",
+    ];
+    P.iter().any(|p| t.starts_with(p))
+        || t.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && (t.contains(" locks held by ") || t.contains(" lock held by "))
+        || t.starts_with("CPU: ") && t.contains("ainted")
+}
+
+/// arm's register dump (`r10: 81de5c68  r9 : 825d5140  r8 : dfa2de7c`) and the registers it
+/// prints under each backtrace frame (`r10:84e00c00 r9:20000000 r8:85048900`).
+fn is_arm_regs(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = b.iter().skip(1).take_while(|c| c.is_ascii_digit()).count();
+    b.first() == Some(&b'r') && (1..=2).contains(&digits) && {
+        let rest = &t[1 + digits..];
+        rest.starts_with(':') || rest.starts_with(" :")
+    }
 }
 
 fn is_hex_dump(t: &str) -> bool {

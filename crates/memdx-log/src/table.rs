@@ -206,7 +206,14 @@ pub static ROWS: &[Row] = &[
     // A #GP raised by a segment load: `segment-related general protection fault: beec [#2]`.
     fault("segment-related general protection fault", "general protection fault in {frame}"),
     fault("PANIC: double fault", "PANIC: double fault in {frame}"),
-    Row { pick: Pick::Pc, ..row(Prefix("kernel BUG at "), Kind::KernelBug, "kernel BUG in {frame}") },
+    // A checker that prints its finding and then BUG()s (`list_del corruption. ...`, `usercopy:
+    // Kernel memory overwrite attempt ...`, then `kernel BUG at lib/list_debug.c:56!`): one
+    // report, titled by the finding (the builder takes the line only before any frame).
+    Row {
+        pick: Pick::Pc,
+        continues: &[Kind::Bug],
+        ..row(Prefix("kernel BUG at "), Kind::KernelBug, "kernel BUG in {frame}")
+    },
     Row {
         pick: Pick::Pc,
         continues: OOPSY,
