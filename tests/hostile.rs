@@ -574,3 +574,29 @@ fn truncated_memcg_oom_is_not_a_global_oom() {
     assert_eq!(out.status.code(), Some(1));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Issue 15 item 2 for the history: the database holds root-only figures (slabinfo, cgroup names):
+/// it is created 0600 (its WAL too), and a symlink planted at its path is not followed.
+#[test]
+fn history_database_is_private_and_follows_no_symlink() {
+    let d = tmpdir("db");
+    let db = d.join("h.db");
+    let record = |db: &Path| {
+        memdx().args(["record", "--once", "--root", "testdata/store/root", "--db"]).arg(db).output().unwrap()
+    };
+    let out = record(&db);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["h.db", "h.db-wal", "h.db-shm", "h.db.lock"] {
+        if let Ok(m) = std::fs::metadata(d.join(f)) {
+            assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f}");
+        }
+    }
+    let victim = d.join("victim");
+    std::fs::write(&victim, "root's file").unwrap();
+    let planted = d.join("planted.db");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let out = record(&planted);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file");
+    std::fs::remove_dir_all(&d).unwrap();
+}

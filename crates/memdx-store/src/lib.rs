@@ -179,6 +179,27 @@ fn lock(db: &Path) -> Result<std::fs::File> {
     Ok(f)
 }
 
+/// Creates a missing database file empty, 0600 and without following a symlink: the history holds
+/// root-only figures (slabinfo, cgroup names). SQLite gives the `-wal` and `-shm` files the
+/// database's mode. An existing file is left as it is.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Other {
+            path: path.display().to_string(),
+            message: format!("cannot create: {e}"),
+        }),
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) a database for writing, in WAL mode. Takes the writer's exclusive
     /// lock first (a second recorder on the same database is refused and told who holds it), then
@@ -190,6 +211,12 @@ impl Store {
                 path: dir.display().to_string(),
                 message: format!("cannot create directory: {e}"),
             })?;
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(StoreError::Other {
+                path: path.display().to_string(),
+                message: "is a symlink: memdx does not follow it (name the database itself)".into(),
+            });
         }
         let lock = lock(path)?;
         let mut rotated = None;
@@ -214,7 +241,10 @@ impl Store {
             }
             rotated = Some((aside, problem));
         }
-        let conn = Connection::open(path).map_err(|e| err(path, e))?;
+        create_private(path)?;
+        // A symlink planted at the path is not followed.
+        let conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)
+            .map_err(|e| err(path, e))?;
         let mut s =
             Store { conn, path: path.to_path_buf(), series_ids: HashMap::new(), _lock: Some(lock), rotated };
         s.init()?;
