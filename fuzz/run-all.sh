@@ -17,6 +17,14 @@ for t in $(cargo fuzz list); do
     parse_*|symbolize_*) seeds=(../testdata/diagnose/*/inputs) ;;
     log_*|line_*) seeds=(../testdata/log) ;;
     root_*) seeds=() ;;
+    gather_*)
+      # Small real archives of every kind memdx unpacks, nested once.
+      d=corpus-seeds/gather && rm -rf "$d" && mkdir -p "$d"
+      tar -C ../testdata/store/root -cf "$d/root.tar" proc/meminfo proc/buddyinfo
+      gzip -c "$d/root.tar" >"$d/root.tar.gz"; xz -c "$d/root.tar" >"$d/root.tar.xz"
+      zstd -q -c "$d/root.tar" >"$d/root.tar.zst"
+      tar -C "$d" -czf "$d/nested.tar.gz" root.tar.xz
+      seeds=("$d") ;;
     trace_*) seeds=(../testdata/trace) ;;
   esac
   echo "== $t (${secs}s)"
