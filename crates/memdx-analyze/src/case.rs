@@ -226,7 +226,14 @@ impl Case {
             let src = SourceRef::new(file);
             let head = &text.as_bytes()[..text.len().min(memdx_parse::sniff::SNIFF_BYTES)];
             let reason = match sniff(head) {
-                Ok(_) => match self.ingest_one(&src, text, None, time, 0) {
+                // The format just sniffed is handed on: not sniffed a second time.
+                Ok(f) => match self.ingest_one(
+                    &src,
+                    text,
+                    Some(Hint { format: Some(f), ..Hint::default() }),
+                    time,
+                    0,
+                ) {
                     Ok(f) => return vec![f],
                     Err(reason) => reason,
                 },

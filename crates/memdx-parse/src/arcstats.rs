@@ -89,8 +89,8 @@ pub fn looks_like(lines: &[&str]) -> bool {
     let rows = lines
         .iter()
         .filter(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            matches!(w.as_slice(), [n, t, d] if is_name(n) && (*t == "4" || *t == "3") && d.parse::<f64>().is_ok())
+            let mut w = l.split_whitespace();
+            matches!((w.next(), w.next(), w.next(), w.next()), (Some(n), Some(t), Some(d), None) if is_name(n) && (t == "4" || t == "3") && d.parse::<f64>().is_ok())
         })
         .count();
     rows * 10 >= lines.len() * 7

@@ -168,6 +168,10 @@ impl Skipped {
 }
 
 fn is_bcc_trace_header(t: &str) -> bool {
+    // Checked before splitting: sniffing runs this on every line of a file's head.
+    if !t.starts_with("TIME") && !t.starts_with("PID") {
+        return false;
+    }
     let cols: Vec<&str> = t.split_whitespace().collect();
     matches!(cols.as_slice(), ["TIME", "PID", "TID", "COMM", "FUNC", ..] | ["PID", "TID", "COMM", "FUNC", ..])
 }
