@@ -147,6 +147,7 @@ fn scan_parallel<R: Read>(
 
 /// An empty vector of records of another lifetime, in the allocation of `v` (collecting from a
 /// vector's own `IntoIter` reuses its buffer when the element layout is the same, as it is here).
+#[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the element's lifetime
 fn recycle<'b>(mut v: Vec<Record<'_>>) -> Vec<Record<'b>> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
