@@ -206,6 +206,18 @@ impl Case {
     /// source knows it. A multi-section dump (`== /proc/meminfo` headers) is split and each part added.
     /// Returns the formats recognised; an unrecognised input is recorded in [`Case::skipped`].
     pub fn ingest(&mut self, file: &str, text: &str, time: Option<i64>) -> Vec<Format> {
+        self.ingest_sniffed(file, text, time, None)
+    }
+
+    /// [`Case::ingest`] when the caller already sniffed the first [`memdx_parse::sniff::SNIFF_BYTES`]
+    /// of `text` and found `head_format` there: the head is not sniffed again.
+    pub fn ingest_sniffed(
+        &mut self,
+        file: &str,
+        text: &str,
+        time: Option<i64>,
+        head_format: Option<Format>,
+    ) -> Vec<Format> {
         let time = time.or_else(|| sections::capture_time(text));
         if let Some(parts) = sections::split(text) {
             let mut found = Vec::new();
@@ -225,7 +237,7 @@ impl Case {
         if !memdx_parse::document::has_structure(text) {
             let src = SourceRef::new(file);
             let head = &text.as_bytes()[..text.len().min(memdx_parse::sniff::SNIFF_BYTES)];
-            let reason = match sniff(head) {
+            let reason = match head_format.map_or_else(|| sniff(head), Ok) {
                 // The format just sniffed is handed on: not sniffed a second time.
                 Ok(f) => match self.ingest_one(
                     &src,

@@ -453,14 +453,17 @@ fn stream_inner<'a>(
     }
     // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
     // A shell session or `head` of several files may start like one /proc file: it is a document.
-    let proc_style = memdx_parse::sniff::sniff(&head).is_ok()
-        && !memdx_parse::document::has_structure(&String::from_utf8_lossy(&head));
+    let sniffed = memdx_parse::sniff::sniff(&head).ok();
+    let proc_style =
+        sniffed.is_some() && !memdx_parse::document::has_structure(&String::from_utf8_lossy(&head));
     if !proc_style {
         return stream_events(case, name, joined, &head);
     }
     match read_text(joined, MAX_TEXT_FILE)? {
         Text::Whole(text) => {
-            case.ingest(name, &text, time);
+            // The head's format is known unless reading the text changed its bytes.
+            let known = sniffed.filter(|_| text.as_bytes().starts_with(&head));
+            case.ingest_sniffed(name, &text, time, known);
         }
         Text::Truncated(text, err) => {
             // Drop the last, possibly cut, line.
