@@ -84,11 +84,13 @@ struct Feed<R> {
     parts: Parts,
     pos: usize,
     done: bool,
+    /// A read error met before the log engine started reading, handed to it on its first read.
+    err: Option<std::io::Error>,
 }
 
 impl<R: BufRead> Feed<R> {
     fn refill(&mut self) -> std::io::Result<()> {
-        let Feed { lines, seg, parts, pos, done } = self;
+        let Feed { lines, seg, parts, pos, done, .. } = self;
         parts.log.clear();
         *pos = 0;
         while parts.log.len() < CHUNK && !*done {
@@ -117,10 +119,86 @@ impl<R: BufRead> Read for Feed<R> {
 
 impl<R: BufRead> BufRead for Feed<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if let Some(e) = self.err.take() {
+            return Err(e);
+        }
         while self.pos >= self.parts.log.len() && !self.done {
             self.refill()?;
         }
         Ok(&self.parts.log[self.pos.min(self.parts.log.len())..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
+/// Chunks of log text in flight between the segmenting thread and the log engine's.
+const IN_FLIGHT: usize = 4;
+
+/// Runs the kernel log engine on its own thread over the log text `feed` produces on this one,
+/// chunk by chunk in order (a bounded queue; chunk buffers go back to be reused). `feed` holds
+/// its first chunk. The result is the same as [`memdx_log::scan_with`] reading `feed` directly.
+fn scan_beside<R: BufRead>(
+    feed: &mut Feed<R>,
+    file: &str,
+    pairing: &mut memdx_slab::SlubPairing,
+) -> memdx_log::LogScan {
+    let (tx, rx) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+    let (free_tx, free_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let engine = s.spawn(move || {
+            let chunks = Chunks { rx, cur: Vec::new(), pos: 0, free: free_tx };
+            memdx_log::scan_with(chunks, file, pairing)
+        });
+        loop {
+            let chunk = std::mem::replace(&mut feed.parts.log, free_rx.try_recv().unwrap_or_default());
+            // A send fails only when the engine stopped (it panicked): join says so below.
+            if tx.send(Ok(chunk)).is_err() || feed.done {
+                break;
+            }
+            if let Err(e) = feed.refill() {
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+        drop(tx);
+        engine.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// The log engine's side of [`scan_beside`]: the chunks as one reader. A read error is returned
+/// where it happened; the end of the queue is the end of the text.
+struct Chunks {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    free: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Chunks {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.pos >= self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(next)) => {
+                    let used = std::mem::replace(&mut self.cur, next);
+                    let _ = self.free.send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(&self.cur[self.pos.min(self.cur.len())..])
     }
     fn consume(&mut self, n: usize) {
         self.pos += n;
@@ -150,9 +228,19 @@ impl Case {
             parts: Parts::default(),
             pos: 0,
             done: false,
+            err: None,
         };
         let mut pairing = memdx_slab::SlubPairing::new();
-        let scan = memdx_log::scan_with(&mut feed, file, &mut pairing);
+        // A document longer than one chunk of log text is read on both cores: this thread reads
+        // and segments it, the kernel log engine reads the log text on another; a short one (most
+        // files of a directory) is not worth a thread.
+        let scan = match feed.refill() {
+            Ok(()) if !feed.done => scan_beside(&mut feed, file, &mut pairing),
+            first => {
+                feed.err = first.err();
+                memdx_log::scan_with(&mut feed, file, &mut pairing)
+            }
+        };
         if let Some(d) = feed.lines.long_lines_diag(&SourceRef::new(file), "document") {
             self.diags.push(d);
         }
