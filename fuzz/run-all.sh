@@ -14,6 +14,7 @@ for t in $(cargo fuzz list); do
   seeds=()
   case "$t" in
     parse_document|parse_pasted) seeds=(../testdata/pasted/*/) ;;
+    parse_process_table|parse_smaps_rollup|parse_mem_samples|parse_vmallocinfo|parse_numastat|parse_mm_sysfs) seeds=(../testdata/formats) ;;
     parse_*|symbolize_*) seeds=(../testdata/diagnose/*/inputs) ;;
     log_*|line_*) seeds=(../testdata/log) ;;
     root_*) seeds=() ;;

@@ -167,6 +167,18 @@ pub struct Case {
     /// Memory messages from pasted text (leak counters, hugetlb shortfalls, ENOMEM, runtime OOM),
     /// each with the line it was read from.
     pub messages: Vec<(SourceRef, memdx_parse::messages::Message)>,
+    /// `ps`/`top` process tables, in input order.
+    pub processes: Vec<memdx_parse::process_table::ProcessTable>,
+    /// `/proc/<pid>/status` files, with where each was read.
+    pub proc_statuses: Vec<(SourceRef, memdx_parse::proc_status::ProcStatus)>,
+    /// `/proc/<pid>/smaps_rollup` files, with the pid when the path named it.
+    pub smaps_rollups: Vec<(Option<u32>, memdx_parse::smaps_rollup::SmapsRollup)>,
+    /// `vmstat N` and `sar -r` outputs, in input order.
+    pub mem_samples: Vec<memdx_parse::mem_samples::MemSamples>,
+    pub vmallocinfo: Option<memdx_parse::vmallocinfo::Vmallocinfo>,
+    pub numastat: Option<memdx_parse::numastat::Numastat>,
+    /// THP settings and hugetlb pools read from /sys/kernel/mm files.
+    pub mm_sysfs: Option<memdx_parse::mm_sysfs::MmSysfs>,
 }
 
 impl Case {
@@ -443,6 +455,48 @@ impl Case {
                 v.sites.iter_mut().for_each(|x| x.line += line_offset as u32);
                 self.slub_traces.push(v);
             }
+            Format::ProcessTable => {
+                let mut v = take!(memdx_parse::process_table::parse(text, s));
+                v.procs.iter_mut().for_each(|p| p.line += line_offset as u32);
+                self.processes.push(v);
+            }
+            Format::ProcStatus => {
+                let v = take!(memdx_parse::proc_status::parse(text, s));
+                let line = text.lines().position(|l| l.starts_with("Name:")).unwrap_or(0) + 1 + line_offset;
+                self.proc_statuses.push((s.at(line), v));
+            }
+            Format::SmapsRollup => {
+                let mut v = take!(memdx_parse::smaps_rollup::parse(text, s));
+                v.fields.iter_mut().for_each(|f| f.2 += line_offset as u32);
+                let pid = hint.as_ref().and_then(|h| h.path.as_deref()).and_then(pid_of_path);
+                self.smaps_rollups.push((pid, v));
+            }
+            Format::MemSamples => {
+                let unit = hint.as_ref().and_then(|h| h.scale).map(|u| u as u64);
+                let mut v = take!(memdx_parse::mem_samples::parse(text, s, unit));
+                v.samples.iter_mut().chain(v.average.as_mut()).for_each(|x| x.line += line_offset as u32);
+                self.mem_samples.push(v);
+            }
+            Format::Vmallocinfo => {
+                let mut v = take!(memdx_parse::vmallocinfo::parse(text, s));
+                v.callers.iter_mut().for_each(|c| c.line += line_offset as u32);
+                self.vmallocinfo = Some(v);
+            }
+            Format::Numastat => {
+                let mut v = take!(memdx_parse::numastat::parse(text, s));
+                v.rows.iter_mut().for_each(|r| r.2 += line_offset as u32);
+                self.numastat = Some(v);
+            }
+            Format::MmSysfs => {
+                let path = hint.as_ref().and_then(|h| h.path.as_deref());
+                let mut v = take!(memdx_parse::mm_sysfs::parse(text, s, path));
+                v.thp.iter_mut().for_each(|x| x.line += line_offset as u32);
+                v.pools.iter_mut().for_each(|x| x.line += line_offset as u32);
+                match &mut self.mm_sysfs {
+                    Some(m) => m.extend(v),
+                    None => self.mm_sysfs = Some(v),
+                }
+            }
             Format::MemcgFile => {
                 let path = hint.as_ref().and_then(|h| h.path.clone()).unwrap_or_default();
                 let mut v = take!(memdx_parse::memcg_file::parse(text, s, &path));
@@ -636,6 +690,12 @@ impl Case {
             t.context.swap_total_kb = t.context.swap_total_kb.or(swap);
         }
     }
+}
+
+/// The pid of `/proc/<pid>/...`.
+fn pid_of_path(path: &str) -> Option<u32> {
+    let rest = &path[path.find("/proc/")? + "/proc/".len()..];
+    rest.split('/').next()?.parse().ok()
 }
 
 /// What the place of a text says about it: a root tree's path, a section header, or the command a

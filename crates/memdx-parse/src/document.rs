@@ -599,8 +599,14 @@ pub fn command_hint(cmd: &str) -> Hint {
             "slabtop" => Some(Format::Slabtop),
             "sysctl" => Some(Format::Sysctl),
             "uname" => Some(Format::KernelRelease),
+            "ps" | "top" => Some(Format::ProcessTable),
+            "vmstat" | "sar" => Some(Format::MemSamples),
+            "numastat" => Some(Format::Numastat),
             _ => None,
         };
+        if prog == "vmstat" {
+            hint.scale = crate::mem_samples::unit_of_command(first).map(|u| u as f64);
+        }
         hint.log = matches!(prog, "dmesg" | "journalctl");
         if prog == "free" {
             let stage: Vec<&str> = first.iter().map(String::as_str).collect();
@@ -658,6 +664,10 @@ pub fn path_hint(path: &str) -> Hint {
         "arcstats" => Some(Format::Arcstats),
         "alloc_traces" | "free_traces" | "alloc_calls" | "free_calls" => Some(Format::SlubTraces),
         "version" if under("/proc") => Some(Format::KernelRelease),
+        "status" if under("/proc/") => Some(Format::ProcStatus),
+        "smaps_rollup" => Some(Format::SmapsRollup),
+        "vmallocinfo" => Some(Format::Vmallocinfo),
+        _ if crate::mm_sysfs::is_path(path) => Some(Format::MmSysfs),
         _ if under("/pressure/") || base.ends_with(".pressure") => Some(Format::Psi),
         _ if under("/proc/sys/vm/") => Some(Format::Sysctl),
         _ if base.starts_with("memory.") && crate::memcg_file::is_value_file(base) => Some(Format::MemcgFile),

@@ -27,6 +27,13 @@ pub enum Format {
     Arcstats,
     SlubTraces,
     MemcgFile,
+    ProcessTable,
+    ProcStatus,
+    SmapsRollup,
+    MemSamples,
+    Vmallocinfo,
+    Numastat,
+    MmSysfs,
 }
 
 impl Format {
@@ -51,6 +58,13 @@ impl Format {
             Format::Arcstats => "zfs arcstats",
             Format::SlubTraces => "slub alloc/free traces",
             Format::MemcgFile => "memory cgroup file",
+            Format::ProcessTable => "process table (ps/top)",
+            Format::ProcStatus => "/proc/<pid>/status",
+            Format::SmapsRollup => "smaps_rollup",
+            Format::MemSamples => "memory samples (vmstat/sar -r)",
+            Format::Vmallocinfo => "vmallocinfo",
+            Format::Numastat => "numastat -m",
+            Format::MmSysfs => "huge page settings (sysfs)",
         }
     }
 }
@@ -101,6 +115,31 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     // Rows of /proc/slabinfo quoted without the header.
     if frac(&|l| l.contains(" : tunables ") && l.contains(" : slabdata ")) {
         return Ok(Format::Slabinfo);
+    }
+    if first.starts_with("Name:") && any(&|l| l.starts_with("Pid:") || l.starts_with("VmRSS:")) {
+        return Ok(Format::ProcStatus);
+    }
+    if any(&|l| crate::smaps_rollup::is_rollup_line(l)) {
+        return Ok(Format::SmapsRollup);
+    }
+    if any(&|l| crate::process_table::is_header(l)) {
+        return Ok(Format::ProcessTable);
+    }
+    if any(&|l| crate::mem_samples::is_header(l)) {
+        return Ok(Format::MemSamples);
+    }
+    if frac(&|l| crate::vmallocinfo::is_line(l)) {
+        return Ok(Format::Vmallocinfo);
+    }
+    if any(&|l| crate::numastat::node_header(l.trim()).is_some())
+        && any(&|l| l.starts_with("MemTotal ") || l.starts_with("MemFree "))
+    {
+        return Ok(Format::Numastat);
+    }
+    if frac(&|l| crate::mm_sysfs::is_grep_line(l.trim()))
+        || n <= 3 && frac(&|l| crate::mm_sysfs::choice(l).is_some())
+    {
+        return Ok(Format::MmSysfs);
     }
     if any(&|l| l.trim_start().starts_with("Mem:"))
         && any(&|l| {
@@ -238,6 +277,14 @@ mod tests {
             ("kmalloc-128        84916  84924    384   21    2 : tunables    0    0    0 : slabdata   4044   4044      0\n", Format::Slabinfo),
             ("              total        used        free      shared  buff/cache   available\nMem:        1 1 1 1 1 1\n", Format::Free),
             ("  39453 kstrdup_const+0x3c/0x48 age=9949/204277/303649 pid=0-712 cpus=0-3\n....\n", Format::SlubTraces),
+            ("Name:\tbash\nUmask:\t0022\nPid:\t5\n", Format::ProcStatus),
+            ("55-7f ---p 00000000 00:00 0   [rollup]\nRss: 5 kB\n", Format::SmapsRollup),
+            ("USER       PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND\nroot 1 0.0 0.0 1 1 ? S 00:00 0:00 init\n", Format::ProcessTable),
+            ("procs -----------memory----------\n r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st\n", Format::MemSamples),
+            ("0x1-0x2   20480 kernel_clone+0xb8/0x400 pages=4 vmalloc N0=4\n", Format::Vmallocinfo),
+            ("                          Node 0           Total\nMemTotal  1.0 1.0\n", Format::Numastat),
+            ("always [madvise] never\n", Format::MmSysfs),
+            ("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages:0\n", Format::MmSysfs),
         ];
         for (t, f) in cases {
             assert_eq!(sniff(t.as_bytes()), Ok(*f), "{t}");

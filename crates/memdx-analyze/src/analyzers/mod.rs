@@ -9,16 +9,21 @@ pub mod accounting;
 pub mod fragmentation;
 pub mod hugetlb;
 pub mod kernel_log;
+pub mod mem_samples;
 pub mod memcg;
 pub mod memcg_files;
 pub mod memcg_pins;
 pub mod messages;
+pub mod numa;
 pub mod overcommit;
 pub mod pressure;
+pub mod processes;
 pub mod reclaim;
 pub mod slab;
 pub mod slab_leak;
 pub mod slub_traces;
+pub mod thp;
+pub mod vmalloc;
 pub mod watermarks;
 pub mod zfs_arc;
 
@@ -45,4 +50,9 @@ pub static ANALYZERS: &[Analyzer] = &[
     Analyzer { name: "zfs_arc", run: zfs_arc::run },
     Analyzer { name: "slub_traces", run: slub_traces::run },
     Analyzer { name: "messages", run: messages::run },
+    Analyzer { name: "processes", run: processes::run },
+    Analyzer { name: "mem_samples", run: mem_samples::run },
+    Analyzer { name: "vmalloc", run: vmalloc::run },
+    Analyzer { name: "numa", run: numa::run },
+    Analyzer { name: "thp", run: thp::run },
 ];
