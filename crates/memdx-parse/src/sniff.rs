@@ -122,7 +122,8 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     if any(&|l| crate::smaps_rollup::is_rollup_line(l)) {
         return Ok(Format::SmapsRollup);
     }
-    if any(&|l| crate::process_table::is_header(l)) {
+    // `crash> ps` prints a process table too, inside a crash session the log engine reads.
+    if any(&|l| crate::process_table::is_header(l)) && !any(&|l| l.starts_with("crash>")) {
         return Ok(Format::ProcessTable);
     }
     if any(&|l| crate::mem_samples::is_header(l)) {
