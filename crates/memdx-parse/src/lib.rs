@@ -107,10 +107,34 @@ pub(crate) fn uint(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// A size in KiB as top and `sar -h` print it: plain KiB, or with a binary suffix `k`, `m`, `g`, `t`,
+/// `p` (either case), possibly fractional (`12.1g`, `1.5G`).
+pub(crate) fn suffixed_kb(s: &str) -> Option<u64> {
+    let (num, mul) = match s.as_bytes().last()?.to_ascii_lowercase() {
+        b'k' => (&s[..s.len() - 1], 1.0),
+        b'm' => (&s[..s.len() - 1], 1024.0),
+        b'g' => (&s[..s.len() - 1], 1048576.0),
+        b't' => (&s[..s.len() - 1], 1073741824.0),
+        b'p' => (&s[..s.len() - 1], 1099511627776.0),
+        _ => (s, 1.0),
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',') {
+        return None;
+    }
+    let v: f64 = num.replace(',', ".").parse().ok()?;
+    let kb = v * mul;
+    (0.0..1.8e19).contains(&kb).then_some(kb as u64)
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use memdx_core::SourceRef;
     pub fn src() -> SourceRef {
         SourceRef::new("test")
+    }
+    /// A real sample from testdata/formats.
+    pub fn formats(name: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats").join(name);
+        std::fs::read_to_string(p).expect("testdata/formats sample")
     }
 }

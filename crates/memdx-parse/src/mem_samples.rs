@@ -101,23 +101,6 @@ pub fn is_header(line: &str) -> bool {
     vmstat_header(&cols) || sar_header(&cols)
 }
 
-/// `1.2G`, `512.0M` as `sar -h` prints, or plain KiB.
-fn kb_val(s: &str) -> Option<u64> {
-    let (num, mul) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1.0),
-        b'M' => (&s[..s.len() - 1], 1024.0),
-        b'G' => (&s[..s.len() - 1], 1048576.0),
-        b'T' => (&s[..s.len() - 1], 1073741824.0),
-        _ => (s, 1.0),
-    };
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',') {
-        return None;
-    }
-    let v: f64 = num.replace(',', ".").parse().ok()?;
-    let kb = v * mul;
-    (0.0..1.8e19).contains(&kb).then_some(kb as u64)
-}
-
 fn pct(s: &str) -> Option<f64> {
     s.trim_end_matches('%').replace(',', ".").parse::<f64>().ok().filter(|v| v.is_finite())
 }
@@ -158,8 +141,10 @@ pub fn parse(text: &str, src: &SourceRef, unit_bytes: Option<u64>) -> ParseResul
             Tool::Vmstat => (None, &cols[..]),
             Tool::Sar => {
                 // Time is one or two columns (`AM`/`PM`), or `Average:`.
-                let k =
-                    cols.iter().position(|c| kb_val(c).is_some() && !c.contains(':')).unwrap_or(cols.len());
+                let k = cols
+                    .iter()
+                    .position(|c| crate::suffixed_kb(c).is_some() && !c.contains(':'))
+                    .unwrap_or(cols.len());
                 (Some(cols[..k].join(" ")), &cols[k..])
             }
         };
@@ -173,8 +158,9 @@ pub fn parse(text: &str, src: &SourceRef, unit_bytes: Option<u64>) -> ParseResul
         }
         let mut ok = true;
         for (n, v) in names_v.iter().zip(values) {
-            let mem =
-                |v: &str| kb_val(v).map(|x| (x as f64 * if t == Tool::Vmstat { unit } else { 1.0 }) as u64);
+            let mem = |v: &str| {
+                crate::suffixed_kb(v).map(|x| (x as f64 * if t == Tool::Vmstat { unit } else { 1.0 }) as u64)
+            };
             let num = |v: &str| v.parse::<u64>().ok();
             match n.as_str() {
                 "free" | "kbmemfree" => s.free_kb = mem(v),
@@ -236,15 +222,10 @@ mod tests {
     use super::*;
     use crate::testutil::src;
 
-    fn data(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats").join(name);
-        std::fs::read_to_string(p).expect("testdata")
-    }
-
     #[test]
     fn vmstat_real() {
         // `vmstat 1 5` on the 6.18 machine: rows read by eye.
-        let p = parse(&data("vmstat_1_5.txt"), &src(), None).unwrap();
+        let p = parse(&crate::testutil::formats("vmstat_1_5.txt"), &src(), None).unwrap();
         assert!(p.diags.is_empty(), "{:?}", p.diags);
         let v = &p.value;
         assert_eq!((v.tool, v.samples.len(), v.interval().len()), (Tool::Vmstat, 5, 4));
@@ -254,7 +235,7 @@ mod tests {
         );
         assert_eq!(v.samples[0].line, 3);
         // `vmstat -S M 1 3`: memory in MiB, scaled back to KiB.
-        let m = parse(&data("vmstat_SM_1_3.txt"), &src(), Some(1048576)).unwrap();
+        let m = parse(&crate::testutil::formats("vmstat_SM_1_3.txt"), &src(), Some(1048576)).unwrap();
         assert_eq!(m.value.samples.len(), 3);
         assert_eq!(m.value.samples[0].free_kb.map(|k| k % 1024), Some(0));
     }
@@ -262,7 +243,7 @@ mod tests {
     #[test]
     fn sar_real() {
         // `sar -r 1 3` (sysstat 12.6) on the 6.18 machine.
-        let p = parse(&data("sar_r_1_3.txt"), &src(), None).unwrap();
+        let p = parse(&crate::testutil::formats("sar_r_1_3.txt"), &src(), None).unwrap();
         assert!(p.diags.is_empty(), "{:?}", p.diags);
         let v = &p.value;
         assert_eq!((v.tool, v.samples.len()), (Tool::Sar, 3));

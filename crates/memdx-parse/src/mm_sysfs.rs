@@ -202,13 +202,12 @@ mod tests {
     #[test]
     fn real_settings() {
         // `grep -r . /sys/kernel/mm/hugepages/` and the THP files on the 6.18 machine.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats");
-        let g = std::fs::read_to_string(dir.join("grep_sys_kernel_mm_hugepages.txt")).unwrap();
+        let g = crate::testutil::formats("grep_sys_kernel_mm_hugepages.txt");
         let p = parse(&g, &src(), None).unwrap();
         assert!(p.diags.is_empty(), "{:?}", p.diags);
         assert_eq!(p.value.sizes(), vec![2048, 1048576]);
         assert_eq!(p.value.pool(2048, "nr_hugepages").map(|v| v.value), Some(0));
-        let t = std::fs::read_to_string(dir.join("thp_enabled_defrag_shmem.txt")).unwrap();
+        let t = crate::testutil::formats("thp_enabled_defrag_shmem.txt");
         let p = parse(&t, &src(), None).unwrap();
         assert_eq!(p.value.thp("enabled").map(|s| s.value.as_str()), Some("madvise"));
         assert_eq!(p.value.thp("defrag").map(|s| s.value.as_str()), Some("madvise"));

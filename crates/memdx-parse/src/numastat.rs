@@ -102,9 +102,8 @@ mod tests {
     fn real_numastat_m() {
         // `numastat -m` (numactl 2.0.16) on the 6.18 machine, one node: Total equals Node 0, and
         // MemUsed = MemTotal - MemFree as numastat computes it.
-        let p =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats/numastat_m.txt");
-        let n = parse(&std::fs::read_to_string(p).unwrap(), &src()).unwrap();
+        let text = crate::testutil::formats("numastat_m.txt");
+        let n = parse(&text, &src()).unwrap();
         assert!(n.diags.is_empty(), "{:?}", n.diags);
         let v = &n.value;
         assert_eq!(v.nodes, vec![0]);

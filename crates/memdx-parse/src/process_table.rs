@@ -85,24 +85,6 @@ fn layout(line: &str) -> Option<Layout> {
     })
 }
 
-/// A size as top prints it: KiB, or with a `k`/`m`/`g`/`t`/`p` suffix (binary, possibly fractional).
-fn top_kb(s: &str) -> Option<u64> {
-    let (num, mul) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1.0),
-        b'm' | b'M' => (&s[..s.len() - 1], 1024.0),
-        b'g' | b'G' => (&s[..s.len() - 1], 1048576.0),
-        b't' | b'T' => (&s[..s.len() - 1], 1073741824.0),
-        b'p' | b'P' => (&s[..s.len() - 1], 1099511627776.0),
-        _ => (s, 1.0),
-    };
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',') {
-        return None;
-    }
-    let v: f64 = num.replace(',', ".").parse().ok()?;
-    let kb = v * mul;
-    (0.0..1.8e19).contains(&kb).then_some(kb as u64)
-}
-
 /// top's memory summary: `MiB Mem :  24105.1 total, ...` (3.3.x), `KiB Mem : 16318820 total`, or
 /// the older `Mem:  16318820k total, ...`.
 fn top_mem_total(t: &str) -> Option<u64> {
@@ -123,7 +105,7 @@ fn top_mem_total(t: &str) -> Option<u64> {
     let first = rest.split(',').next()?.trim();
     let num = first.strip_suffix("total")?.trim();
     if unit == 1.0 {
-        return top_kb(num);
+        return crate::suffixed_kb(num);
     }
     let v: f64 = num.replace(',', ".").parse().ok()?;
     let kb = v * unit;
@@ -173,7 +155,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<ProcessTable> {
             let c = cols.get(i)?;
             match l.tool {
                 Tool::Ps => uint(c),
-                Tool::Top => top_kb(c),
+                Tool::Top => crate::suffixed_kb(c),
             }
         };
         let (Some(pid), Some(rss_kb)) =
@@ -222,15 +204,10 @@ mod tests {
     use super::*;
     use crate::testutil::src;
 
-    fn data(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats").join(name);
-        std::fs::read_to_string(p).expect("testdata")
-    }
-
     #[test]
     fn ps_aux_real() {
         // `ps aux --sort=-rss` on this project's 6.18 machine; the first row read by eye.
-        let p = parse(&data("ps_aux.txt"), &src()).unwrap();
+        let p = parse(&crate::testutil::formats("ps_aux.txt"), &src()).unwrap();
         assert!(p.diags.is_empty(), "{:?}", p.diags);
         assert_eq!(p.value.tool, Tool::Ps);
         assert_eq!(p.value.procs.len(), 19);
@@ -245,7 +222,7 @@ mod tests {
 
     #[test]
     fn ps_eo_real() {
-        let p = parse(&data("ps_eo.txt"), &src()).unwrap();
+        let p = parse(&crate::testutil::formats("ps_eo.txt"), &src()).unwrap();
         assert_eq!(p.value.procs.len(), 7);
         assert_eq!(
             (p.value.procs[2].pid, p.value.procs[2].rss_kb, p.value.procs[2].command.as_str()),
@@ -256,7 +233,7 @@ mod tests {
     #[test]
     fn top_real() {
         // `top -b -n 1 -o RES`: `MiB Mem :  24105.1 total` is 24105.1 x 1024 KiB.
-        let p = parse(&data("top_b.txt"), &src()).unwrap();
+        let p = parse(&crate::testutil::formats("top_b.txt"), &src()).unwrap();
         assert_eq!(p.value.tool, Tool::Top);
         assert_eq!(p.value.mem_total_kb, Some(24683622));
         let first = &p.value.procs[0];

@@ -71,9 +71,8 @@ mod tests {
     fn real_rollup() {
         // `cat /proc/self/smaps_rollup` on the 6.18 machine: Rss 1736 = Shared_Clean 1584 +
         // Private_Clean 40 + Private_Dirty 112 (the kernel's own split).
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../testdata/formats/smaps_rollup_self.txt");
-        let r = parse(&std::fs::read_to_string(p).unwrap(), &src()).unwrap();
+        let text = crate::testutil::formats("smaps_rollup_self.txt");
+        let r = parse(&text, &src()).unwrap();
         assert!(r.diags.is_empty());
         let v = &r.value;
         assert_eq!(v.kb("Rss"), Some(1736));

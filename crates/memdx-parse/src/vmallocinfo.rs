@@ -109,14 +109,13 @@ mod tests {
     fn real_vmallocinfo() {
         // Read on the 6.18 machine together with meminfo's `VmallocUsed: 17976 kB` (same moment:
         // vmallocinfo read twice, identical, around the meminfo read).
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/formats");
-        let v = parse(&std::fs::read_to_string(dir.join("vmallocinfo.txt")).unwrap(), &src()).unwrap();
+        let v = parse(&crate::testutil::formats("vmallocinfo.txt"), &src()).unwrap();
         assert!(v.diags.is_empty(), "{:?}", v.diags);
-        let used = std::fs::read_to_string(dir.join("vmallocinfo_meminfo_VmallocUsed.txt")).unwrap();
+        let used = crate::testutil::formats("vmallocinfo_meminfo_VmallocUsed.txt");
         let used_kb: u64 = used.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert_eq!(v.value.pages * 4, used_kb);
         // Counted with grep -c on the file.
-        let text = std::fs::read_to_string(dir.join("vmallocinfo.txt")).unwrap();
+        let text = crate::testutil::formats("vmallocinfo.txt");
         assert_eq!(v.value.areas, text.lines().count() as u64);
         let clone = v.value.callers.iter().find(|c| c.name == "kernel_clone").unwrap();
         assert_eq!(clone.areas, text.lines().filter(|l| l.contains(" kernel_clone+")).count() as u64);
