@@ -325,8 +325,11 @@ fn oom(r: &Report) -> Explanation {
         facts.push(fact("gfp", format!("{} {}", m.gfp_mask.as_deref().unwrap_or(""), m.gfp_flags.join("|"))));
     }
     if memcg {
-        let cg = m.oom_memcg.as_deref().unwrap_or("?");
-        summary.push_str(&format!("Memory cgroup OOM: `{cg}` reached its limit"));
+        let cg = m.oom_memcg.as_deref().unwrap_or("the cgroup");
+        match &m.oom_memcg {
+            Some(cg) => summary.push_str(&format!("Memory cgroup OOM: `{cg}` reached its limit")),
+            None => summary.push_str("Memory cgroup OOM: a memory cgroup (not named in the excerpt) reached its limit"),
+        }
         if let (Some(u), Some(l)) = (m.memcg_usage_kb, m.memcg_limit_kb) {
             summary.push_str(&format!(" (usage {} of limit {}", kib(u), kib(l)));
             if let Some(f) = m.memcg_failcnt {
@@ -472,6 +475,10 @@ fn oom(r: &Report) -> Explanation {
         ));
         facts.push(fact("victim", format!("{v} pid {}", m.victim_pid.unwrap_or(0))));
     }
+    if let Some(t) = &m.task_memcg {
+        facts.push(fact("victim's cgroup", t.clone()));
+    }
+    facts.extend(oom_not_in_excerpt(m, memcg));
     let mut tasks: Vec<&OomTask> = m.tasks.iter().collect();
     tasks.sort_by(|a, b| b.rss_pages.cmp(&a.rss_pages).then(a.pid.cmp(&b.pid)));
     let page_kb = m.zones.iter().find_map(|z| z.page_kb).unwrap_or(4);
@@ -498,6 +505,35 @@ fn oom(r: &Report) -> Explanation {
         facts,
         next_steps: next,
     }
+}
+
+/// The parts of an OOM report missing from the excerpt, and what they would have told: a lone
+/// `oom-kill:` or `Killed process` line is evidence, but not of the machine's state.
+fn oom_not_in_excerpt(m: &MemReport, memcg: bool) -> Option<Fact> {
+    let mut missing = Vec::new();
+    if m.gfp_mask.is_none() && m.order.is_none() {
+        missing.push("the `invoked oom-killer` line (which task allocated, gfp mask, order)");
+    }
+    if memcg {
+        if m.oom_memcg.is_none() {
+            missing.push("the `oom-kill:` line (which cgroup hit its limit)");
+        }
+        if m.memcg_usage_kb.is_none() {
+            missing.push("the `memory: usage ..., limit ...` line (the limit and how often it was hit)");
+        }
+        if m.memcg_stats.is_empty() {
+            missing.push("the cgroup's stats (anonymous memory vs page cache)");
+        }
+    } else if m.zones.is_empty() && m.meminfo.is_empty() {
+        missing.push("Mem-Info (zone free pages and watermarks: whether a zone was below min, and what held memory)");
+    }
+    if m.tasks.is_empty() {
+        missing.push("the task table (which tasks held memory)");
+    }
+    if m.victim.is_none() {
+        missing.push("the kill line (which task was killed)");
+    }
+    (!missing.is_empty()).then(|| fact("not in the excerpt", missing.join("; ")))
 }
 
 /// What the common GFP flags mean for the allocation (include/linux/gfp_types.h).
@@ -586,6 +622,16 @@ fn alloc_failure(r: &Report) -> Explanation {
         summary.push_str(&format!("Free memory was above the min watermark but no block of order >= {order} was free: the failure is fragmentation. "));
     } else if atomic {
         summary.push_str("An atomic allocation cannot wait for reclaim, so it fails as soon as free memory is below the watermark. ");
+    }
+    let mut missing = Vec::new();
+    if m.zones.is_empty() {
+        missing.push("Mem-Info and the free lists per order (whether this was fragmentation or a shortage)");
+    }
+    if r.frames.is_empty() {
+        missing.push("the call trace (which code allocated)");
+    }
+    if !missing.is_empty() {
+        facts.push(fact("not in the excerpt", missing.join("; ")));
     }
     let mut next = Vec::new();
     if frag || order > 0 {
