@@ -374,6 +374,8 @@ impl Case {
             Format::MemcgStat => {
                 let mut v = take!(memdx_parse::memcg_stat::parse(text, s));
                 v.counters.entries.iter_mut().for_each(|e| e.line += line_offset as u32);
+                v.cgroup.iter_mut().for_each(|c| c.1 += line_offset as u32);
+                v.usage.iter_mut().for_each(|u| u.line += line_offset as u32);
                 self.memcg_stats.push(v);
             }
             Format::Sysctl => {

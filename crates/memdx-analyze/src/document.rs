@@ -8,7 +8,7 @@ use crate::case::{Case, Hint, Skipped};
 use memdx_core::lines::LineReader;
 use memdx_core::SourceRef;
 use memdx_parse::document::{Block, Out, Segmenter, Unread};
-use memdx_parse::messages::{Message, Scanner};
+use memdx_parse::messages::{Message, MessageKind, Scanner};
 use memdx_parse::sniff::Format;
 use std::io::{BufRead, Read};
 
@@ -295,7 +295,15 @@ impl Case {
                 reason: u.reason,
             });
         }
-        let messages = parts.scanner.messages;
+        let mut messages = parts.scanner.messages;
+        // A memcg OOM report prints its cgroup's stats: the report holds them already.
+        let in_reports = |cg: &str| {
+            scan.reports.iter().filter_map(|r| r.mem.as_ref()).any(|m| {
+                !m.memcg_stats.is_empty()
+                    && (m.oom_memcg.as_deref() == Some(cg) || m.task_memcg.as_deref() == Some(cg))
+            })
+        };
+        messages.retain(|m| !matches!(&m.kind, MessageKind::MemcgStats { cgroup, .. } if in_reports(cgroup)));
         if !messages.is_empty() {
             self.inputs.push(crate::case::InputInfo {
                 file: file.to_string(),

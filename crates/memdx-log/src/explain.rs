@@ -328,7 +328,8 @@ fn oom(r: &Report) -> Explanation {
         let cg = m.oom_memcg.as_deref().unwrap_or("the cgroup");
         match &m.oom_memcg {
             Some(cg) => summary.push_str(&format!("Memory cgroup OOM: `{cg}` reached its limit")),
-            None => summary.push_str("Memory cgroup OOM: a memory cgroup (not named in the excerpt) reached its limit"),
+            None => summary
+                .push_str("Memory cgroup OOM: a memory cgroup (not named in the excerpt) reached its limit"),
         }
         if let (Some(u), Some(l)) = (m.memcg_usage_kb, m.memcg_limit_kb) {
             summary.push_str(&format!(" (usage {} of limit {}", kib(u), kib(l)));
@@ -525,7 +526,9 @@ fn oom_not_in_excerpt(m: &MemReport, memcg: bool) -> Option<Fact> {
             missing.push("the cgroup's stats (anonymous memory vs page cache)");
         }
     } else if m.zones.is_empty() && m.meminfo.is_empty() {
-        missing.push("Mem-Info (zone free pages and watermarks: whether a zone was below min, and what held memory)");
+        missing.push(
+            "Mem-Info (zone free pages and watermarks: whether a zone was below min, and what held memory)",
+        );
     }
     if m.tasks.is_empty() {
         missing.push("the task table (which tasks held memory)");

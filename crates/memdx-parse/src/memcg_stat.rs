@@ -15,6 +15,38 @@ pub enum MemcgVersion {
 pub struct MemcgStat {
     pub version: MemcgVersion,
     pub counters: Counters,
+    /// `Memory cgroup stats for /x:` (the OOM report's header of the stats) and its line.
+    pub cgroup: Option<(String, u32)>,
+    /// `memory: usage 102400kB, limit 102400kB, failcnt 117` printed before the stats in a memcg OOM
+    /// report (v1; v2 prints `memory: usage ..., limit ...` without failcnt).
+    pub usage: Option<UsageLine>,
+}
+
+/// The memory counter line of a memcg OOM report, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageLine {
+    pub usage_kb: u64,
+    pub limit_kb: u64,
+    pub failcnt: Option<u64>,
+    pub line: u32,
+}
+
+/// `Memory cgroup stats for /a/b:` -> `/a/b`.
+pub fn stats_header(t: &str) -> Option<&str> {
+    let r = t.trim().strip_prefix("Memory cgroup stats for ")?;
+    let r = r.strip_suffix(':').unwrap_or(r).trim();
+    (!r.is_empty() && !r.contains(' ')).then_some(r)
+}
+
+/// `memory: usage 102400kB, limit 102400kB, failcnt 117` -> (usage, limit, failcnt) in KiB.
+pub fn usage_line(t: &str) -> Option<(u64, u64, Option<u64>)> {
+    let r = t.trim().strip_prefix("memory: usage ")?;
+    let mut parts = r.split(", ");
+    let kb = |s: &str| s.trim().strip_suffix("kB").and_then(|n| n.parse::<u64>().ok());
+    let usage = kb(parts.next()?)?;
+    let limit = kb(parts.next()?.strip_prefix("limit ")?)?;
+    let failcnt = parts.next().and_then(|p| p.strip_prefix("failcnt ")).and_then(|n| n.trim().parse().ok());
+    Some((usage, limit, failcnt))
 }
 
 impl MemcgStat {
@@ -50,7 +82,26 @@ pub fn version_of(c: &Counters) -> Option<MemcgVersion> {
 }
 
 pub fn parse(text: &str, src: &SourceRef) -> ParseResult<MemcgStat> {
-    let p = parse_counters(text, src, "memory.stat")?;
+    let mut p = parse_counters(text, src, "memory.stat")?;
+    // The lines an OOM report prints around the stats are read, not reported as damage.
+    let mut cgroup = None;
+    let mut usage = None;
+    let mut header_lines = Vec::new();
+    for (no, line) in crate::numbered_lines(text) {
+        let t = line.trim();
+        if let Some(cg) = stats_header(t) {
+            cgroup.get_or_insert((cg.to_string(), no as u32));
+        } else if let Some((usage_kb, limit_kb, failcnt)) = usage_line(t) {
+            usage.get_or_insert(UsageLine { usage_kb, limit_kb, failcnt, line: no as u32 });
+        } else if !(t.starts_with("memory+swap: usage ")
+            || t.starts_with("kmem: usage ")
+            || t.starts_with("swap: usage "))
+        {
+            continue;
+        }
+        header_lines.push(no as u32);
+    }
+    p.diags.retain(|d| !d.source.line.is_some_and(|l| header_lines.contains(&l)));
     let Some(version) = version_of(&p.value) else {
         return Err(ParseError::NotThisFormat {
             file: src.clone(),
@@ -58,7 +109,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<MemcgStat> {
             reason: "neither v1 (`cache`, `rss`) nor v2 (`anon`, `file`) keys".into(),
         });
     };
-    Ok(Parsed { value: MemcgStat { version, counters: p.value }, diags: p.diags })
+    Ok(Parsed { value: MemcgStat { version, counters: p.value, cgroup, usage }, diags: p.diags })
 }
 
 #[cfg(test)]
@@ -73,5 +124,15 @@ mod tests {
         let v2 = parse("anon 4096\nfile 8192\nkernel_stack 0\n", &src()).unwrap().value;
         assert_eq!((v2.version, v2.anon()), (MemcgVersion::V2, Some(4096)));
         assert!(parse("nr_free_pages 5\n", &src()).is_err());
+        // The stats of a memcg OOM report on 6.18 (testdata/log/live618_memcg_oom.dmesg), framing removed.
+        let t = "memory: usage 102400kB, limit 102400kB, failcnt 117\nmemory+swap: usage 102400kB, limit 9007199254740988kB, failcnt 0\nkmem: usage 396kB, limit 9007199254740988kB, failcnt 0\nMemory cgroup stats for /memdx-test:\ncache 0\nrss 104452096\nhierarchical_memory_limit 104857600\n";
+        let p = parse(t, &src()).unwrap();
+        assert!(p.diags.is_empty(), "{:?}", p.diags);
+        assert_eq!(p.value.cgroup, Some(("/memdx-test".to_string(), 4)));
+        assert_eq!(
+            p.value.usage,
+            Some(UsageLine { usage_kb: 102400, limit_kb: 102400, failcnt: Some(117), line: 1 })
+        );
+        assert_eq!(p.value.anon(), Some(104452096));
     }
 }

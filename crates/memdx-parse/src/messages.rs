@@ -22,7 +22,35 @@ pub enum MessageKind {
     /// A program reported running out of memory (`fatal error: runtime: out of memory`,
     /// `java.lang.OutOfMemoryError`, `Cannot allocate memory`, ...).
     RuntimeOom,
+    /// `Memory cgroup stats for /x:` and its `name value` lines (bytes), as a memcg OOM report
+    /// prints them; only the memory counters are kept. `usage` is the `memory: usage NkB, limit
+    /// NkB, failcnt N` line printed before it, when it was.
+    MemcgStats { cgroup: String, usage: Option<(u64, u64, Option<u64>)>, items: Vec<(String, u64)> },
 }
+
+/// The memory counters of a memcg stats block worth keeping (v1 and v2 names).
+const MEMCG_KEYS: &[&str] = &[
+    "cache",
+    "rss",
+    "rss_huge",
+    "shmem",
+    "mapped_file",
+    "swap",
+    "anon",
+    "file",
+    "kernel",
+    "kernel_stack",
+    "slab",
+    "slab_unreclaimable",
+    "sock",
+    "inactive_anon",
+    "active_anon",
+    "inactive_file",
+    "active_file",
+    "unevictable",
+    "hierarchical_memory_limit",
+    "hierarchical_memsw_limit",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -46,6 +74,8 @@ const KEYWORDS: &[&str] = &[
     "bad_alloc",
     "outofmemoryerror",
     "memoryerror",
+    "memory cgroup stats for",
+    "memory: usage",
 ];
 
 pub struct Scanner {
@@ -54,6 +84,8 @@ pub struct Scanner {
     pub messages: Vec<Message>,
     /// Messages beyond [`MAX_MESSAGES`].
     pub dropped: u64,
+    /// The last `memory: usage` line, for the stats block that follows it.
+    usage: Option<(u64, u64, Option<u64>)>,
 }
 
 impl Default for Scanner {
@@ -73,7 +105,7 @@ impl Scanner {
                 .build(KEYWORDS)
                 .unwrap_or_else(|_| AhoCorasick::new(["\u{0}never"]).expect("a one-word automaton builds"))
         });
-        Scanner { pre: PRE.clone(), open: None, messages: Vec::new(), dropped: 0 }
+        Scanner { pre: PRE.clone(), open: None, messages: Vec::new(), dropped: 0, usage: None }
     }
 
     /// True when [`Scanner::line`] must see this raw line (a keyword, or a leak list is open).
@@ -85,16 +117,43 @@ impl Scanner {
     pub fn line(&mut self, msg: &str, line_no: usize) {
         let t = msg.trim();
         if let Some(open) = &mut self.open {
-            if let Some(item) = leak_item(t) {
-                if let MessageKind::LeakCounts { items, .. } = &mut open.kind {
-                    if items.len() < MAX_ITEMS {
-                        items.push(item);
+            match &mut open.kind {
+                MessageKind::LeakCounts { items, .. } => {
+                    if let Some(item) = leak_item(t) {
+                        if items.len() < MAX_ITEMS {
+                            items.push(item);
+                        }
+                        return;
                     }
                 }
-                return;
+                MessageKind::MemcgStats { items, .. } => {
+                    let mut w = t.split_whitespace();
+                    if let (Some(k), Some(Ok(v)), None) =
+                        (w.next(), w.next().map(str::parse::<u64>), w.next())
+                    {
+                        if MEMCG_KEYS.contains(&k) && items.len() < MEMCG_KEYS.len() {
+                            items.push((k.to_string(), v));
+                        }
+                        return;
+                    }
+                }
+                _ => {}
             }
             let m = self.open.take();
             self.keep(m);
+        }
+        if let Some(u) = crate::memcg_stat::usage_line(t) {
+            self.usage = Some(u);
+            return;
+        }
+        if let Some(cg) = crate::memcg_stat::stats_header(t) {
+            let kind = MessageKind::MemcgStats {
+                cgroup: cg.to_string(),
+                usage: self.usage.take(),
+                items: Vec::new(),
+            };
+            self.open = Some(Message { kind, text: cap(t), line: line_no as u32 });
+            return;
         }
         if t.is_empty() || !self.pre.is_match(t) {
             return;
@@ -145,7 +204,8 @@ impl Scanner {
 
     fn keep(&mut self, m: Option<Message>) {
         let Some(m) = m else { return };
-        if matches!(&m.kind, MessageKind::LeakCounts { items, .. } if items.is_empty()) {
+        if matches!(&m.kind, MessageKind::LeakCounts { items, .. } | MessageKind::MemcgStats { items, .. } if items.is_empty())
+        {
             return;
         }
         if self.messages.len() < MAX_MESSAGES {
@@ -257,6 +317,35 @@ mod tests {
         );
         assert_eq!(m[0].line, 2);
         assert!(scan(&["no leaks found:", "all good"]).is_empty());
+    }
+
+    #[test]
+    fn memcg_stats() {
+        // A memcg OOM report's stats on 6.18 (testdata/log/live618_memcg_oom.dmesg), framing removed.
+        let m = scan(&[
+            "memory: usage 102400kB, limit 102400kB, failcnt 117",
+            "memory+swap: usage 102400kB, limit 9007199254740988kB, failcnt 0",
+            "Memory cgroup stats for /memdx-test:",
+            "cache 0",
+            "rss 104452096",
+            "pgfault 33270",
+            "hierarchical_memory_limit 104857600",
+            "Tasks state (memory values in pages):",
+        ]);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m[0].kind,
+            MessageKind::MemcgStats {
+                cgroup: "/memdx-test".into(),
+                usage: Some((102400, 102400, Some(117))),
+                items: vec![
+                    ("cache".into(), 0),
+                    ("rss".into(), 104452096),
+                    ("hierarchical_memory_limit".into(), 104857600)
+                ]
+            }
+        );
+        assert_eq!(m[0].line, 3);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod mem_samples;
 pub mod memcg;
 pub mod memcg_files;
 pub mod memcg_pins;
+pub mod memcg_stats;
 pub mod messages;
 pub mod numa;
 pub mod overcommit;
@@ -45,6 +46,7 @@ pub static ANALYZERS: &[Analyzer] = &[
     Analyzer { name: "memcg", run: memcg::run },
     Analyzer { name: "memcg_pins", run: memcg_pins::run },
     Analyzer { name: "memcg_files", run: memcg_files::run },
+    Analyzer { name: "memcg_stats", run: memcg_stats::run },
     Analyzer { name: "pressure", run: pressure::run },
     Analyzer { name: "hugetlb", run: hugetlb::run },
     Analyzer { name: "zfs_arc", run: zfs_arc::run },
