@@ -26,6 +26,96 @@ pub enum MessageKind {
     /// prints them; only the memory counters are kept. `usage` is the `memory: usage NkB, limit
     /// NkB, failcnt N` line printed before it, when it was.
     MemcgStats { cgroup: String, usage: Option<(u64, u64, Option<u64>)>, items: Vec<(String, u64)> },
+    /// SLUB could not get a new slab (`SLUB: Unable to allocate memory on node -1, gfp=0x...`, 6.8+
+    /// `on CPU c (of node n) on node -1`, pre-4.x `(gfp=0x20)`), with the `cache:` line that follows
+    /// (3.x-4.x kmem accounting names per-memcg caches `kmalloc-64(5:docker-x)`) and its `node N:
+    /// slabs: S, objs: O, free: F` lines.
+    SlubOom(Box<SlubOom>),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlubOom {
+    /// The node asked for (-1: any).
+    pub node: Option<i64>,
+    /// `0x8020(GFP_ATOMIC|__GFP_ZERO)` as printed.
+    pub gfp: Option<String>,
+    pub cache: Option<String>,
+    /// The memory cgroup of a per-memcg cache (`5:docker-x`).
+    pub memcg: Option<String>,
+    pub object_size: Option<u64>,
+    pub default_order: Option<u32>,
+    pub min_order: Option<u32>,
+    /// (node, slabs, objects, free objects).
+    pub nodes: Vec<(i64, u64, u64, u64)>,
+}
+
+/// `SLUB: Unable to allocate memory on node -1, gfp=0x8020(GFP_ATOMIC)`: the node and gfp.
+pub fn slub_oom_header(t: &str) -> Option<SlubOom> {
+    let r = t.strip_prefix("SLUB: Unable to allocate memory on ")?;
+    // 6.8+: `CPU 3 (of node 0) on node -1, gfp=...`
+    let r = match r.find("on node ") {
+        Some(i) if r.starts_with("CPU ") => &r[i + "on ".len()..],
+        _ => r,
+    };
+    let r = r.strip_prefix("node ")?;
+    let end = r.find([',', ' ', '(']).unwrap_or(r.len());
+    let node = r[..end].parse().ok();
+    let gfp = r.find("gfp=").map(|i| {
+        let g = &r[i + 4..];
+        let g = g.strip_suffix(')').filter(|_| !g.contains('(')).unwrap_or(g);
+        g.trim().to_string()
+    });
+    Some(SlubOom { node, gfp, ..SlubOom::default() })
+}
+
+/// Adds a `cache:` or `node N:` line to an open SLUB report; false when the line is neither.
+fn slub_oom_line(o: &mut SlubOom, t: &str) -> bool {
+    let num = |s: &str| s.trim().parse::<u64>().ok();
+    if let Some(r) = t.strip_prefix("cache: ") {
+        let mut parts = r.split(", ");
+        let name = parts.next().unwrap_or_default();
+        match name.split_once('(') {
+            Some((n, m)) => {
+                o.cache = Some(n.to_string());
+                o.memcg = Some(m.trim_end_matches(')').to_string());
+            }
+            None => o.cache = Some(name.to_string()),
+        }
+        for p in parts {
+            if let Some((k, v)) = p.split_once(": ") {
+                match k {
+                    "object size" => o.object_size = num(v),
+                    "default order" => o.default_order = num(v).and_then(|x| u32::try_from(x).ok()),
+                    "min order" => o.min_order = num(v).and_then(|x| u32::try_from(x).ok()),
+                    _ => {}
+                }
+            }
+        }
+        return true;
+    }
+    if let Some(r) = t.strip_prefix("node ") {
+        let Some((n, rest)) = r.split_once(": ") else { return false };
+        let Ok(n) = n.parse::<i64>() else { return false };
+        let mut v = [None; 3];
+        for p in rest.split(", ") {
+            if let Some((k, x)) = p.split_once(": ") {
+                let i = match k {
+                    "slabs" => 0,
+                    "objs" => 1,
+                    "free" => 2,
+                    _ => continue,
+                };
+                v[i] = num(x);
+            }
+        }
+        if let [Some(s), Some(ob), Some(f)] = v {
+            if o.nodes.len() < 64 {
+                o.nodes.push((n, s, ob, f));
+            }
+            return true;
+        }
+    }
+    false
 }
 
 /// The memory counters of a memcg stats block worth keeping (v1 and v2 names).
@@ -76,6 +166,7 @@ const KEYWORDS: &[&str] = &[
     "memoryerror",
     "memory cgroup stats for",
     "memory: usage",
+    "unable to allocate memory on",
 ];
 
 pub struct Scanner {
@@ -137,10 +228,20 @@ impl Scanner {
                         return;
                     }
                 }
+                MessageKind::SlubOom(o) => {
+                    if slub_oom_line(o, t) {
+                        return;
+                    }
+                }
                 _ => {}
             }
             let m = self.open.take();
             self.keep(m);
+        }
+        if let Some(o) = slub_oom_header(t) {
+            self.open =
+                Some(Message { kind: MessageKind::SlubOom(Box::new(o)), text: cap(t), line: line_no as u32 });
+            return;
         }
         if let Some(u) = crate::memcg_stat::usage_line(t) {
             self.usage = Some(u);
@@ -346,6 +447,35 @@ mod tests {
             }
         );
         assert_eq!(m[0].line, 3);
+    }
+
+    #[test]
+    fn slub_oom() {
+        // mm/slub.c slab_out_of_memory(), 4.x with kmem accounting (a per-memcg cache), and the
+        // 6.8+ header.
+        let m = scan(&[
+            "SLUB: Unable to allocate memory on node -1, gfp=0x8020(GFP_ATOMIC|__GFP_ZERO)",
+            "  cache: kmalloc-64(5:docker-3f2a), object size: 64, buffer size: 64, default order: 0, min order: 0",
+            "  node 0: slabs: 1026, objs: 65664, free: 0",
+            "  node 1: slabs: 12, objs: 768, free: 3",
+            "SLUB: Unable to allocate memory on CPU 3 (of node 0) on node -1, gfp=0xa20(GFP_ATOMIC)",
+            "some other line",
+        ]);
+        assert_eq!(m.len(), 2);
+        let MessageKind::SlubOom(o) = &m[0].kind else { panic!("{:?}", m[0]) };
+        assert_eq!((o.node, o.gfp.as_deref()), (Some(-1), Some("0x8020(GFP_ATOMIC|__GFP_ZERO)")));
+        assert_eq!(
+            (o.cache.as_deref(), o.memcg.as_deref(), o.object_size),
+            (Some("kmalloc-64"), Some("5:docker-3f2a"), Some(64))
+        );
+        assert_eq!(o.nodes, vec![(0, 1026, 65664, 0), (1, 12, 768, 3)]);
+        let MessageKind::SlubOom(o) = &m[1].kind else { panic!("{:?}", m[1]) };
+        assert_eq!(
+            (o.node, o.gfp.as_deref(), o.cache.as_deref()),
+            (Some(-1), Some("0xa20(GFP_ATOMIC)"), None)
+        );
+        let old = slub_oom_header("SLUB: Unable to allocate memory on node -1 (gfp=0x20)").unwrap();
+        assert_eq!((old.node, old.gfp.as_deref()), (Some(-1), Some("0x20")));
     }
 
     #[test]
