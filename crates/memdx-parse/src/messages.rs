@@ -228,11 +228,7 @@ impl Scanner {
                         return;
                     }
                 }
-                MessageKind::SlubOom(o) => {
-                    if slub_oom_line(o, t) {
-                        return;
-                    }
-                }
+                MessageKind::SlubOom(o) if slub_oom_line(o, t) => return,
                 _ => {}
             }
             let m = self.open.take();
