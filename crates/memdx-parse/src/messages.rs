@@ -208,6 +208,13 @@ impl Scanner {
     pub fn line(&mut self, msg: &str, line_no: usize) {
         let t = msg.trim();
         if let Some(open) = &mut self.open {
+            let slub_line = match &mut open.kind {
+                MessageKind::SlubOom(o) => slub_oom_line(o, t),
+                _ => false,
+            };
+            if slub_line {
+                return;
+            }
             match &mut open.kind {
                 MessageKind::LeakCounts { items, .. } => {
                     if let Some(item) = leak_item(t) {
@@ -228,7 +235,6 @@ impl Scanner {
                         return;
                     }
                 }
-                MessageKind::SlubOom(o) if slub_oom_line(o, t) => return,
                 _ => {}
             }
             let m = self.open.take();

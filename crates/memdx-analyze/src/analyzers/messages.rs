@@ -78,10 +78,12 @@ pub fn run(case: &Case, out: &mut Report) {
     }
 }
 
+/// One `SLUB: Unable to allocate` message and where it was read.
+type SlubMsg<'a> = (&'a memdx_core::SourceRef, &'a memdx_parse::messages::SlubOom);
+
 /// `SLUB: Unable to allocate memory on node N`: one finding per cache, repeats counted.
 fn slub_oom(case: &Case, out: &mut Report) {
-    let mut groups: Vec<(Option<&str>, Vec<(&memdx_core::SourceRef, &memdx_parse::messages::SlubOom)>)> =
-        Vec::new();
+    let mut groups: Vec<(Option<&str>, Vec<SlubMsg>)> = Vec::new();
     for (src, m) in &case.messages {
         let MessageKind::SlubOom(o) = &m.kind else { continue };
         match groups.iter_mut().find(|(c, _)| *c == o.cache.as_deref()) {
