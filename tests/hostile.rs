@@ -170,6 +170,88 @@ fn instances_of_killed_runs_are_removed() {
     assert!(live_kept, "the instance of a live owner was removed");
 }
 
+/// A --root tree like the live one (meminfo, stat, vmstat copied from /proc) whose mounts list no
+/// tracefs: a capture with it mounts a private tracefs of its own.
+fn root_without_tracefs(d: &Path) -> PathBuf {
+    let root = d.join("root");
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let no_tracefs: String =
+        mounts.lines().filter(|l| !l.contains(" tracefs ")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(root.join("proc/mounts"), no_tracefs).unwrap();
+    for f in ["meminfo", "stat", "vmstat"] {
+        std::fs::copy(format!("/proc/{f}"), root.join("proc").join(f)).unwrap();
+    }
+    root
+}
+
+/// Item 5, noticed by the next capture without being asked: two captures are SIGKILLed, one in the
+/// system's tracefs, one that mounted a private tracefs (a --root tree without one); the next
+/// plain capture removes both instances and the private mount, and says whose they were.
+#[test]
+fn a_later_capture_removes_what_killed_captures_left() {
+    let Some(t) = tracefs() else { return };
+    let d = tmpdir("killed");
+    let root = root_without_tracefs(&d);
+    let root_s = root.display().to_string();
+    let mut left = Vec::new();
+    for extra in [&[][..], &["--root", &root_s]] {
+        let mut child = capture(extra);
+        let pid = child.id();
+        let inst = wait_for_instance(&t, pid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(inst.exists(), "SIGKILL cannot clean up: the instance must still be there");
+        left.push((pid, inst));
+    }
+    let mounted = |pid: u32| {
+        std::fs::read_to_string("/proc/mounts").unwrap().contains(&format!("/memdx-tracefs-{pid}-"))
+    };
+    assert!(mounted(left[1].0), "the private mount of the killed capture is not there");
+    let out =
+        memdx().args(["trace", "reclaim", "--duration", "200ms", "--buffer-kb", "1024"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for (pid, inst) in &left {
+        assert!(!inst.exists(), "{} not removed: {err}", inst.display());
+        assert!(
+            err.contains("removed a leftover of a killed memdx run: instance")
+                && err.contains(&format!("owner PID {pid} is gone")),
+            "{err}"
+        );
+    }
+    assert!(!mounted(left[1].0), "the private mount of the killed capture is still mounted: {err}");
+    assert!(err.contains("removed a leftover of a killed memdx run: tracefs mount"), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Item 5, the signal guard is armed before the mount: SIGINT at 25 moments of a capture's start
+/// (before, during and after mounting a private tracefs) leaves no mount, mount point or instance.
+#[test]
+fn early_signals_leave_nothing_mounted() {
+    let Some(t) = tracefs() else { return };
+    let d = tmpdir("early");
+    let root = root_without_tracefs(&d);
+    let root_s = root.display().to_string();
+    for i in 0..25u64 {
+        let mut child = capture(&["--root", &root_s]);
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(i * 3));
+        signal(pid, "-INT");
+        child.wait().unwrap();
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        assert!(!mounts.contains(&format!("/memdx-tracefs-{pid}-")), "run {i}: mount left: {mounts}");
+        assert!(instances_of(&t, pid).is_empty(), "run {i}: instance left");
+        let dirs = std::fs::read_dir(std::env::temp_dir()).unwrap().flatten();
+        let prefix = format!("memdx-tracefs-{pid}-");
+        assert!(
+            !dirs.into_iter().any(|e| e.file_name().to_string_lossy().starts_with(&prefix)),
+            "run {i}: mount point left"
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 /// Item 2: `--save` through a planted symlink is refused; the capture's temporary file has no
 /// name anywhere.
 #[test]
@@ -598,5 +680,206 @@ fn history_database_is_private_and_follows_no_symlink() {
     let out = record(&planted);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Item 2 as the attack is made: a local user plants symlinks in the temporary directory for the
+/// next PIDs, at the names memdx used to create there (`memdx-<kind>-<pid>.trace` -> a file of
+/// root's, `memdx-tracefs-<pid>` -> a directory of the user's choice), and root then runs a live
+/// capture that has to mount tracefs itself (a --root tree whose mounts list no tracefs). Nothing
+/// planted is followed: root's file keeps its content, nothing is mounted on the chosen directory
+/// or created in it, and the capture's own mount is gone when it ends.
+#[test]
+fn symlinks_planted_in_tmp_for_the_next_pids_are_not_followed() {
+    let Some(_t) = tracefs() else { return };
+    let d = tmpdir("planted");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "root's file").unwrap();
+    let chosen = d.join("chosen");
+    std::fs::create_dir(&chosen).unwrap();
+    let root = root_without_tracefs(&d);
+    let tmp = std::env::temp_dir();
+    let mut planted = Vec::new();
+    let mut covered = false;
+    for _try in 0..3 {
+        let last: u32 =
+            std::fs::read_to_string("/proc/sys/kernel/ns_last_pid").unwrap().trim().parse().unwrap();
+        for pid in last + 1..last + 400 {
+            for (name, target) in [
+                (format!("memdx-reclaim-{pid}.trace"), &victim),
+                (format!("memdx-allocs-{pid}.trace"), &victim),
+                (format!("memdx-slab-{pid}.trace"), &victim),
+                (format!("memdx-tracefs-{pid}"), &chosen),
+            ] {
+                let p = tmp.join(name);
+                if std::os::unix::fs::symlink(target, &p).is_ok() {
+                    planted.push(p);
+                }
+            }
+        }
+        let child = memdx()
+            .args(["trace", "reclaim", "--duration", "1s", "--buffer-kb", "1024", "--root"])
+            .arg(&root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's file");
+        assert_eq!(std::fs::read_dir(&chosen).unwrap().count(), 0, "written into the chosen directory");
+        let now = std::fs::read_to_string("/proc/mounts").unwrap();
+        let chosen_s = chosen.display().to_string();
+        assert!(!now.contains(&chosen_s), "tracefs left mounted on {chosen_s}");
+        assert!(!now.lines().any(|l| l.contains(&format!("memdx-tracefs-{pid}-"))), "mount left: {now}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("reclaim"), "no report");
+        if pid > last && pid < last + 400 {
+            covered = true;
+            break;
+        }
+    }
+    for p in planted {
+        let _ = std::fs::remove_file(p);
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+    assert!(covered, "the capture never ran with a PID that had planted symlinks");
+}
+
+/// A zstd file made of frames (a decoder reads them as one stream): `head`, then `huge` (one
+/// compressed frame shared by every file), then `tail`.
+fn zstd_frames(path: &Path, head: &[u8], huge: &[u8], tail: &[u8]) {
+    let mut bytes = zstd::encode_all(head, 1).unwrap();
+    bytes.extend_from_slice(huge);
+    bytes.extend(zstd::encode_all(tail, 1).unwrap());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The first and the remaining lines of a (possibly gzipped) test file, split after `n` lines.
+fn split_lines(path: &str, n: usize) -> (Vec<u8>, Vec<u8>) {
+    let raw = std::fs::read(path).unwrap();
+    let text = if path.ends_with(".gz") {
+        let out = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    } else {
+        raw
+    };
+    let cut =
+        text.iter().enumerate().filter(|(_, &b)| b == b'\n').nth(n - 1).map_or(text.len(), |(i, _)| i + 1);
+    (text[..cut].to_vec(), text[cut..].to_vec())
+}
+
+/// Peak RSS in kB of `memdx ARGS` (GNU time, from wait4) and its output; `stdin` is a zstd file
+/// whose text is fed to its standard input.
+fn peak_rss(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> Option<(u64, std::process::Output)> {
+    let child = Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kb %M", env!("CARGO_BIN_EXE_memdx")])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        common::skip("GNU time (/usr/bin/time) is not installed");
+        return None;
+    };
+    let feeder = stdin.map(|zst| {
+        let (zst, mut to) = (zst.to_path_buf(), child.stdin.take().unwrap());
+        std::thread::spawn(move || {
+            let _ = zstd::stream::copy_decode(std::fs::File::open(zst).unwrap(), &mut to);
+        })
+    });
+    let out = child.wait_with_output().unwrap();
+    if let Some(f) = feeder {
+        f.join().unwrap();
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kb = err.lines().rev().find_map(|l| l.strip_prefix("peak-rss-kb ")).unwrap().trim().parse().unwrap();
+    let shown: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+    println!("memdx {}: peak RSS {kb} kB", shown.join(" "));
+    Some((kb, out))
+}
+
+/// Item 3: one huge line (256 MiB without a newline, inside real inputs, zstd-compressed) in the
+/// trace reader, the kernel log reader, the syslog/journal reader and symbolize costs the line
+/// cap, not the line: peak RSS stays under 128 MB (it grew with the line: 2-4 GB for 2 GB), the
+/// line is reported as cut, and the other inputs of the run are read.
+#[test]
+fn huge_lines_cost_the_cap_and_the_other_inputs_are_read() {
+    const HUGE: usize = 256 << 20;
+    const MAX_KB: u64 = 128 * 1024;
+    let d = tmpdir("hugeline");
+    let huge = zstd::encode_all(std::io::repeat(b'A').take(HUGE as u64), 1).unwrap();
+    let inputs = [
+        ("trace.zst", "testdata/trace/reclaim-6.18/swappiness0/trace.txt.gz", 2000),
+        ("dmesg.zst", "testdata/log/qemu61_global_oom.dmesg", 20),
+        ("syslog.zst", "testdata/slab/seed000/syslog", 5),
+        ("kern.log.zst", "testdata/slab/seed000/kern.log.gz", 20),
+    ];
+    let mut files = Vec::new();
+    for (name, src, n) in inputs {
+        let (head, tail) = split_lines(src, n);
+        let p = d.join(name);
+        zstd_frames(&p, &head, &huge, &tail);
+        files.push(p);
+    }
+    let meminfo = d.join("meminfo");
+    std::fs::copy("testdata/store/root/proc/meminfo", &meminfo).unwrap();
+    use std::io::Read;
+
+    let mut args: Vec<&std::ffi::OsStr> = vec!["diagnose".as_ref(), "--json".as_ref()];
+    args.extend(files.iter().map(|p| p.as_os_str()));
+    args.push(meminfo.as_os_str());
+    let Some((kb, out)) = peak_rss(&args, None) else { return };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(kb < MAX_KB, "diagnose: peak RSS {kb} kB\n{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let inputs: Vec<String> =
+        v["inputs"].as_array().unwrap().iter().map(|i| format!("{} {}", i["file"], i["format"])).collect();
+    assert!(inputs.iter().any(|i| i.contains("meminfo\" \"meminfo")), "{inputs:?}");
+    for f in &files {
+        let name = f.display().to_string();
+        assert!(inputs.iter().any(|i| i.contains(&name)), "{name} not read: {inputs:?}");
+    }
+    assert!(v.to_string().contains("longer than"), "no line reported as cut: {v}");
+
+    // The kernel log and trace commands, and symbolize (its text on stdin, with a small program
+    // built here as the vmlinux).
+    let (log, trace) = (files[1].as_os_str(), files[0].as_os_str());
+    let runs: [(&[&std::ffi::OsStr], Option<&Path>); 2] =
+        [(&["log".as_ref(), log], None), (&["trace".as_ref(), "reclaim".as_ref(), trace], None)];
+    let vmlinux = d.join("vmlinux");
+    let built = Command::new("gcc")
+        .args(["-g", "-O2", "-x", "c", "-o"])
+        .arg(&vmlinux)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"int main(void) { return 0; }\n")?;
+            c.wait()
+        })
+        .is_ok_and(|s| s.success());
+    let symbolize: [&std::ffi::OsStr; 3] = ["symbolize".as_ref(), "--vmlinux".as_ref(), vmlinux.as_os_str()];
+    let mut runs = runs.to_vec();
+    if built {
+        runs.push((&symbolize, Some(files[1].as_path())));
+    } else {
+        common::skip("gcc is not installed: symbolize is not run");
+    }
+    for (args, stdin) in runs {
+        let (kb, out) = peak_rss(args, stdin).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(kb < MAX_KB, "{args:?}: peak RSS {kb} kB\n{err}");
+        // The report (stdout) or a warning (stderr) says a line was cut.
+        let said = format!("{}{err}", String::from_utf8_lossy(&out.stdout));
+        assert!(said.contains("longer than"), "{args:?}: the cut line is not reported: {err}");
+        assert!(!err.contains("panicked") && matches!(out.status.code(), Some(0 | 1)), "{args:?}: {err}");
+    }
     std::fs::remove_dir_all(&d).unwrap();
 }

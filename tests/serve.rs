@@ -150,3 +150,40 @@ fn prometheus_scrapes_it() {
     let _ = std::fs::remove_dir_all(&dir);
     panic!("prometheus never returned a memdx metric; last answer: {last}");
 }
+
+/// Issue 15 item 7: a scrape of the live system reads the vm sysctls but never
+/// /proc/sys/vm/stat_refresh (reading it flushes the vmstat counters of every CPU, at every scrape).
+/// What the exporter opens during three fresh scrapes is seen with strace attached to it.
+#[test]
+fn scrapes_never_read_stat_refresh() {
+    use std::io::BufRead;
+    if !have("strace") {
+        return common::skip("strace is not installed");
+    }
+    let (g, addr) = common::serve(&["--min-interval", "0s"]);
+    let log = std::env::temp_dir().join(format!("memdx-serve-strace-{}", std::process::id()));
+    let mut strace = Command::new("strace")
+        .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+        .arg(&log)
+        .args(["-p", &g.0.id().to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("attached"), "strace: {line}");
+    for _ in 0..3 {
+        let (code, body) = get(&addr, "/metrics");
+        assert_eq!(code, 200);
+        assert!(body.contains("memdx_"), "{body}");
+    }
+    // SIGINT detaches strace and leaves the exporter running (the guard stops it).
+    assert!(Command::new("kill").args(["-INT", &strace.id().to_string()]).status().unwrap().success());
+    strace.wait().unwrap();
+    let opened = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(opened.matches("/proc/sys/vm/min_free_kbytes").count() >= 3, "{opened}");
+    assert!(!opened.contains("stat_refresh"), "{opened}");
+    drop(g);
+}

@@ -146,6 +146,11 @@ fn slow_connections_beyond_the_fd_limit() {
     let fds = open_fds(pid);
     assert!(fds < 1024 * 3 / 4 + 16, "{fds} descriptors open");
     let rss = status(pid, "VmHWM:");
+    println!(
+        "{} slow connections held ({failed_connects} connects failed), {scrapes} scrapes answered \
+         during them, {fds} descriptors open, peak RSS {rss} kB",
+        slow.len()
+    );
     assert!(rss < 64 * 1024, "peak RSS {rss} kB");
 }
 
@@ -169,6 +174,7 @@ fn huge_request_head_is_bounded() {
     assert!(sent < 100 << 20, "the exporter read all {sent} bytes of the head");
     assert_eq!(scrape(addr, Duration::from_secs(5)).0, 200);
     let rss = status(pid, "VmHWM:");
+    println!("{sent} bytes of the 100 MiB head taken before the exporter closed, peak RSS {rss} kB");
     assert!(rss < 64 * 1024, "peak RSS {rss} kB");
 
     // A head that fits but is over the limit is answered 431 (when the close does not reset it).

@@ -475,3 +475,41 @@ fn write_out(s: &mut TcpStream, out: &mut Out) -> io::Result<bool> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A listener that breaks while the server runs (shut down under it: accept(2) then fails with
+    /// EINVAL) ends `run` with that error, which `memdx serve` returns as exit 2 so that the service
+    /// manager restarts it, instead of living on without a listener or spinning.
+    #[test]
+    fn a_broken_listener_ends_run_with_an_error() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let same_socket = l.try_clone().unwrap();
+        let limits = Limits {
+            max_conns: 8,
+            max_head: 8192,
+            head_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = Server::new(l, limits, |_: &Request<'_>| Response::text(200, b"ok\n")).unwrap();
+            let _ = tx.send(s.run());
+        });
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        socket2::SockRef::from(&same_socket).shutdown(std::net::Shutdown::Read).unwrap();
+        let r = rx.recv_timeout(Duration::from_secs(10)).expect("run goes on after its listener broke");
+        let e = r.expect_err("run ended without an error");
+        assert_eq!(e.raw_os_error(), Some(22), "{e}");
+    }
+}
