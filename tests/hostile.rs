@@ -61,14 +61,20 @@ impl Drop for Tracefs {
     }
 }
 
+/// Held while a test uses tracefs or depends on whether it is mounted: the live tests mount one
+/// (and sweep instances) while they run.
+fn tracefs_unchanged() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The live tracefs, or None after printing why the test skips.
 fn tracefs() -> Option<Tracefs> {
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     if !common::is_root() {
         common::skip("live tracing needs root");
         return None;
     }
-    let guard = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = tracefs_unchanged();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let found = mounts.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -100,7 +106,10 @@ fn instances_of(tracefs: &Path, pid: u32) -> Vec<PathBuf> {
         .collect()
 }
 
-fn wait_for_instance(tracefs: &Path, pid: u32) -> PathBuf {
+/// The instance of the capture `child`, once armed; a capture that ended first fails the test with
+/// what it said.
+fn wait_for_instance(tracefs: &Path, child: &mut std::process::Child) -> PathBuf {
+    let pid = child.id();
     let t0 = Instant::now();
     loop {
         if let Some(p) = instances_of(tracefs, pid).into_iter().next() {
@@ -108,17 +117,25 @@ fn wait_for_instance(tracefs: &Path, pid: u32) -> PathBuf {
             std::thread::sleep(Duration::from_millis(300));
             return p;
         }
-        assert!(t0.elapsed() < Duration::from_secs(20), "no instance of PID {pid} appeared");
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            panic!("the capture (PID {pid}) ended ({st}) before its instance appeared: {err}");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no instance of PID {pid} appeared");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
+/// A 30 s live capture of reclaim events; its stderr is kept for [`wait_for_instance`] (it says
+/// little: the pipe does not fill).
 fn capture(extra: &[&str]) -> std::process::Child {
     memdx()
         .args(["trace", "reclaim", "--duration", "30s", "--buffer-kb", "1024"])
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
@@ -135,7 +152,7 @@ fn hangup_and_quit_during_a_capture_clean_up() {
     for sig in ["-HUP", "-QUIT"] {
         let mut child = capture(&[]);
         let pid = child.id();
-        let inst = wait_for_instance(&t, pid);
+        let inst = wait_for_instance(&t, &mut child);
         signal(pid, sig);
         let st = child.wait().unwrap();
         assert!(st.code().is_some(), "{sig}: killed by the signal ({st:?}), no cleanup");
@@ -151,7 +168,7 @@ fn instances_of_killed_runs_are_removed() {
     let Some(t) = tracefs() else { return };
     let mut child = capture(&[]);
     let pid = child.id();
-    let inst = wait_for_instance(&t, pid);
+    let inst = wait_for_instance(&t, &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(inst.exists(), "SIGKILL cannot clean up: the instance must still be there");
@@ -198,7 +215,7 @@ fn a_later_capture_removes_what_killed_captures_left() {
     for extra in [&[][..], &["--root", &root_s]] {
         let mut child = capture(extra);
         let pid = child.id();
-        let inst = wait_for_instance(&t, pid);
+        let inst = wait_for_instance(&t, &mut child);
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(inst.exists(), "SIGKILL cannot clean up: the instance must still be there");
@@ -576,6 +593,8 @@ fn permission_errors_say_run_as_root() {
     if !common::is_root() {
         return common::skip("setpriv to an unprivileged user needs root");
     }
+    // Whether tracefs is mounted decides the runs below: no live test may mount one meanwhile.
+    let _unchanged = tracefs_unchanged();
     let d = tmpdir("noroot");
     std::fs::create_dir_all(d.join("proc")).unwrap();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
