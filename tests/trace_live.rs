@@ -25,9 +25,16 @@ impl Drop for Cleanup {
     }
 }
 
-fn tracefs_mounts() -> usize {
+/// The tracefs mounts of memdx process `pid` (its private mount points are named after it). Other
+/// tracefs mounts and instances are not looked at: other tests and other users' runs may make
+/// and remove theirs meanwhile.
+fn tracefs_mounts_of(pid: u32) -> usize {
     std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.lines().filter(|l| l.contains(" tracefs ")).count())
+        .map(|m| {
+            m.lines()
+                .filter(|l| l.contains(" tracefs ") && l.contains(&format!("/memdx-tracefs-{pid}-")))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -46,7 +53,6 @@ fn live_memcg_reclaim_of_dd() {
         common::skip("kernel without tracefs");
         return;
     }
-    let mounts_before = tracefs_mounts();
     let id = std::process::id();
     let cg = memcg.join(format!("memdx-live-test-{id}"));
     let file = std::env::temp_dir().join(format!("memdx-live-test-{id}.img"));
@@ -74,6 +80,7 @@ fn live_memcg_reclaim_of_dd() {
         eprintln!("memdx: {l}");
     }
     assert!(armed, "memdx did not start tracing");
+    let pid = memdx.id();
     let dd = Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -119,10 +126,10 @@ fn live_memcg_reclaim_of_dd() {
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("memdx-reclaim-"))
+                .filter(|n| n.starts_with(&format!("memdx-reclaim-{pid}-")))
                 .collect()
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "instances left behind: {left:?}");
-    assert_eq!(tracefs_mounts(), mounts_before, "tracefs mounts changed");
+    assert_eq!(tracefs_mounts_of(pid), 0, "its private tracefs mount is left");
 }
