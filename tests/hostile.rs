@@ -17,6 +17,13 @@ fn tmpdir(tag: &str) -> PathBuf {
     d
 }
 
+/// A file of root's that a planted symlink points to: `victim` in `d`, holding "root's file".
+fn victim_in(d: &Path) -> PathBuf {
+    let victim = d.join("victim");
+    std::fs::write(&victim, "root's file").unwrap();
+    victim
+}
+
 /// Item 2: the snapshot bundle is 0600, and a symlink planted at its path is not followed.
 #[test]
 fn snapshot_bundle_is_private_and_follows_no_symlink() {
@@ -25,8 +32,7 @@ fn snapshot_bundle_is_private_and_follows_no_symlink() {
     let out = memdx().args(["snapshot", "--root", "testdata/store/root"]).arg(&bundle).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777, 0o600);
-    let victim = d.join("victim");
-    std::fs::write(&victim, "root's file").unwrap();
+    let victim = victim_in(&d);
     let planted = d.join("planted.tar.zst");
     std::os::unix::fs::symlink(&victim, &planted).unwrap();
     let out = memdx().args(["snapshot", "--root", "testdata/store/root"]).arg(&planted).output().unwrap();
@@ -275,8 +281,7 @@ fn early_signals_leave_nothing_mounted() {
 fn save_follows_no_symlink() {
     let Some(_t) = tracefs() else { return };
     let d = tmpdir("save");
-    let victim = d.join("victim");
-    std::fs::write(&victim, "root's file").unwrap();
+    let victim = victim_in(&d);
     let planted = d.join("capture.trace");
     std::os::unix::fs::symlink(&victim, &planted).unwrap();
     let out = memdx()
@@ -692,8 +697,7 @@ fn history_database_is_private_and_follows_no_symlink() {
             assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f}");
         }
     }
-    let victim = d.join("victim");
-    std::fs::write(&victim, "root's file").unwrap();
+    let victim = victim_in(&d);
     let planted = d.join("planted.db");
     std::os::unix::fs::symlink(&victim, &planted).unwrap();
     let out = record(&planted);
@@ -712,8 +716,7 @@ fn history_database_is_private_and_follows_no_symlink() {
 fn symlinks_planted_in_tmp_for_the_next_pids_are_not_followed() {
     let Some(_t) = tracefs() else { return };
     let d = tmpdir("planted");
-    let victim = d.join("victim");
-    std::fs::write(&victim, "root's file").unwrap();
+    let victim = victim_in(&d);
     let chosen = d.join("chosen");
     std::fs::create_dir(&chosen).unwrap();
     let root = root_without_tracefs(&d);
