@@ -45,15 +45,21 @@ impl Drop for Fixture {
 /// memcg allocates when it is created are freed only when the memcg itself is freed
 /// (`__mem_cgroup_free`), so their `percpu_free_percpu` events tell that this one memcg is gone, which
 /// the machine-wide dying count cannot while other cgroups come and go.
+/// Where tracefs is not mounted, memdx-source mounts it privately for the test (unmounted on drop,
+/// after the instance is removed).
 struct PercpuWatch {
     dir: PathBuf,
+    _tracefs: memdx_source::tracefs::Tracefs,
 }
 
 impl PercpuWatch {
     fn new(name: &str) -> Option<PercpuWatch> {
-        let dir = Path::new("/sys/kernel/tracing/instances").join(name);
+        let tracefs = memdx_source::tracefs::Tracefs::open(Path::new("/"), false)
+            .map_err(|e| eprintln!("tracefs: {e}"))
+            .ok()?;
+        let dir = tracefs.dir().join("instances").join(name);
         std::fs::create_dir(&dir).ok()?;
-        let w = PercpuWatch { dir };
+        let w = PercpuWatch { dir, _tracefs: tracefs };
         w.dir.join("events/percpu/percpu_alloc_percpu").exists().then_some(w)
     }
     fn set(&self, event: &str, file: &str, v: &str) {
@@ -134,8 +140,8 @@ fn hierarchy() -> Result<(PathBuf, &'static str), String> {
     Err("no memory cgroup hierarchy at /sys/fs/cgroup/memory (v1) or /sys/fs/cgroup (v2)".into())
 }
 
-/// Says why the live test cannot run on cgroup v2 on a machine whose memory controller is bound to
-/// a v1 hierarchy. Printed, not a skip: nothing a test run can install or enable would change it.
+/// Says why this live test cannot run on cgroup v2 on a machine whose memory controller is bound to
+/// a v1 hierarchy (`memcg_v2_vm.rs` runs it in a VM). Printed, not a skip.
 fn why_not_v2(v1: &Path) {
     let children: Vec<String> = std::fs::read_dir(v1)
         .map(|rd| {
@@ -149,10 +155,7 @@ fn why_not_v2(v1: &Path) {
         "note: cgroup v2 is not tested live here: the memory controller is bound to the v1 hierarchy at {} \
          (child cgroups: {}). A controller moves to cgroup v2 only once its v1 hierarchy has no child cgroups \
          and is unmounted, which would take memory accounting away from the machine's own cgroups (here PID 1 \
-         makes one per command). The v2 layouts (hierarchical memory.stat, cgroup.stat nr_dying_subsys_memory \
-         and nr_dying_descendants, memory.reclaim steps) are tested offline: memdx-source \
-         pins::tests::v2_tree_counts_dying_memory_csses and memcg::tests::v2_tree, memdx-analyze \
-         pins::tests::v2_residual_is_an_upper_bound_and_dying_counts_are_per_parent.",
+         makes one per command). cgroup v2 is tested live in a VM instead: tests/memcg_v2_vm.rs.",
         v1.display(),
         if children.is_empty() { "none".into() } else { children.join(", ") }
     );
@@ -193,7 +196,9 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
         std::fs::write(fx.parent.join("cgroup.subtree_control"), "+memory").unwrap();
     }
     // The memcg's own percpu counters, allocated by this thread's mkdir (pointers as tracefs prints them).
-    let watch = PercpuWatch::new(&format!("memdx-test-pins-{id}"));
+    // Not named memdx-*: memdx's sweep of dead owners' instances (run by `diagnose` below) would take
+    // the test process, which is not memdx, for a dead owner.
+    let watch = PercpuWatch::new(&format!("pins-test-{id}"));
     if let Some(w) = &watch {
         w.set("percpu_alloc_percpu", "filter", &format!("common_pid == {}", tid()));
         w.set("percpu_alloc_percpu", "enable", "1");
@@ -275,6 +280,12 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     let f = &p["files"][0];
     assert_eq!(f["path"], file.to_str().unwrap());
     assert!(within(f["pages"].as_u64().unwrap(), charged, 5), "{f}");
+    println!(
+        "cgroup {version}: memdx {pinned} pinned pages at {parent}, the child's memory.stat {charged}, fincore {}, \
+         kpagecgroup {reported}; file {} pages",
+        cached.map_or("not run".into(), |c| c.to_string()),
+        f["pages"]
+    );
     // The report says what the kernel does not let it attribute.
     let notes = v["notes"].to_string();
     assert!(notes.contains("closest live ancestor") && notes.contains("Cannot be attributed"), "{notes}");

@@ -258,21 +258,34 @@ fn steps(tree: &MemcgTree, p: &ParentPins, page_size: u64) -> Vec<String> {
     }
     let kind = |n: &str| p.kinds.iter().find(|k| k.name == n).map(|k| k.pages).unwrap_or(0);
     let cache = kind("page cache");
+    // The page cache the file steps leave: pages of files outside the directories examined, and the
+    // block device's own cache (directories, inode tables and other metadata read on the removed
+    // cgroup's behalf), which no file names. A reclaim of the parent then frees the rest.
+    let in_files: u64 = p.files.iter().take(STEP_FILES).map(|f| f.pages).sum();
+    let rest = if p.files.is_empty() { cache } else { cache.saturating_sub(in_files) };
+    let then = if p.files.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "then the {rest} pinned pages outside the files above (other files, and the block device's cache of \
+             directories and inode tables read by the removed cgroup): "
+        )
+    };
     // What else a reclaim of the parent reaches: the live cgroups' memory below it.
     let live = match p.subtree.map(|t| t.saturating_sub(p.pinned)) {
         Some(l) if l > 0 => format!(", live cgroups included ({} pages of theirs)", l),
         _ => String::new(),
     };
-    if cache > 0 && p.path != "/" {
+    if rest > 0 && p.path != "/" {
         if tree.hierarchy == "v2" {
             out.push(format!(
-                "echo {} > {dir}/memory.reclaim  # 5.19+: reclaims that much from {} and below{live}",
-                cache.saturating_mul(page_size),
+                "echo {} > {dir}/memory.reclaim  # 5.19+: {then}reclaims that much from {} and below{live}",
+                rest.saturating_mul(page_size),
                 p.path
             ));
         } else {
             out.push(format!(
-                "echo 0 > {dir}/memory.force_empty  # reclaims all of {} and below{live}",
+                "echo 0 > {dir}/memory.force_empty  # {then}reclaims all of {} and below{live}",
                 p.path
             ));
         }
@@ -365,7 +378,8 @@ mod tests {
         assert_eq!(pt.reported.unwrap().get(PageKind::PageCache), 4097);
         assert_eq!(pt.files, vec![FilePin { path: "/var/tmp/f".into(), pages: 4096, resident: 4096 }]);
         assert!(pt.steps[0].starts_with("sync /var/tmp/f && dd if=/var/tmp/f iflag=nocache count=0"));
-        assert!(pt.steps[1].starts_with("echo 0 > /sys/fs/cgroup/memory/pt/memory.force_empty"));
+        // The file holds all 4096 pinned pages: dropping it frees them, no reclaim of /pt is needed.
+        assert_eq!(pt.steps.len(), 1, "{:?}", pt.steps);
         // The root: (1046831104 - 9314304 - 17825792) / 4096 = 248948 pages, minus the 8192 bytes of anon
         // in total_rss counted apart: 2 anon pages.
         let root = r.parents.iter().find(|p| p.path == "/").unwrap();
@@ -398,6 +412,20 @@ mod tests {
         // /a holds (4194304 + 8192) / 4096 = 1026 pages in all, 768 of them pinned: 258 live.
         assert_eq!(r.parents[0].steps, vec!["echo 3145728 > /sys/fs/cgroup/a/memory.reclaim  # 5.19+: reclaims that much from /a and below, live cgroups included (258 pages of theirs)"]);
         assert_eq!(r.pfns, None);
+        // A file holding 766 of /a's 768 pinned pages (as in the cgroup v2 VM test, where the removed
+        // cgroup had also read the directory and inode table blocks of the disk): its step first, then
+        // a reclaim of the 2 pages left.
+        let files = vec![FileCharges { path: "/mnt/f".into(), resident: 766, by_ino: vec![(10, 766)] }];
+        let r = join(&tree, None, &files, 4096);
+        assert_eq!(r.parents[0].steps.len(), 2);
+        assert!(r.parents[0].steps[0].starts_with("sync /mnt/f && dd if=/mnt/f iflag=nocache"));
+        assert!(
+            r.parents[0].steps[1].starts_with(
+                "echo 8192 > /sys/fs/cgroup/a/memory.reclaim  # 5.19+: then the 2 pinned pages outside the files above"
+            ),
+            "{}",
+            r.parents[0].steps[1]
+        );
     }
 
     #[test]
