@@ -12,8 +12,8 @@
 //! disk image (`mke2fs -d`) holding a 12 MiB file and the memdx binary. The disk gives the file a real
 //! page cache (tmpfs pages are shmem, which fadvise cannot drop). `/init` mounts cgroup2 with the
 //! memory controller enabled at the root, reads the file from inside a child cgroup, removes it,
-//! runs `memdx memcg pins --files /mnt/data --json`, then runs the steps memdx names in order until the
-//! dying cgroup is gone, and prints what it saw on the second serial port; this test reads that and
+//! runs `memdx memcg pins --files /mnt/data --json`, reads the exporter (`memdx serve` on the guest's
+//! loopback), then runs the steps memdx names in order until the dying cgroup is gone, and prints what it saw on the second serial port; this test reads that and
 //! checks memdx against the kernel's counters (the child's `memory.stat` before removal, the parent's
 //! after, `cgroup.stat` `nr_dying_descendants`) and against `fincore` (mincore(2)), never against memdx.
 //!
@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a KVM guest gets to reach `/init` before the test falls back to TCG.
-const KVM_BOOT_WAIT: Duration = Duration::from_secs(15);
+const KVM_BOOT_WAIT: Duration = Duration::from_secs(10);
 /// The bound on one VM run (TCG on a loaded 2-core machine); not a speed check.
 const VM_DEADLINE: Duration = Duration::from_secs(300);
 /// The file the cgroup reads: 3072 pages.
@@ -452,6 +452,21 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     assert_eq!(f["path"], "/mnt/data/data.bin", "{p:#}");
     assert!(within(f["pages"].as_u64().unwrap(), fincore, 5), "{f}");
 
+    // The exporter gives the same numbers: dying memcgs by parent (cgroup.stat) and their pages.
+    let metric = |name: &str| -> u64 {
+        let v = r
+            .lines
+            .iter()
+            .filter(|(k, _)| k == "metric")
+            .find_map(|(_, l)| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in the guest's exposition: {}", ctx()));
+        v.trim().parse::<f64>().unwrap() as u64
+    };
+    assert_eq!(metric("memdx_memcg_dying_by_parent{parent=\"/memdx-test-pins\"}"), 1);
+    let exported =
+        metric("memdx_memcg_dying_pinned_bytes{parent=\"/memdx-test-pins\",kind=\"page_cache\"}") / PAGE;
+    assert!(within(exported, child, 5), "exported {exported} pages, charged {child}");
+
     // The guest ran memdx's steps in order, as printed, until the memcg was gone.
     let steps: Vec<&str> = p["next_steps"]
         .as_array()
@@ -488,7 +503,8 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     assert!(a["parents"].as_array().unwrap().is_empty(), "{a:#}");
     println!(
         "cgroup v2 VM ({accel}, kernel {}): memdx {pinned} pinned pages at /memdx-test-pins (1 dying), the child's \
-         memory.stat {child}, the parent's {parent}, fincore {fincore}, kpagecgroup {reported}; file {} pages; \
+         memory.stat {child}, the parent's {parent}, fincore {fincore}, kpagecgroup {reported}, exporter \
+         {exported}; file {} pages; \
          freed after {} of memdx's {} steps: {after:?}",
         r.get("boot").unwrap_or("?"),
         f["pages"],
