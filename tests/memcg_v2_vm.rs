@@ -13,9 +13,11 @@
 //! page cache (tmpfs pages are shmem, which fadvise cannot drop). `/init` mounts cgroup2 with the
 //! memory controller enabled at the root, reads the file from inside a child cgroup, removes it,
 //! runs `memdx memcg pins --files /mnt/data --json`, reads the exporter (`memdx serve` on the guest's
-//! loopback), then runs the steps memdx names in order until the dying cgroup is gone, and prints what it saw on the second serial port; this test reads that and
-//! checks memdx against the kernel's counters (the child's `memory.stat` before removal, the parent's
-//! after, `cgroup.stat` `nr_dying_descendants`) and against `fincore` (mincore(2)), never against memdx.
+//! loopback) and the recorder's database (`memdx record --once`, sent back in hex), then runs the
+//! steps memdx names in order until the dying cgroup is gone, and prints what it saw on the second
+//! serial port; this test reads that and checks memdx against the kernel's counters (the child's
+//! `memory.stat` before removal, the parent's after, `cgroup.stat` `nr_dying_descendants`) and
+//! against `fincore` (mincore(2)), never against memdx.
 //!
 //! Runs under KVM when `/dev/kvm` works (a nested KVM that does not boot within
 //! [`KVM_BOOT_WAIT`] is given up for TCG, qemu's emulator, slower but the same kernel).
@@ -227,6 +229,8 @@ struct Results {
     lines: Vec<(String, String)>,
     /// JSON documents printed between `json-begin NAME` and `json-end`.
     json: BTreeMap<String, serde_json::Value>,
+    /// Files printed in hex (`od -An -tx1`) between `hex-begin NAME` and `hex-end`.
+    files: BTreeMap<String, Vec<u8>>,
 }
 
 impl Results {
@@ -237,11 +241,20 @@ impl Results {
             if let Some(rest) = line.strip_prefix("memdx-vm: ") {
                 let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
                 match (k, doc.take()) {
-                    ("json-begin", _) => doc = Some((v.to_string(), String::new())),
+                    ("json-begin" | "hex-begin", _) => doc = Some((v.to_string(), String::new())),
                     ("json-end", Some((name, body))) => {
                         let parsed = serde_json::from_str(&body)
                             .unwrap_or_else(|e| panic!("guest JSON {name} ({e}):\n{body}"));
                         r.json.insert(name, parsed);
+                    }
+                    ("hex-end", Some((name, body))) => {
+                        let bytes = body
+                            .split_whitespace()
+                            .map(|b| {
+                                u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("{name}: byte {b:?}"))
+                            })
+                            .collect();
+                        r.files.insert(name, bytes);
                     }
                     (_, d) => {
                         doc = d;
@@ -467,6 +480,29 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
         metric("memdx_memcg_dying_pinned_bytes{parent=\"/memdx-test-pins\",kind=\"page_cache\"}") / PAGE;
     assert!(within(exported, child, 5), "exported {exported} pages, charged {child}");
 
+    // The recorder's database holds the same numbers.
+    assert_eq!(r.get("record-exit"), Some("0"), "{}", ctx());
+    let db = work.0.join("history.db");
+    std::fs::write(&db, &r.files["record"]).unwrap();
+    let store = memdx_store::Store::open_read_only(&db).unwrap();
+    let h = store
+        .load(&memdx_store::Query {
+            since: None,
+            kinds: vec![
+                memdx_store::sample::kind::MEMCG_PINNED.into(),
+                memdx_store::sample::kind::MEMCG_DYING_BY_PARENT.into(),
+            ],
+            name: Some("/memdx-test-pins".into()),
+        })
+        .unwrap();
+    let recorded = |kind: &str| {
+        h.get(kind, "/memdx-test-pins").and_then(|s| s.last()).unwrap_or_else(|| panic!("no {kind}: {h:?}"))
+    };
+    let recorded_pages = recorded(memdx_store::sample::kind::MEMCG_PINNED) as u64 / PAGE;
+    assert!(within(recorded_pages, child, 5), "recorded {recorded_pages} pages, charged {child}");
+    assert_eq!(recorded(memdx_store::sample::kind::MEMCG_DYING_BY_PARENT), 1.0);
+    drop(store);
+
     // The guest ran memdx's steps in order, as printed, until the memcg was gone.
     let steps: Vec<&str> = p["next_steps"]
         .as_array()
@@ -504,7 +540,7 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     println!(
         "cgroup v2 VM ({accel}, kernel {}): memdx {pinned} pinned pages at /memdx-test-pins (1 dying), the child's \
          memory.stat {child}, the parent's {parent}, fincore {fincore}, kpagecgroup {reported}, exporter \
-         {exported}; file {} pages; \
+         {exported}, recorder {recorded_pages}; file {} pages; \
          freed after {} of memdx's {} steps: {after:?}",
         r.get("boot").unwrap_or("?"),
         f["pages"],

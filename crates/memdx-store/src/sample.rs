@@ -25,6 +25,9 @@ pub mod kind {
     /// Bytes of pages charged to dying memcgs, per closest live parent (cgroup path): recorded when
     /// memcgs are dying.
     pub const MEMCG_PINNED: &str = "memcg.pinned";
+    /// Dying memory cgroups per closest live parent (cgroup path; cgroup v2 `cgroup.stat`, which v1
+    /// does not have): recorded when memcgs are dying.
+    pub const MEMCG_DYING_BY_PARENT: &str = "memcg.dying_by_parent";
     /// Resident set size in KiB of the largest processes: name `comm[pid]`.
     pub const PROC_RSS: &str = "proc.rss";
 }
@@ -128,6 +131,9 @@ pub fn from_case(time: i64, case: &Case, extras: &Extras) -> Sample {
         let page = case.page_kb() * 1024;
         for p in memdx_analyze::pins::join(tree, None, &[], page).parents.iter().take(PINNED_PARENTS) {
             push(kind::MEMCG_PINNED, p.path.clone(), (p.pinned * page) as f64);
+            if let Some(d) = p.dying {
+                push(kind::MEMCG_DYING_BY_PARENT, p.path.clone(), d as f64);
+            }
         }
     }
     for (name, kb) in &extras.top_procs {
