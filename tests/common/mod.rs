@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+mod golden;
 mod skip;
 #[allow(unused_imports)]
 pub use skip::skip;
@@ -17,32 +18,12 @@ pub fn memdx() -> Command {
 
 /// `MEMDX_UPDATE_GOLDENS=1` rewrites goldens instead of comparing with them.
 pub fn update() -> bool {
-    std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some_and(|v| v == "1")
+    golden::updating()
 }
 
-/// Compares `actual` with the golden file, or rewrites it under MEMDX_UPDATE_GOLDENS=1. A difference
-/// names the first differing line.
+/// Compares `actual` with the golden file, or rewrites it under MEMDX_UPDATE_GOLDENS=1 (`golden.rs`).
 pub fn golden(path: &Path, actual: &str) {
-    if update() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} missing: run with MEMDX_UPDATE_GOLDENS=1", path.display()));
-    if expected != actual {
-        let first = expected
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(expected.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} differs at line {}:\nexpected: {:?}\nactual:   {:?}\n(MEMDX_UPDATE_GOLDENS=1 rewrites it)",
-            path.display(),
-            first + 1,
-            expected.lines().nth(first),
-            actual.lines().nth(first)
-        );
-    }
+    golden::check_golden(path, actual)
 }
 
 /// Kills the child when dropped, so a failing assertion does not leave a server running.

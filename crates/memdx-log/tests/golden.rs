@@ -4,6 +4,10 @@ use memdx_log::{scan_with, Report, Sink, SlubTrace};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+#[path = "../../../tests/common/golden.rs"]
+mod golden;
+use golden::check_golden;
+
 #[derive(Default)]
 struct Collect {
     traces: Vec<SlubTrace>,
@@ -56,13 +60,7 @@ fn check(name: &str) -> Value {
     let got = render(name);
     let golden = dir().join(format!("{name}.golden.json"));
     let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
-    if std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some() {
-        std::fs::write(&golden, &text).expect("write golden");
-        return got;
-    }
-    let want = std::fs::read_to_string(&golden)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with MEMDX_UPDATE_GOLDENS=1)", golden.display()));
-    assert_eq!(text, want, "{name}: output differs from {}", golden.display());
+    check_golden(&golden, &text);
     got
 }
 

@@ -8,6 +8,9 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+#[path = "../../../tests/common/golden.rs"]
+mod golden;
+
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/slab")
 }
@@ -30,18 +33,7 @@ fn read(p: &Path) -> String {
 /// Compares `actual` with the golden file, or rewrites it with MEMDX_UPDATE_GOLDENS=1.
 fn check(golden: &Path, actual: &Value) {
     let text = serde_json::to_string_pretty(actual).unwrap() + "\n";
-    if std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some() {
-        std::fs::write(golden, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(golden).unwrap_or_else(|e| {
-        panic!("{}: {e} (run with MEMDX_UPDATE_GOLDENS=1 to create it)", golden.display())
-    });
-    if want != text {
-        let got = golden.with_extension("actual.json");
-        std::fs::write(&got, &text).unwrap();
-        panic!("{} differs from the golden; actual output in {}", golden.display(), got.display());
-    }
+    golden::check_golden(golden, &text);
 }
 
 #[test]

@@ -17,30 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Compares `actual` with the golden file, or rewrites it when `MEMDX_UPDATE_GOLDENS=1`.
 fn check(golden: &Path, actual: &str) {
-    if std::env::var("MEMDX_UPDATE_GOLDENS").as_deref() == Ok("1") {
-        std::fs::write(golden, actual).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
-        return;
-    }
-    let expected = std::fs::read_to_string(golden).unwrap_or_else(|e| {
-        panic!("{}: {e} (run with MEMDX_UPDATE_GOLDENS=1 to create it)", golden.display())
-    });
-    if expected != actual {
-        let diff: Vec<String> = expected
-            .lines()
-            .zip(actual.lines())
-            .enumerate()
-            .filter(|(_, (e, a))| e != a)
-            .take(5)
-            .map(|(i, (e, a))| format!("line {}:\n  expected: {e}\n  actual:   {a}", i + 1))
-            .collect();
-        panic!(
-            "{} differs ({} vs {} lines):\n{}\n(MEMDX_UPDATE_GOLDENS=1 rewrites it)",
-            golden.display(),
-            expected.lines().count(),
-            actual.lines().count(),
-            diff.join("\n")
-        );
-    }
+    common::check_golden(golden, actual)
 }
 
 #[test]

@@ -9,6 +9,8 @@ use memdx_trace::{
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+#[path = "../../../tests/common/golden.rs"]
+mod golden;
 #[path = "../../../tests/common/skip.rs"]
 mod skip;
 use skip::skip;
@@ -64,17 +66,7 @@ fn summary(r: &ReclaimReport) -> serde_json::Value {
 fn check(name: &str, r: &ReclaimReport) {
     let got = serde_json::to_string_pretty(&summary(r)).expect("json") + "\n";
     let path = testdata().join("expected").join(format!("{name}.json"));
-    if std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some() {
-        std::fs::write(&path, &got).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with MEMDX_UPDATE_GOLDENS=1)", path.display()));
-    assert!(
-        got == want,
-        "{name}: output differs from {} (MEMDX_UPDATE_GOLDENS=1 to accept)\n{got}",
-        path.display()
-    );
+    golden::check_golden(&path, &got);
 }
 
 const RUNS: [&str; 4] = ["default_swappiness60", "swappiness0", "swappiness100", "anon_oom_swappiness100"];

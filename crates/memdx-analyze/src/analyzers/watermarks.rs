@@ -653,6 +653,11 @@ fn state_text(l: Level) -> &'static str {
     }
 }
 
+/// The tests' one golden mechanism (compare, or rewrite under `MEMDX_UPDATE_GOLDENS=1`).
+#[cfg(test)]
+#[path = "../../../../tests/common/golden.rs"]
+mod golden_file;
+
 #[cfg(test)]
 pub(crate) mod golden {
     //! The one `check()` of the watermarks, fragmentation and overcommit analyzers: a directory of real
@@ -697,13 +702,7 @@ pub(crate) mod golden {
         let got = serde_json::json!({ "tables": out.tables, "findings": out.findings });
         let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
         let golden = dir(case).join(format!("{analyzer}.golden.json"));
-        if std::env::var_os("MEMDX_UPDATE_GOLDENS").is_some() {
-            std::fs::write(&golden, &text).expect("write golden");
-            return out;
-        }
-        let want = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with MEMDX_UPDATE_GOLDENS=1)", golden.display()));
-        assert_eq!(text, want, "{case}/{analyzer}: output differs from {}", golden.display());
+        super::golden_file::check_golden(&golden, &text);
         out
     }
 }

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "../../../../tests/common/golden.rs"]
+mod golden;
+#[allow(unused_imports)]
+pub use golden::check_golden;
 #[path = "../../../../tests/common/skip.rs"]
 mod skip;
 #[allow(unused_imports)]
