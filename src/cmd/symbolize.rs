@@ -17,6 +17,23 @@ use std::time::Instant;
 /// "line", "text", "frames"}…]}` per annotated input.
 const SCHEMA_VERSION: u32 = 1;
 
+/// `{"schema_version", "frames"}`: the document of frames given as arguments.
+#[derive(serde::Serialize)]
+struct FramesDoc<'a> {
+    schema_version: u32,
+    frames: &'a [Resolution],
+}
+
+/// One annotated line of `{"schema_version", "lines": [...]}` (written one at a time, so memory stays
+/// flat however long the log).
+#[derive(serde::Serialize)]
+struct LineDoc<'a> {
+    source: &'a str,
+    line: usize,
+    text: &'a str,
+    frames: &'a [Resolution],
+}
+
 /// Add source file and line (and inline chains) to kernel stack frames.
 ///
 /// Annotates a kernel log (files, or stdin when none is given), or resolves frames given as
@@ -116,11 +133,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
         if args.json {
-            #[derive(serde::Serialize)]
-            struct FramesDoc<'a> {
-                schema_version: u32,
-                frames: &'a [Resolution],
-            }
             let doc = FramesDoc { schema_version: SCHEMA_VERSION, frames: &all };
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
@@ -280,8 +292,7 @@ fn annotate_detailed(
                 writeln!(out, ",")?;
             }
             first = false;
-            let v = serde_json::json!({ "source": name, "line": n, "text": line, "frames": rs });
-            serde_json::to_writer(&mut *out, &v)?;
+            serde_json::to_writer(&mut *out, &LineDoc { source: name, line: n, text: line, frames: &rs })?;
         } else {
             writeln!(out, "{}", annotated.as_deref().unwrap_or(line))?;
             if let Some(t) = source.as_deref_mut() {

@@ -17,6 +17,7 @@ mod builder;
 mod crash;
 mod explain;
 pub mod frame;
+mod hung;
 mod lines;
 pub mod model;
 pub mod roles;
@@ -24,7 +25,7 @@ pub mod table;
 
 pub use crash::{DisLine, Exception, NullDeref, StructMember, StructOut};
 pub use frame::{Caller, Framing};
-pub use lines::parse_frame;
+pub use lines::{parse_frame, split_symbol};
 pub use model::*;
 
 use builder::{Builder, Fed};

@@ -2,11 +2,6 @@
 
 use crate::model::{Frame, Register};
 
-fn hex(s: &str) -> Option<u64> {
-    let s = s.strip_prefix("0x").unwrap_or(s);
-    u64::from_str_radix(s, 16).ok()
-}
-
 /// ` ? func+0x24/0xa8 [module]`, ` [<ffffffff81234>] func+0x1/0x2`, `func+0x1/0x2 (file.c:12)`,
 /// symbolized traces (`func+0x1/0x2 mm/slub.c:12`, inlined `func lib/kunit/test.c:333`) and
 /// unsymbolized addresses (`[<00000000e0a73ec7>] 0xffffffffc01d2036`, kmemleak; func = the address).
@@ -37,18 +32,14 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         Some(i) => (&s[..i], s[i + 1..].trim_ascii()),
         None => (s, ""),
     };
-    let Some(plus) = sym.bytes().rposition(|c| c == b'+') else {
+    if !sym.contains('+') {
         return bare_frame(sym, rest, bracketed, reliable);
-    };
-    let func = &sym[..plus];
+    }
+    // The kernel's `%pS` always prints the size in a trace line.
+    let (func, offset, Some(size)) = split_symbol(sym)? else { return None };
     if !is_ident(func) {
         return None;
     }
-    let after = &sym[plus + 1..];
-    let slash = after.bytes().position(|c| c == b'/')?;
-    let (off, size) = (&after[..slash], &after[slash + 1..]);
-    let offset = hex(off)?;
-    let size = hex(size)?;
     let mut module = None;
     let mut location = None;
     if let Some(m) = rest.strip_prefix('[') {
@@ -70,6 +61,32 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         location,
         user: false,
     })
+}
+
+/// The symbol of a frame, `func+0xoff/0xsize`, `func+0xoff` or `func+26` (bpftrace prints offsets
+/// in decimal): function, offset and size. The one reader of this form for the log engine, the slab
+/// engine's tool outputs and the trace readers; `None` without a `+offset` or with an empty name.
+pub fn split_symbol(sym: &str) -> Option<(&str, u64, Option<u64>)> {
+    let plus = sym.bytes().rposition(|c| c == b'+')?;
+    let func = &sym[..plus];
+    if func.is_empty() {
+        return None;
+    }
+    let (off, size) = match sym[plus + 1..].split_once('/') {
+        Some((o, z)) => (o, Some(z)),
+        None => (&sym[plus + 1..], None),
+    };
+    let number = |s: &str| match s.strip_prefix("0x") {
+        Some(h) if !h.is_empty() => u64::from_str_radix(h, 16).ok(),
+        Some(_) => None,
+        None if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => s.parse().ok(),
+        None => None,
+    };
+    let size = match size {
+        Some(z) => Some(number(z)?),
+        None => None,
+    };
+    Some((func, number(off)?, size))
 }
 
 /// 32-bit ARM before 5.x: `[<c0012345>] (func+0x0/0xf4) from [<c0056789>] (caller+0x14/0x1b8)`

@@ -56,8 +56,36 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in declaration order.
+    pub const ALL: [Role; 16] = [
+        Report, Sanitizer, Checker, Fault, Alloc, Free, Helper, Lock, Sched, Context, Tracing, Entry,
+        Dispatch, Plumbing, LeakAlloc, Wait,
+    ];
+
     const fn bit(self) -> u32 {
         1 << self as u8
+    }
+
+    /// The role's name in output (`memdx symbolize --json`): lower case, `_` between words.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Report => "report",
+            Sanitizer => "sanitizer",
+            Checker => "checker",
+            Fault => "fault",
+            Alloc => "alloc",
+            Free => "free",
+            Helper => "helper",
+            Lock => "lock",
+            Sched => "sched",
+            Context => "context",
+            Tracing => "tracing",
+            Entry => "entry",
+            Dispatch => "dispatch",
+            Plumbing => "plumbing",
+            LeakAlloc => "leak_alloc",
+            Wait => "wait",
+        }
     }
 }
 
@@ -89,6 +117,11 @@ impl Roles {
     /// True when the two sets share a role.
     pub fn hits(self, other: Roles) -> bool {
         self.0 & other.0 != 0
+    }
+
+    /// The names of the roles in the set, in declaration order.
+    pub fn names(self) -> Vec<&'static str> {
+        Role::ALL.into_iter().filter(|&r| self.contains(r)).map(Role::name).collect()
     }
 }
 
@@ -1327,6 +1360,13 @@ pub fn roles(func: &str) -> Roles {
     Roles(bits)
 }
 
+/// True when `func` (without compiler suffixes) matches `pat` in this table's syntax: `foo` exact,
+/// `foo*` prefix, `*foo` suffix, `*foo*` anywhere, `a*b` a glob. For the smaller tables that give
+/// functions a meaning beyond their role (what a wait primitive waits for).
+pub fn pattern_matches(pat: &str, func: &str) -> bool {
+    glob(pat.as_bytes(), base_name(func).as_bytes())
+}
+
 /// `*` matches any run of bytes.
 fn glob(p: &[u8], s: &[u8]) -> bool {
     match p.split_first() {
@@ -1380,5 +1420,15 @@ mod tests {
         assert!(is("_copy_to_user", Helper) && is("copy_from_user_nmi", Helper) && !is("copy_user", Helper));
         assert!(!is("dief", Report) && is("die", Report));
         assert_eq!(cache_of_callback("ext4_i_callback.cold"), Some("ext4_inode_cache"));
+    }
+
+    #[test]
+    fn names_cover_every_role() {
+        assert_eq!(Role::ALL.len(), Wait as usize + 1);
+        for (i, r) in Role::ALL.into_iter().enumerate() {
+            assert_eq!(r as usize, i);
+        }
+        assert_eq!(roles("_raw_spin_lock_irqsave").names(), ["lock"]);
+        assert_eq!(roles("ext4_i_callback").names(), Vec::<&str>::new());
     }
 }

@@ -128,22 +128,15 @@ impl StackTable {
     }
 }
 
-/// Parses `func+0x1a/0x40`, `func+0x1a`, `func+26` (bpftrace, decimal), or `func`.
+/// Parses `func+0x1a/0x40`, `func+0x1a`, `func+26` (bpftrace, decimal), or `func`: the log
+/// engine's reader of the symbol form ([`memdx_log::split_symbol`]), the name kept whole
+/// when it has no offset.
 pub fn parse_sym(s: &str) -> (String, Option<u64>) {
     let s = s.trim();
-    if let Some((f, off)) = s.rsplit_once('+') {
-        let off = off.split('/').next().unwrap_or("");
-        let v = match off.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16).ok(),
-            None => off.parse().ok(),
-        };
-        if let Some(v) = v {
-            if !f.is_empty() {
-                return (f.to_string(), Some(v));
-            }
-        }
+    match memdx_log::split_symbol(s) {
+        Some((func, offset, _)) => (func.to_string(), Some(offset)),
+        None => (s.to_string(), None),
     }
-    (s.to_string(), None)
 }
 
 /// The stack of a log report (slub_debug TRACE call traces): its reliable frames.

@@ -177,16 +177,17 @@ fn symbol_at(s: &[u8], pos: usize) -> Option<(FrameRef, usize)> {
     if first.is_ascii_digit() {
         return None;
     }
-    let (offset, mut end) = hex_at(s, name_end + 1)?;
-    let mut size = None;
-    if s.get(end) == Some(&b'/') {
-        let (z, e) = hex_at(s, end + 1)?;
-        size = Some(z);
-        end = e;
-    }
-    if s.get(end).is_some_and(|&b| is_ident(b)) {
+    // `+0xoff[/0xsize]`, read by the log engine's reader of the symbol form; in free text only the
+    // `0x` form is a frame (`a+1` is arithmetic).
+    let end = name_end
+        + 1
+        + s[name_end + 1..].iter().take_while(|&&b| b.is_ascii_alphanumeric() || b == b'/').count();
+    let token = std::str::from_utf8(&s[pos..end]).ok()?;
+    let numbers = &token[name_end - pos + 1..];
+    if !numbers.split('/').all(|n| n.starts_with("0x")) || s.get(end).is_some_and(|&b| is_ident(b)) {
         return None;
     }
+    let (_, offset, size) = memdx_log::split_symbol(token)?;
     let span = pos..end;
     let mut module = None;
     let mut next = end;

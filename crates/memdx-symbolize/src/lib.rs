@@ -111,6 +111,11 @@ pub struct Resolution {
     pub ambiguous: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the function is to a reader of the trace, from the log engine's frame-role table
+    /// (`memdx_log::roles`): `report`, `alloc`, `lock`, ... (empty for a function with no role, such
+    /// as a driver's or a filesystem's own code: the frames worth reading first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<&'static str>,
 }
 
 impl Resolution {
@@ -122,7 +127,21 @@ impl Resolution {
             matches: Vec::new(),
             ambiguous: false,
             warnings: Vec::new(),
+            roles: Vec::new(),
         }
+    }
+
+    /// Sets the roles of the function the frame names (or, for a bare address, of the symbol it
+    /// resolved to).
+    fn with_roles(mut self) -> Resolution {
+        let func = match self.matches.first() {
+            Some(m) => m.symbol.as_str(),
+            None => self.frame.split('+').next().unwrap_or(""),
+        };
+        if !memdx_log::roles::is_address(func) {
+            self.roles = memdx_log::roles::roles(func).names();
+        }
+        self
     }
 
     /// At least one candidate with a source file.
@@ -442,6 +461,10 @@ impl Symbolizer {
     /// Resolves a frame found by [`find_frames`]. A frame that prints both a runtime address and a
     /// vmlinux symbol teaches the KASLR offset used for later raw addresses.
     pub fn resolve_frame(&self, f: &FrameRef) -> Resolution {
+        self.resolve_frame_inner(f).with_roles()
+    }
+
+    fn resolve_frame_inner(&self, f: &FrameRef) -> Resolution {
         if let Some(a) = f.raw_address() {
             if self.kaslr_offset.get().is_none() && self.vmlinux.symbols.containing(a).is_none() {
                 let mut r = Resolution::empty(format!("{a:#x}"), None);
@@ -653,5 +676,15 @@ mod tests {
         assert_eq!(relative("d/include/trace/../../drivers/x//trace.h", Some("d")), "drivers/x/trace.h");
         assert_eq!(relative("/usr/include/stdio.h", Some("/b/k")), "/usr/include/stdio.h");
         assert_eq!(relative("../x.c", None), "../x.c");
+    }
+
+    #[test]
+    fn roles_from_the_frame_role_table() {
+        use super::Resolution;
+        let r = |frame: &str| Resolution::empty(frame.to_string(), None).with_roles().roles;
+        assert_eq!(r("dump_stack+0x1/0x2"), ["report"]);
+        assert!(r("kmem_cache_alloc_noprof+0x10/0x300").contains(&"alloc"));
+        assert!(r("ext4_i_callback+0x18/0x20").is_empty(), "a filesystem's own code has no role");
+        assert!(r("0xffffffffc0123456").is_empty(), "an unresolved address has no name to look up");
     }
 }
