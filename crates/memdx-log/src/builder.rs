@@ -196,9 +196,15 @@ impl Builder {
                         Some("OOM report without its `invoked oom-killer` line (truncated log?)".into());
                     if let Some(c) = h.strip_prefix("oom-kill:") {
                         parse_oom_kill(c, mem);
+                    } else if let Some(r) = h.strip_prefix("memory: usage ") {
+                        // An excerpt cut after the report's start begins at the memcg's counters.
+                        memcg_counters(r, mem);
+                        oom_scope_line(h, mem);
                     } else {
                         parse_killed(h, mem);
                         oom_scope_line(h, mem);
+                        // The stats lines that follow this header are the report's body.
+                        self.in_memcg_stats = h.starts_with("Memory cgroup stats for");
                     }
                     if h.starts_with("Memory cgroup out of memory") {
                         mem.constraint = Some("CONSTRAINT_MEMCG".into());
@@ -528,10 +534,7 @@ impl Builder {
             return Fed::Taken;
         }
         if let Some(r) = t.strip_prefix("memory: usage ") {
-            // memory: usage 102400kB, limit 102400kB, failcnt 117
-            mem.memcg_usage_kb = kb(r.split(',').next().unwrap_or(""));
-            mem.memcg_limit_kb = field_after(r, "limit ").and_then(|v| kb(v.trim_end_matches(',')));
-            mem.memcg_failcnt = field_after(r, "failcnt ").and_then(|v| v.parse().ok());
+            memcg_counters(r, mem);
             return Fed::Taken;
         }
         if t.starts_with("Memory cgroup stats for") {
@@ -1440,6 +1443,14 @@ fn parse_oom_kill(c: &str, mem: &mut MemReport) {
             }
         }
     }
+}
+
+/// `memory: usage 102400kB, limit 102400kB, failcnt 117` (after `memory: usage `): the memcg's
+/// charge, limit and how often the limit was hit, printed by `mem_cgroup_print_oom_meminfo`.
+fn memcg_counters(r: &str, mem: &mut MemReport) {
+    mem.memcg_usage_kb = kb(r.split(',').next().unwrap_or(""));
+    mem.memcg_limit_kb = field_after(r, "limit ").and_then(|v| kb(v.trim_end_matches(',')));
+    mem.memcg_failcnt = field_after(r, "failcnt ").and_then(|v| v.parse().ok());
 }
 
 /// Functions on the stack of an OOM only when a memory cgroup's charge invoked it (every version:

@@ -422,6 +422,8 @@ pub static ROWS: &[Row] = &[
         body: Body::Mem,
         ..row(PrefixContains("Task in ", " killed as a result of limit of "), Kind::Oom, "{cap}")
     },
+    // `mem_cgroup_print_oom_meminfo` prints the counters first, then the stats.
+    Row { continues: &[Kind::Oom], body: Body::Mem, ..row(Prefix("memory: usage "), Kind::Oom, "{cap}") },
     Row {
         continues: &[Kind::Oom],
         body: Body::Mem,

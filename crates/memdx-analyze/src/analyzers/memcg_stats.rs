@@ -151,11 +151,14 @@ fn finding(case: &Case, s: &Stats, out: &mut Report) {
 mod tests {
     use crate::Case;
 
-    /// The stats of a real memcg OOM on 6.18 (testdata/log/live618_memcg_oom.dmesg, lines 51-98),
-    /// cut from the report with and without the dmesg framing: usage 102400 kB of limit 102400 kB,
-    /// rss 104452096 bytes (99.6 MiB), cache 0.
+    /// The stats of a real memcg OOM on 6.18 (testdata/log/live618_memcg_oom.dmesg, lines 51-98) cut
+    /// from the report: `memory: usage 102400kB, limit 102400kB, failcnt 117`, rss 104452096 bytes
+    /// (99.6 MiB), cache 0. With the dmesg framing, the excerpt is a kernel log and those lines are
+    /// printed only inside a memcg OOM report (`mem_cgroup_print_oom_meminfo`): the log engine reads
+    /// it as a report cut before its start, with the counters and the stats, and this analyzer does
+    /// not repeat them. Without the framing it is a `memory.stat`-like paste, this analyzer's case.
     #[test]
-    fn stats_alone() {
+    fn oom_report_excerpt() {
         let log = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../testdata/log/live618_memcg_oom.dmesg"),
@@ -166,21 +169,40 @@ mod tests {
         let framed: Vec<&str> = log.lines().skip(start).take(end - start).collect();
         let bare: Vec<String> =
             framed.iter().map(|l| l.split_once("] ").map_or(*l, |(_, r)| r).to_string()).collect();
-        for text in [framed.join("\n"), bare.join("\n")] {
-            let mut c = Case::new();
-            c.ingest("excerpt.txt", &text, None);
-            let r = crate::analyze(&c);
-            let f = r.findings.iter().find(|f| f.id == "memcg.stats").unwrap_or_else(|| panic!("{text}"));
-            assert_eq!(
-                f.title,
-                "memory cgroup /memdx-test: 100.0 MiB charged (99.6 MiB anonymous, 0 B page cache), at its 100.0 MiB limit"
-            );
-            assert!(f.explanation.contains("hit 117 times"), "{}", f.explanation);
-            assert!(f.explanation.contains("Not in the excerpt"), "{}", f.explanation);
-        }
-        // The whole report: the kernel_log analyzer judges it, no second finding.
+
         let mut c = Case::new();
-        c.ingest("dmesg.txt", &log, None);
-        assert!(!crate::analyze(&c).findings.iter().any(|f| f.id == "memcg.stats"));
+        c.ingest("excerpt.txt", &framed.join("\n"), None);
+        let r = crate::analyze(&c);
+        assert!(!r.findings.iter().any(|f| f.id == "memcg.stats"));
+        let f = r.findings.iter().find(|f| f.id == "log.oom.memcg").expect("the log engine's memcg OOM");
+        let ev = |label: &str| f.evidence.iter().find(|e| e.label == label).map(|e| e.value.to_string());
+        assert_eq!(ev("memcg limit").as_deref(), Some("100.0 MiB"));
+        assert_eq!(ev("memcg anon").as_deref(), Some("99.6 MiB"));
+        assert!(f.explanation.contains("limit hit 117 times"), "{}", f.explanation);
+        let missing = ev("not in the excerpt").unwrap_or_default();
+        assert!(missing.contains("kill line") && !missing.contains("memory: usage"), "{missing}");
+
+        let mut c = Case::new();
+        c.ingest("excerpt.txt", &bare.join("\n"), None);
+        let r = crate::analyze(&c);
+        let f = r.findings.iter().find(|f| f.id == "memcg.stats").expect("memcg.stats");
+        assert_eq!(
+            f.title,
+            "memory cgroup /memdx-test: 100.0 MiB charged (99.6 MiB anonymous, 0 B page cache), at its 100.0 MiB limit"
+        );
+        assert!(f.explanation.contains("hit 117 times"), "{}", f.explanation);
+        assert!(f.explanation.contains("Not in the excerpt"), "{}", f.explanation);
+    }
+
+    /// `memory.stat` of a v1 cgroup pasted alone (no OOM report): the analyzer's own case.
+    #[test]
+    fn memory_stat_file_alone() {
+        let text = "$ cat /sys/fs/cgroup/memory/app/memory.stat\ncache 1048576\nrss 52428800\nhierarchical_memory_limit 67108864\n";
+        let mut c = Case::new();
+        c.ingest("memory.stat", text, None);
+        let r = crate::analyze(&c);
+        let f =
+            r.findings.iter().find(|f| f.id == "memcg.stats").unwrap_or_else(|| panic!("{:?}", r.findings));
+        assert!(f.title.contains("50.0 MiB anonymous"), "{}", f.title);
     }
 }
