@@ -20,12 +20,28 @@ pub fn explain(r: &Report, body: &ObjectFacts) -> Option<Explanation> {
         Kind::Oom => Some(oom(r)),
         Kind::AllocFailure => Some(alloc_failure(r)),
         Kind::Kmemleak => Some(kmemleak(r, body)),
+        Kind::HungTask => hung_task(r),
         Kind::Kasan => match non_slab_kasan(r) {
             Some(e) => Some(e),
             None => slab(r, body),
         },
         _ => slab(r, body),
     }
+}
+
+/// A blocked task: what it waits for and what it was doing ([`crate::hung`]).
+fn hung_task(r: &Report) -> Option<Explanation> {
+    let (summary, facts) = crate::hung::explain(&r.header, r.comm.as_deref(), &r.frames)?;
+    Some(Explanation {
+        class: Kind::HungTask.name().into(),
+        summary,
+        cache: None,
+        facts,
+        next_steps: vec![
+            "echo w > /proc/sysrq-trigger  # the stacks of every blocked task: the holder of the lock or the I/O it waits on is among them".into(),
+            "cat /proc/PID/stack; grep -E 'State|wchan' /proc/PID/status  # whether the task is still blocked, and where".into(),
+        ],
+    })
 }
 
 /// The first frames of a stack that are not allocator/reporting internals: `a < b < c`.
