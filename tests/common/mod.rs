@@ -93,14 +93,26 @@ pub fn memdx_as_nobody(args: &[&str]) -> Option<std::process::Output> {
     std::fs::copy(env!("CARGO_BIN_EXE_memdx"), &bin).unwrap();
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .current_dir(&tmp)
-        .output()
-        .unwrap();
+    // A process another test thread forks while the copy is open for writing holds that descriptor
+    // until it execs: exec of the copy fails with ETXTBSY (setpriv exits 126) for that moment.
+    let mut tries = 0;
+    let out = loop {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .current_dir(&tmp)
+            .output()
+            .unwrap();
+        let busy =
+            out.status.code() == Some(126) && String::from_utf8_lossy(&out.stderr).contains("Text file busy");
+        if !busy || tries == 50 {
+            break out;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     std::fs::remove_dir_all(&tmp).unwrap();
     Some(out)
 }
