@@ -505,10 +505,14 @@ fn oom(r: &Report) -> Explanation {
             format!("{} pid {} rss {}", t.name, t.pid, pages_kb(t.rss_pages, page_kb)),
         ));
     }
-    next.push(
-        "check which task grew: the task table above, and its /proc/<pid>/smaps_rollup on the live system"
-            .to_string(),
-    );
+    next.push(if m.tasks.is_empty() {
+        // The excerpt has no task table (`oom_not_in_excerpt` says so): nothing above to point at.
+        "check which task grew: ps -eo pid,rss,comm --sort=-rss on the live system, then the largest one's /proc/<pid>/smaps_rollup"
+            .to_string()
+    } else {
+        "check which task grew: the largest tasks above, and their /proc/<pid>/smaps_rollup on the live system"
+            .to_string()
+    });
     Explanation {
         class: if memcg {
             "oom.memcg".into()
