@@ -5,7 +5,10 @@
  *                  sendmsg() control buffer (sock_kmalloc, GFP_KERNEL, no __GFP_NOWARN): an
  *                  order-10 request that fails and prints "page allocation failure".
  *   memhog hold MiB : touch MiB of anonymous memory and sleep (a bystander task).
- *   memhog grow  : oom_score_adj 1000, touch memory 1 MiB at a time until the OOM killer fires. */
+ *   memhog grow  : oom_score_adj 1000, touch memory 1 MiB at a time until the OOM killer fires.
+ *   memhog touch PATH MiB SECONDS : map the first MiB of PATH (a file or block device) shared and
+ *                  read one byte of every page, over and over, for SECONDS: a page cache working set
+ *                  that the kernel sees referenced at every reclaim. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <fcntl.h>
+#include <time.h>
 
 static long avail_kib(void) {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -74,10 +79,28 @@ static int grow(void) {
 	}
 }
 
+static int touch(const char *path, long mib, long seconds) {
+	size_t len = (size_t)mib << 20, i;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) { perror("memhog: open"); return 1; }
+	volatile char *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) { perror("memhog: mmap"); return 1; }
+	time_t end = time(NULL) + seconds;
+	unsigned long sum = 0, rounds = 0;
+	while (time(NULL) < end) {
+		for (i = 0; i < len; i += 4096) sum += p[i];
+		rounds++;
+	}
+	printf("memhog: touched %ld MiB of %s %lu times (%lu)\n", mib, path, rounds, sum);
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv) {
+	if (argc >= 5 && !strcmp(argv[1], "touch")) return touch(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc >= 2 && !strcmp(argv[1], "frag")) return frag();
 	if (argc >= 3 && !strcmp(argv[1], "hold")) return hold(atol(argv[2]));
 	if (argc >= 2 && !strcmp(argv[1], "grow")) return grow();
-	fprintf(stderr, "usage: memhog frag | hold MiB | grow\n");
+	fprintf(stderr, "usage: memhog frag | hold MiB | grow | touch PATH MiB SECONDS\n");
 	return 2;
 }

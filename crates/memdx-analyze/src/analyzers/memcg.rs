@@ -9,7 +9,7 @@ use memdx_core::{Evidence, Finding, Severity};
 use memdx_core::{Report, Table};
 
 /// Memcg counts at which reclaim cost and kmem accounting start to show (seed 001 had thousands).
-const MANY: u64 = 500;
+pub(crate) const MANY: u64 = 500;
 pub(crate) const DYING_WARN: u64 = 100;
 
 pub fn run(case: &Case, out: &mut Report) {

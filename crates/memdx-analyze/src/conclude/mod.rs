@@ -13,6 +13,7 @@ mod crash_exception;
 mod double_free;
 mod memory_state;
 mod oom_limits;
+mod reclaim_storm;
 mod single_report;
 
 use crate::case::Case;
@@ -77,6 +78,17 @@ pub static RULES: &[Rule] = &[
         why: "every start of a unit creates and removes its cgroup; each cgroup allocates kernfs nodes and memcg \
               structures (and before 5.9 per-memcg kmem caches) that outlive it while charged pages pin it",
         run: cgroup_churn::run,
+    },
+    Rule {
+        name: reclaim_storm::NAME,
+        stage: Stage::Primary,
+        joins: "reclaim failing to make progress (a trace's storm, thrashing or shrinker-dominated reclaim, a \
+                foreground episode of half a second, memory PSI) with the swap, the memory cgroup count, \
+                cgroup.memory=nokmem on the command line and the kernel version",
+        why: "with no swap only page cache can be reclaimed; every reclaim iterates over every memcg below its \
+              target, scanning LRUs and calling shrinkers; with nokmem before 6.7 the skipped slab shrinkers keep \
+              their shrinker_info bits, so every reclaim walks all of them for nothing",
+        run: reclaim_storm::run,
     },
     Rule {
         name: single_report::NAME,
