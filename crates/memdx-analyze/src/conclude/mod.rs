@@ -11,6 +11,7 @@
 mod cgroup_churn;
 mod crash_exception;
 mod double_free;
+mod enomem;
 mod memory_state;
 mod oom_limits;
 mod reclaim_storm;
@@ -89,6 +90,17 @@ pub static RULES: &[Rule] = &[
               target, scanning LRUs and calling shrinkers; with nokmem before 6.7 the skipped slab shrinkers keep \
               their shrinker_info bits, so every reclaim walks all of them for nothing",
         run: reclaim_storm::run,
+    },
+    Rule {
+        name: enomem::NAME,
+        stage: Stage::Primary,
+        joins: "a program's ENOMEM (strace, its error message) with meminfo (MemTotal, SwapTotal, MemAvailable, \
+                Committed_AS, CommitLimit), vm.overcommit_memory, the free lists and the kernel version, when no \
+                kernel OOM or allocation failure report is given",
+        why: "mmap/brk requests are charged to commit accounting: the heuristic policy refuses one request larger \
+              than RAM + swap (since 5.2), mode 2 anything past CommitLimit; any other ENOMEM with most of memory \
+              available is a refused contiguous allocation or a limit, not a shortage",
+        run: enomem::run,
     },
     Rule {
         name: single_report::NAME,

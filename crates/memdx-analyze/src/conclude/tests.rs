@@ -389,3 +389,72 @@ fn memory_state_only_for_crashes_and_only_when_taken_then() {
         v[0].chain.iter().find(|l| l.finding.as_deref() == Some("memory.state")).expect("memory state");
     assert!(link.fact.contains("capture time not known") && !link.fact.contains("short"), "{}", link.fact);
 }
+
+const C3C: &str = "pasted/c3c-469-heuristic-overcommit-4gib-mmap-enomem";
+const COREOS: &str = "pasted/coreos-489-overlayfs-xattr-order4-enomem";
+
+/// c3c#469 (5.18.8): `mmap(NULL, 4294967296, ...) = -1 ENOMEM` at startup; the reporter's machine
+/// has about 3.5 GB of RAM, which the artifacts do not give. Since 5.2 the heuristic check refuses
+/// one request larger than RAM + swap: said, with RAM and policy named as unknown.
+#[test]
+fn enomem_of_a_mapping_larger_than_ram() {
+    let v = conclusions(&[&format!("{C3C}/strace.txt"), &format!("{C3C}/uname.txt")]);
+    assert_eq!(rules(&v), vec![super::enomem::NAME], "{v:#?}");
+    let c = &v[0];
+    assert_eq!(c.confidence, super::Confidence::Low);
+    assert!(
+        c.cause.contains("mmap() of 4.0 GiB") && c.cause.contains("larger than total RAM + swap"),
+        "{}",
+        c.cause
+    );
+    assert!(
+        chain(c).contains(
+            "kernel 5.18.8: the heuristic overcommit check refuses one request larger than total RAM + swap"
+        ),
+        "{}",
+        chain(c)
+    );
+    let collect: Vec<&str> = c.unknown.iter().map(|u| u.collect.as_str()).collect();
+    assert!(collect.iter().any(|x| x.contains("MemTotal|SwapTotal")), "{collect:?}");
+    assert!(collect.iter().any(|x| x.contains("sysctl vm.overcommit_memory")), "{collect:?}");
+}
+
+/// Must not blame overcommit: the same 4 GiB mmap beside a machine with 24684100 kB of RAM and no
+/// swap (the 6.18 snapshot) fits under RAM + swap: the heuristic check is ruled out with the number.
+#[test]
+fn enomem_of_a_mapping_that_fits_is_not_overcommit() {
+    let v = conclusions(&[
+        &format!("{C3C}/strace.txt"),
+        &format!("{C3C}/uname.txt"),
+        "diagnose/live618_snapshot/inputs/proc_meminfo.txt",
+    ]);
+    let c = v.iter().find(|c| c.rule == super::enomem::NAME).expect("enomem conclusion");
+    assert!(!c.cause.contains("was refused by"), "{}", c.cause);
+    assert!(
+        c.ruled_out.iter().any(|r| r.because.contains("smaller than RAM + swap (23.5 GiB)")),
+        "{:?}",
+        c.ruled_out
+    );
+}
+
+/// coreos#489: docker's `open ...: cannot allocate memory` beside the host's meminfo (MemAvailable
+/// 372596 kB of MemTotal 505456 kB, 74%): not a shortage; the commit ratio is ruled out.
+#[test]
+fn enomem_with_memory_available_is_not_a_shortage() {
+    let v = conclusions(&[&format!("{COREOS}/docker-error.txt"), &format!("{COREOS}/meminfo.txt")]);
+    assert_eq!(rules(&v), vec![super::enomem::NAME], "{v:#?}");
+    let c = &v[0];
+    assert!(c.cause.contains("(74% of RAM) was available: not a shortage"), "{}", c.cause);
+    assert!(c.cause.contains("physically contiguous"), "{}", c.cause);
+    assert!(chain(c).contains("MemAvailable 363.9 MiB of MemTotal 493.6 MiB (74%)"), "{}", chain(c));
+    assert!(c.ruled_out.iter().any(|r| r.what.contains("CommitLimit")), "{:?}", c.ruled_out);
+    assert!(c.unknown.iter().any(|u| u.collect.contains("/proc/buddyinfo")), "{:?}", c.unknown);
+}
+
+/// Must not fire: the program's error alone (no memory state, not a sized mapping) has nothing to
+/// join; the finding says what it can.
+#[test]
+fn enomem_alone_is_not_concluded_on() {
+    let v = conclusions(&[&format!("{COREOS}/docker-error.txt")]);
+    assert!(v.iter().all(|c| c.rule != super::enomem::NAME), "{v:#?}");
+}
