@@ -258,7 +258,7 @@ pub fn run(facts: &Facts, out: &mut Vec<Conclusion>) {
             );
             if let Some(o) = facts.finding("overcommit.limit_not_enforced") {
                 c.ruled_out.push(RuledOut {
-                    what: o.title.clone(),
+                    what: format!("overcommit: {}", o.title.split(';').next().unwrap_or(&o.title)),
                     because: "CommitLimit is enforced only in mode 2, and only address space requests are charged to it"
                         .into(),
                     source: o.evidence.iter().find_map(|e| e.source.clone()),
