@@ -361,19 +361,21 @@ impl Builder {
             self.report.code = Some(c.trim().to_string());
             return Fed::Taken;
         }
+        // The function a header names (`WARNING ... at file:line func+off/size`, `BUG: KASAN: ...
+        // in func+off/size`) is where the checker fired: a `RIP:` printed later in the report
+        // (another CPU's oops, the trap of a BUG() that follows) does not replace it.
+        let header_pc = self.report.pc.is_some() && self.row.is_some_and(Row::func_in_header);
         if let Some(pc) = pc_line(t) {
-            if let Some(pc) = pc.filter(|_| self.report.pc.is_none() || self.report.kind != Kind::Warning) {
+            if let Some(pc) = pc.filter(|_| !header_pc) {
                 self.report.pc = Some(pc.to_string());
             }
             return Fed::Taken;
         }
         // The new pc is applied only when the whole line parses as registers.
-        let (had_pc, kind) = (self.report.pc.is_some(), self.report.kind);
+        let had_pc = self.report.pc.is_some();
         let mut new_pc: Option<&str> = None;
         let n = visit_registers(t, |name, value| {
-            if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none()
-                || name == "RIP" && kind != Kind::Warning
-            {
+            if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none() || name == "RIP" && !header_pc {
                 let v = value.split_once(':').map(|(_, f)| f).unwrap_or(value);
                 if v.contains('+') {
                     new_pc = Some(v);
@@ -719,11 +721,22 @@ impl Builder {
             }
             Pick::Hang => hang_frame(&self.report.frames),
             Pick::Leak => first_frame(&self.report.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
-            _ => first_frame(&self.report.frames, roles::NEVER_GUILTY),
+            _ => first_frame(&self.report.frames, self.never_guilty()),
         };
         // The faulting instruction is trustworthy even inside a helper: better than nothing.
         let pc_fallback = matches!(self.pick(), Pick::Header | Pick::Pc).then_some(pc_func).flatten();
         from_stack.or_else(|| pc_fallback.filter(|f| !roles::is_address(f)).map(frame_title))
+    }
+
+    /// The roles a stack frame of this report is never guilty for: the never-guilty ones, and for
+    /// a checker's WARNING the functions that call the checker on their caller's behalf.
+    fn never_guilty(&self) -> Roles {
+        let site =
+            (self.report.kind == Kind::Warning).then(|| table::warn_site(&self.report.header)).flatten();
+        match site {
+            Some(w) => roles::NEVER_GUILTY.union(w.skip),
+            None => roles::NEVER_GUILTY,
+        }
     }
 
     /// Lines that describe the object a memory report is about.
@@ -837,8 +850,8 @@ impl Builder {
         let tpl = self.row.map(|r| r.title).unwrap_or("{frame}");
         let mut title = tpl.to_string();
         if self.report.kind == Kind::Warning && tpl == "WARNING in {frame}" {
-            if let Some(what) = table::warn_site(&self.report.header) {
-                title = format!("WARNING: {what} in {{frame}}");
+            if let Some(w) = table::warn_site(&self.report.header) {
+                title = format!("WARNING: {} in {{frame}}", w.what);
             }
         }
         if self.report.kind == Kind::Kasan {
@@ -1008,9 +1021,17 @@ fn stall_frame(frames: &[Frame], starts: &[usize], pcs: &[(usize, String)], rcu:
         stacks().next().unwrap_or((0, frames.len()))
     };
     let stack = &frames[lo..hi];
-    let first = stack.iter().position(|f| is_detector_irq(&f.func));
+    // A lockup detector prints the registers it interrupted (`RIP:` before the stack) and the
+    // stack from there: that stack holds no detector interrupt (an `apic_timer_interrupt` in it
+    // is an earlier interrupt whose exit ran the looping softirq), and the `RIP:` is the
+    // innermost work.
+    let interrupted = (!rcu).then(|| pcs.iter().find(|(at, _)| *at == lo)).flatten();
+    let first =
+        if interrupted.is_some() { None } else { stack.iter().position(|f| is_detector_irq(&f.func)) };
     let start = first.map_or(0, |i| i + stack[i..].iter().take_while(|f| is_detector_irq(&f.func)).count());
-    let pc = first.and(pcs.iter().find(|(at, _)| *at == lo + start)).map(|(_, f)| f.as_str());
+    let pc = interrupted
+        .or_else(|| first.and(pcs.iter().find(|(at, _)| *at == lo + start)))
+        .map(|(_, f)| f.as_str());
     let funcs = pc.into_iter().chain(stack[start..].iter().filter(|f| f.reliable).map(|f| f.func.as_str()));
     let mut prev: Option<&str> = None;
     // The handler a multiplexed syscall chose, even when it is itself a dispatcher.
@@ -1069,8 +1090,18 @@ fn lock_site(t: &str) -> Option<Option<&str>> {
 /// `Krnl PSW : ... (func+0x1/0x2)`. `func+off/size` as printed.
 /// `None` when the line is not a pc line, `Some(None)` when it names no function (`IP: (null)`).
 fn pc_line(t: &str) -> Option<Option<&str>> {
-    const P: &[&str] =
-        &["IP: ", "RIP: ", "EIP: ", "EIP is at ", "PC is at ", "LR is at ", "NIP [", "epc : ", "Krnl PSW : "];
+    const P: &[&str] = &[
+        "IP: ",
+        "RIP: ",
+        "EIP: ",
+        "EIP is at ",
+        "PC is at ",
+        "LR is at ",
+        "NIP [",
+        "epc : ",
+        "Krnl PSW : ",
+        "last function: ",
+    ];
     if !P.iter().any(|p| t.starts_with(p)) {
         return None;
     }
@@ -1080,6 +1111,12 @@ fn pc_line(t: &str) -> Option<Option<&str>> {
     }
     if t.starts_with("LR is at ") {
         return Some(None);
+    }
+    // workqueue's `last function: addrconf_dad_work` (a name without offset).
+    if let Some(f) = t.strip_prefix("last function: ") {
+        let f = f.trim();
+        let ident = !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.');
+        return Some(ident.then_some(f));
     }
     let tok = t
         .split_ascii_whitespace()

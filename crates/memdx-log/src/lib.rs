@@ -118,6 +118,10 @@ pub fn scan<R: BufRead>(r: R, source: &str) -> LogScan {
 
 const MAX_DIAGS: usize = 200;
 const LINGER_LINES: u32 = 8;
+/// A report whose header came but no call trace yet waits longer: other writers on the console
+/// (a fuzzer's program listing, a daemon's output) can hold its body back for dozens of lines,
+/// and `panic_on_warn`'s panic prints the WARNING's stack only after them.
+const LINGER_NO_TRACE: u32 = 64;
 
 struct State<'s, S: Sink> {
     src: SourceRef,
@@ -221,7 +225,11 @@ impl<S: Sink> State<'_, S> {
         let mut i = 0;
         while i < self.lingering.len() {
             self.lingering[i].2 += 1;
-            if self.lingering[i].2 > LINGER_LINES {
+            let b = &self.lingering[i].1;
+            let waits_for_trace =
+                b.report.frames.is_empty() && !matches!(b.report.kind, Kind::Oom | Kind::Unknown);
+            let limit = if waits_for_trace { LINGER_NO_TRACE } else { LINGER_LINES };
+            if self.lingering[i].2 > limit {
                 let (_, b, _) = self.lingering.swap_remove(i);
                 self.finalize(b);
             } else {
@@ -234,6 +242,7 @@ impl<S: Sink> State<'_, S> {
         if !self.lingering.is_empty() {
             self.age();
         }
+        let t = unglue(t);
         if let Some(v) = t.strip_prefix("Linux version ") {
             if let Some(k) = v.split_whitespace().next() {
                 self.out.kernel = Some(k.to_string());
@@ -314,6 +323,20 @@ impl<S: Sink> State<'_, S> {
         b.feed(t, line);
         self.open.push((key, b));
     }
+}
+
+/// Kernel messages printed without a trailing newline, so that the next message (the oops
+/// header) is glued to them on the console: 4.x's KASAN die notifier printed `kasan: GPF could be
+/// caused by NULL-ptr deref or user memory access` without one, right before the `general
+/// protection fault: 0000 [#1]` line of the oops it explains.
+const GLUED: &[&str] = &["kasan: GPF could be caused by NULL-ptr deref or user memory access"];
+
+/// The message glued after one of [`GLUED`], else the line as it is.
+fn unglue(t: &str) -> &str {
+    if t.as_bytes().first() != Some(&b'k') {
+        return t;
+    }
+    GLUED.iter().find_map(|g| t.strip_prefix(g).filter(|r| !r.trim().is_empty())).map_or(t, str::trim_start)
 }
 
 /// A line's time as framed, turned into an owned [`Stamp`] only when a report starts (most lines

@@ -53,13 +53,17 @@ pub enum Role {
     /// Named for waiting (`*wait*`, `*_lock`, `*synchronize*`): where a hung task blocks, never
     /// why; skipped for hung tasks only (a WARNING inside `console_lock` is still its own).
     Wait,
+    /// The APIs of the object types debugobjects tracks (RCU heads, timers, hrtimers, work items)
+    /// and the free paths that check freed memory for live objects: an ODEBUG warning raised
+    /// inside them is about their caller's object; skipped for ODEBUG warnings only.
+    ObjectApi,
 }
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 16] = [
+    pub const ALL: [Role; 17] = [
         Report, Sanitizer, Checker, Fault, Alloc, Free, Helper, Lock, Sched, Context, Tracing, Entry,
-        Dispatch, Plumbing, LeakAlloc, Wait,
+        Dispatch, Plumbing, LeakAlloc, Wait, ObjectApi,
     ];
 
     const fn bit(self) -> u32 {
@@ -85,6 +89,7 @@ impl Role {
             Plumbing => "plumbing",
             LeakAlloc => "leak_alloc",
             Wait => "wait",
+            ObjectApi => "object_api",
         }
     }
 }
@@ -108,6 +113,10 @@ impl Roles {
 
     pub const fn with(self, r: Role) -> Roles {
         Roles(self.0 | r.bit())
+    }
+
+    pub const fn union(self, other: Roles) -> Roles {
+        Roles(self.0 | other.0)
     }
 
     pub fn contains(self, r: Role) -> bool {
@@ -704,7 +713,14 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "llist_*",
             "plist_*",
             "__wake_up*",
-            "wake_up_*",
+            // Not `wake_up_new_task`: fork's start of the new task, no wait-queue helper.
+            "wake_up_bit",
+            "wake_up_var",
+            "wake_up_process",
+            "wake_up_state",
+            "wake_up_q",
+            "wake_up_page*",
+            "wake_up_all*",
             "__wake_up_common*",
             "finish_wait",
             "prepare_to_wait*",
@@ -1205,6 +1221,92 @@ pub static ROLE_ROWS: &[RoleRow] = &[
         ],
     ),
     r(
+        ObjectApi,
+        "debugobjects is called by the API of each tracked type (call_rcu activates an rcu_head, \
+         mod_timer a timer_list, queue_work a work_struct, hrtimer_start an hrtimer) and by every \
+         free path (kfree/vfree/free_pages check the memory for live objects)",
+        &[
+            "call_rcu*",
+            "__call_rcu*",
+            "call_srcu",
+            "__call_srcu",
+            "kfree_call_rcu",
+            "kvfree_call_rcu",
+            "add_timer*",
+            "mod_timer*",
+            "__mod_timer",
+            "del_timer*",
+            "timer_delete*",
+            "timer_shutdown*",
+            "try_to_del_timer_sync",
+            "init_timer*",
+            "__init_timer*",
+            "hrtimer_start*",
+            "__hrtimer_start*",
+            "hrtimer_init*",
+            "__hrtimer_init*",
+            "hrtimer_cancel",
+            "hrtimer_try_to_cancel",
+            "queue_work*",
+            "__queue_work",
+            "queue_delayed_work*",
+            "__queue_delayed_work",
+            "mod_delayed_work*",
+            "insert_work",
+            "__init_work",
+            "init_work*",
+            "vfree*",
+            "__vfree*",
+            "__vunmap",
+            "vunmap",
+            "vfree_atomic",
+            "kfree*",
+            "kvfree*",
+            "free_pages*",
+            "__free_pages*",
+            "free_unref_page*",
+            "free_pages_prepare",
+            "__free_pages_ok",
+            "kmem_cache_free*",
+            "slab_free*",
+            "__slab_free",
+        ],
+    ),
+    r(
+        Lock,
+        "the scheduler's run-queue locks: task_rq_lock takes the task's pi_lock and its runqueue's lock",
+        &["task_rq_lock", "__task_rq_lock", "task_rq_unlock", "__task_rq_unlock"],
+    ),
+    r(
+        Helper,
+        "MMIO and port I/O accessors touch a device register for their caller (an external abort \
+         or fault in them is the caller's access)",
+        &[
+            "__raw_readb",
+            "__raw_readw",
+            "__raw_readl",
+            "__raw_readq",
+            "__raw_writeb",
+            "__raw_writew",
+            "__raw_writel",
+            "__raw_writeq",
+            "logic_inb",
+            "logic_inw",
+            "logic_inl",
+            "logic_outb",
+            "logic_outw",
+            "logic_outl",
+            "ioread8*",
+            "ioread16*",
+            "ioread32*",
+            "ioread64*",
+            "iowrite8*",
+            "iowrite16*",
+            "iowrite32*",
+            "iowrite64*",
+        ],
+    ),
+    r(
         Helper,
         "skb bounds checks: skb_put/skb_push panic when their caller overruns the buffer",
         &["skb_put", "__skb_put", "skb_push", "__skb_push", "skb_panic", "skb_over_panic", "skb_under_panic"],
@@ -1424,7 +1526,7 @@ mod tests {
 
     #[test]
     fn names_cover_every_role() {
-        assert_eq!(Role::ALL.len(), Wait as usize + 1);
+        assert_eq!(Role::ALL.len(), ObjectApi as usize + 1);
         for (i, r) in Role::ALL.into_iter().enumerate() {
             assert_eq!(r as usize, i);
         }

@@ -4,6 +4,7 @@
 //! frame is (reporting machinery, allocator, lock...) is the frame-role table in `roles`.
 
 use crate::model::Kind;
+use crate::roles::{Role, Roles};
 
 /// How a header row recognises its line (on the message with leading spaces removed).
 #[derive(Debug, Clone, Copy)]
@@ -261,6 +262,11 @@ pub static ROWS: &[Row] = &[
         "BUG: lock held when returning to user space",
         "BUG: lock held when returning to user space in {frame}",
     ),
+    // 5.7+: a lock taken in a context that may not sleep on it (a mutex or a raw-spinlock-unsafe
+    // lock under a raw spinlock or RCU). The lock site is often a checker (`__might_fault`), so
+    // the stack names the function.
+    lockdep_stack("[ BUG: Invalid wait context ]", "WARNING: locking bug in {frame}"),
+    lockdep_stack("BUG: Invalid wait context", "WARNING: locking bug in {frame}"),
     lockdep_stack(
         "INFO: trying to register non-static key",
         "INFO: trying to register non-static key in {frame}",
@@ -371,6 +377,16 @@ pub static ROWS: &[Row] = &[
         pick: Pick::Leak,
         body: Body::Leak,
         ..row(Prefix("BUG: memory leak"), Kind::Kmemleak, "memory leak in {frame}")
+    },
+    // kernel/workqueue.c: a work function returned holding a lock or with preemption disabled;
+    // the next line names it (`last function: addrconf_dad_work`), the stack is the worker's.
+    Row {
+        pick: Pick::Pc,
+        ..row(
+            Prefix("BUG: workqueue leaked lock or atomic"),
+            Kind::Bug,
+            "BUG: workqueue leaked lock or atomic in {frame}",
+        )
     },
     Row {
         cap: Cap::Short,
@@ -528,28 +544,44 @@ pub fn header(t: &str) -> Option<&'static Row> {
     Some(&ROWS[usize::from(i)])
 }
 
-/// WARNINGs raised by a checker on its caller's behalf, by the source file (and function) of the
+/// A WARNING raised by a checker on its caller's behalf, by the source file (and function) of the
 /// `WARN()`: titled after what was checked, with the caller as the guilty frame (syzkaller's
 /// `WARNING: refcount bug in ...`).
-pub static WARN_SITES: &[(&str, &str, &str)] = &[
+pub struct WarnSite {
+    pub file: &'static str,
+    /// The function of the `WARN()` starts with this (empty: any).
+    pub func: &'static str,
+    pub what: &'static str,
+    /// Roles skipped for the guilty frame besides the never-guilty ones: the functions that call
+    /// the checker on their caller's behalf.
+    pub skip: Roles,
+}
+
+const fn site(file: &'static str, func: &'static str, what: &'static str) -> WarnSite {
+    WarnSite { file, func, what, skip: Roles::NONE }
+}
+
+pub static WARN_SITES: &[WarnSite] = &[
     // refcount_t saturation and underflow (`refcount_t: addition on 0; use-after-free.`).
-    ("lib/refcount.c", "", "refcount bug"),
-    // debugobjects: an object activated, freed or destroyed in the wrong state (`ODEBUG: ...`).
-    ("lib/debugobjects.c", "", "ODEBUG bug"),
+    site("lib/refcount.c", "", "refcount bug"),
+    // debugobjects: an object activated, freed or destroyed in the wrong state (`ODEBUG: ...`),
+    // checked from inside the API of the object's type (call_rcu, mod_timer, queue_work) or a
+    // free path (kfree, vfree): the caller of that API is guilty.
+    WarnSite { skip: Roles::of(&[Role::ObjectApi]), ..site("lib/debugobjects.c", "", "ODEBUG bug") },
     // kobject_add/kobject_init misuse.
-    ("lib/kobject.c", "", "kobject bug"),
+    site("lib/kobject.c", "", "kobject bug"),
     // lockdep's internal consistency checks (class registration, held-lock stack).
-    ("kernel/locking/lockdep.c", "", "locking bug"),
+    site("kernel/locking/lockdep.c", "", "locking bug"),
     // kmalloc of a size no cache serves (`kmalloc_slab`, `kmalloc_large`, `__kmalloc_large_node`).
-    ("mm/slab_common.c", "kmalloc", "kmalloc bug"),
+    site("mm/slab_common.c", "kmalloc", "kmalloc bug"),
     // vmalloc of size 0.
-    ("mm/vmalloc.c", "__vmalloc_node", "zero-size vmalloc"),
+    site("mm/vmalloc.c", "__vmalloc_node", "zero-size vmalloc"),
 ];
 
 /// What a checker WARNING checked, from its header (`WARNING: CPU: 0 PID: 1 at lib/refcount.c:25
 /// refcount_warn_saturate+0x..`).
 /// 6.17+ prints the site first: `WARNING: mm/util.c:12 at kvmalloc_node+0x.., CPU#1: comm/123`.
-pub fn warn_site(header: &str) -> Option<&'static str> {
+pub fn warn_site(header: &str) -> Option<&'static WarnSite> {
     let (file, func) = match header.strip_prefix("WARNING: ").and_then(|r| r.split_once(" at ")) {
         Some((site, rest)) if !site.starts_with("CPU: ") && site.contains(':') => {
             (site.split(':').next().unwrap_or(""), rest)
@@ -560,7 +592,7 @@ pub fn warn_site(header: &str) -> Option<&'static str> {
             (file, after.split_whitespace().nth(1).unwrap_or(""))
         }
     };
-    WARN_SITES.iter().find(|(f, fun, _)| *f == file && func.starts_with(fun)).map(|(_, _, what)| *what)
+    WARN_SITES.iter().find(|w| w.file == file && func.starts_with(w.func))
 }
 
 /// `BUG kmalloc-128 (Not tainted): Object already free`; before 2.6.39 without the taint:
