@@ -1,7 +1,9 @@
 //! Assembles the lines of one report into a [`Report`] (or a [`SlubTrace`] record).
 
 use crate::explain::ObjectFacts;
-use crate::lines::{parse_cpu_line, parse_frame, parse_registers, parse_taint, visit_registers};
+use crate::lines::{
+    parse_address_frame, parse_cpu_line, parse_frame, parse_registers, parse_taint, visit_registers,
+};
 use crate::model::*;
 use crate::roles::{self, Role, Roles};
 use crate::table::{self, Body, Pick, Row};
@@ -272,10 +274,15 @@ impl Builder {
                 .get_or_insert_with(|| format!("report longer than {MAX_LINES} lines; the rest was cut"));
             return Fed::Rejected;
         }
+        let in_aux = self.in_aux;
         let r = self.feed_inner(t);
         if r != Fed::Rejected {
             self.report.lines += 1;
             self.last_line = line;
+        } else {
+            // A line that is not part of the report (another writer's output between two
+            // frames) does not end the secondary stack it interrupts.
+            self.in_aux = in_aux;
         }
         r
     }
@@ -287,7 +294,8 @@ impl Builder {
         if self.body() == Body::Lockdep && !self.lockdep_trace {
             return self.feed_lockdep(t);
         }
-        if let Some(f) = parse_frame(t) {
+        let frame = parse_frame(t).or_else(|| if self.in_trace { parse_address_frame(t) } else { None });
+        if let Some(f) = frame {
             let frames = match self.report.aux_stacks.last_mut() {
                 Some(a) if self.in_aux => &mut a.frames,
                 _ => &mut self.report.frames,
@@ -721,6 +729,12 @@ impl Builder {
             }
             Pick::Hang => hang_frame(&self.report.frames),
             Pick::Leak => first_frame(&self.report.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
+            Pick::PageOwner => {
+                let alloc = self.report.aux_stacks.iter().find(|a| a.label == PAGE_OWNER_ALLOC);
+                alloc
+                    .and_then(|a| first_frame(&a.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)))
+                    .or_else(|| first_frame(&self.report.frames, roles::NEVER_GUILTY))
+            }
             _ => first_frame(&self.report.frames, self.never_guilty()),
         };
         // The faulting instruction is trustworthy even inside a helper: better than nothing.
@@ -1161,15 +1175,28 @@ fn aux_label(t: &str) -> Option<&str> {
         "Second to last call_rcu()",
         "Uninit was ",
         "Local variable ",
+        // might_sleep(): where preemption was disabled (one frame), not the report's stack.
+        "Preemption disabled at",
+        // page_owner (6.x): `page last free pid 8932 tgid 8930 stack trace:`, 5.x `page last
+        // free stack trace:`.
+        "page last free",
     ];
     if let Some(l) = t.strip_suffix(':') {
         if P.iter().any(|p| l.starts_with(p)) {
             return Some(l);
         }
     }
+    // page_owner: `page last allocated via order 0, migratetype Unmovable, gfp_mask 0x..., pid
+    // 8978, ...` and the stack that allocated the page.
+    if t.starts_with(PAGE_OWNER_ALLOC) {
+        return Some(PAGE_OWNER_ALLOC);
+    }
     let track = t.strip_prefix("INFO: ").unwrap_or(t);
     (slub_track(track).is_some()).then_some(track)
 }
+
+/// The label of page_owner's allocation stack.
+const PAGE_OWNER_ALLOC: &str = "page last allocated via";
 
 /// slub_debug `Allocated in get_modalias+0x61/0xf5 age=53 cpu=1 pid=554` -> `get_modalias+0x61/0xf5`.
 fn slub_track(t: &str) -> Option<&str> {
@@ -1307,6 +1334,7 @@ fn is_oops_detail(t: &str) -> bool {
         "slab ",
         "page:",
         "page dumped",
+        "page_owner ",
         "flags: ",
         "raw: ",
         "head: ",

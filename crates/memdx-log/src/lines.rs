@@ -13,6 +13,13 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         reliable = false;
         s = r.trim_ascii_start();
     }
+    // s390 before 5.x: `([<000000000011b0a2>] show_trace+0x13a/0x160)`, the first frame, read
+    // from a register the unwinder cannot vouch for.
+    if s.starts_with("([<") && s.ends_with(')') {
+        let mut f = parse_frame(&s[1..s.len() - 1])?;
+        f.reliable = false;
+        return Some(f);
+    }
     if let Some(r) = s.strip_prefix("[<") {
         let end = r.find(">]")?;
         s = r[end + 2..].trim_ascii_start();
@@ -35,6 +42,9 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
     if !sym.contains('+') {
         return bare_frame(sym, rest, bracketed, reliable);
     }
+    // 32-bit ARM since 5.16 prints `func+0x1/0x2 from caller+0x3/0x4` without addresses when
+    // the function has an offset (`%pS`), and `func from caller` for the first frame (`%ps`).
+    let rest = strip_arm_from(rest);
     // The kernel's `%pS` always prints the size in a trace line.
     let (func, offset, Some(size)) = split_symbol(sym)? else { return None };
     if !is_ident(func) {
@@ -130,8 +140,52 @@ fn ppc_frame(s: &str) -> Option<Frame> {
     }
     let (sym, tail) = rest.split_once(' ').unwrap_or((rest, ""));
     let mut f = parse_frame(sym)?;
-    f.reliable = tail.trim() != "(unreliable)";
+    let tail = tail.trim();
+    f.reliable = !tail.ends_with("(unreliable)");
+    // `[c0000000ec1cbb10] [d000000001234560] ext4_write+0x40/0x80 [ext4]`
+    if let Some(m) = tail.strip_prefix('[').and_then(|m| m.split_once(']')) {
+        f.module = Some(m.0.to_string());
+    }
     Some(f)
+}
+
+/// `0xffffffffc01d2036`: an address the kernel could not symbolize (`%pS` of a module address
+/// without kallsyms, a jump to garbage).
+pub fn is_address(s: &str) -> bool {
+    s.strip_prefix("0x")
+        .is_some_and(|d| !d.is_empty() && d.len() <= 16 && d.bytes().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A bare unsymbolized address line inside a call trace (`0xffffffffc0a8b0c5`, `? 0xffffffffc0a8b0c5`):
+/// an address-only frame. Only in a trace: elsewhere a lone number is no frame.
+pub fn parse_address_frame(t: &str) -> Option<Frame> {
+    let s = t.trim_ascii();
+    let (s, reliable) = match s.strip_prefix("? ") {
+        Some(r) => (r.trim_ascii_start(), false),
+        None => (s, true),
+    };
+    is_address(s).then(|| Frame {
+        func: s.to_string(),
+        offset: None,
+        size: None,
+        module: None,
+        reliable,
+        context: None,
+        location: None,
+        user: false,
+    })
+}
+
+/// The `from caller+0x3/0x4` tail of a 32-bit ARM frame since 5.16 (the caller is the next
+/// frame's function); any other tail as it is.
+fn strip_arm_from(rest: &str) -> &str {
+    match rest.strip_prefix("from ") {
+        Some(_) => "",
+        None => match rest.split_once("] from ") {
+            Some((m, _)) if m.starts_with('[') => &rest[..m.len() + 1],
+            _ => rest,
+        },
+    }
 }
 
 fn is_ident(f: &str) -> bool {
@@ -166,9 +220,27 @@ fn bare_frame(sym: &str, rest: &str, bracketed: bool, reliable: bool) -> Option<
         user: false,
     };
     if bracketed && rest.is_empty() {
-        let digits = sym.strip_prefix("0x")?;
-        return (!digits.is_empty() && digits.bytes().all(|c| c.is_ascii_hexdigit()))
-            .then(|| frame(sym, None));
+        return is_address(sym).then(|| frame(sym, None));
+    }
+    // 32-bit ARM since 5.16: `unwind_backtrace from show_stack+0x10/0x14` (`%ps from %pS`),
+    // `func [module] from caller+0x1/0x2 [module]`.
+    if !bracketed && rest.starts_with("from ") || rest.starts_with('[') && rest.contains("] from ") {
+        let (module, from) = match rest.strip_prefix('[').and_then(|r| r.split_once("] ")) {
+            Some((m, from)) => (Some(m), from),
+            None => (None, rest),
+        };
+        let caller = from.strip_prefix("from ")?;
+        // The caller is printed with its offset (`%pS`): prose (`reading from disk`) is no frame.
+        let caller_ok = caller
+            .split(' ')
+            .next()
+            .is_some_and(|c| is_address(c) || parse_frame(c).is_some_and(|f| f.offset.is_some()));
+        if is_ident(sym) && !sym.starts_with(|c: char| c.is_ascii_digit()) && caller_ok {
+            let mut f = frame(sym, None);
+            f.module = module.map(str::to_string);
+            return Some(f);
+        }
+        return None;
     }
     // Cheapest test first: most lines reaching here are report text with several words.
     if !rest.is_empty()
@@ -402,6 +474,28 @@ mod tests {
             parse_frame("[c0000000ec1cbb10] [c000000000b4e4e0] dump_stack+0xb0/0xf0 (unreliable)").unwrap();
         assert_eq!((f.func.as_str(), f.reliable), ("dump_stack", false));
         assert!(parse_frame("[0c0c9ca0] *pgd=00000000").is_none());
+        let f = parse_frame("[c0000000ec1cbb10] [d000000001234560] ext4_write+0x40/0x80 [ext4]").unwrap();
+        assert_eq!((f.func.as_str(), f.module.as_deref(), f.reliable), ("ext4_write", Some("ext4"), true));
+        // s390 before 5.x: the parenthesised first frame.
+        let f = parse_frame("([<000000000011b0a2>] show_trace+0x13a/0x160)").unwrap();
+        assert_eq!((f.func.as_str(), f.offset, f.reliable), ("show_trace", Some(0x13a), false));
+        let f = parse_frame(" [<0000000000112233>] dump_stack+0x8a/0xb8 ").unwrap();
+        assert_eq!((f.func.as_str(), f.reliable), ("dump_stack", true));
+        // 32-bit ARM since 5.16.
+        let f = parse_frame(" unwind_backtrace from show_stack+0x10/0x14").unwrap();
+        assert_eq!((f.func.as_str(), f.offset), ("unwind_backtrace", None));
+        let f = parse_frame(" dump_stack_lvl+0x40/0x4c from panic+0x118/0x358").unwrap();
+        assert_eq!((f.func.as_str(), f.offset), ("dump_stack_lvl", Some(0x40)));
+        let f = parse_frame(" nf_hook_slow [nf_tables] from ip_rcv+0x50/0x80").unwrap();
+        assert_eq!((f.func.as_str(), f.module.as_deref()), ("nf_hook_slow", Some("nf_tables")));
+        assert!(parse_frame("reading from disk").is_none());
+        assert!(parse_frame("reading from disk sector 12").is_none());
+        // Unsymbolized addresses: frames only inside a trace.
+        let f = parse_address_frame(" ? 0xffffffffc0a8b0c5").unwrap();
+        assert_eq!((f.func.as_str(), f.reliable), ("0xffffffffc0a8b0c5", false));
+        assert!(parse_address_frame("0x12 bytes").is_none());
+        let f = parse_frame("[<f0123456>] 0xf0123456").unwrap();
+        assert_eq!(f.func, "0xf0123456");
     }
     #[test]
     fn cpu() {

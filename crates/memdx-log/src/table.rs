@@ -57,6 +57,9 @@ pub enum Pick {
     Hang,
     /// kmemleak: as `Stack`, past every function that allocates on its caller's behalf.
     Leak,
+    /// A page found in a bad state when freed: its owner put it there, so with page_owner's
+    /// `page last allocated via` stack the first frame past the allocators there, else as `Stack`.
+    PageOwner,
 }
 
 /// Which parser reads the lines of the report body.
@@ -359,7 +362,10 @@ pub static ROWS: &[Row] = &[
         Kind::Bug,
         "VFS: Busy inodes after unmount (use-after-free)",
     ),
-    row(Prefix("BUG: Bad page state"), Kind::Bug, "BUG: Bad page state in {frame}"),
+    Row {
+        pick: Pick::PageOwner,
+        ..row(Prefix("BUG: Bad page state"), Kind::Bug, "BUG: Bad page state in {frame}")
+    },
     row(Prefix("BUG: Bad page map"), Kind::Bug, "BUG: Bad page map in {frame}"),
     row(Prefix("BUG: Bad rss-counter state"), Kind::Bug, "BUG: Bad rss-counter state"),
     row(Prefix("BUG: MAX_"), Kind::Bug, "{header}"),
