@@ -729,6 +729,12 @@ impl Builder {
             }
             Pick::Hang => hang_frame(&self.report.frames),
             Pick::Leak => first_frame(&self.report.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)),
+            Pick::AllocCaller => first_frame(&self.report.frames, roles::NEVER_GUILTY).or_else(|| {
+                // Only unreliable frames lie past the allocator: the first of them.
+                let outside =
+                    |f: &&Frame| !roles::has_any(&f.func, roles::NEVER_GUILTY) && !roles::is_address(&f.func);
+                self.report.frames.iter().find(outside).map(|f| frame_title(&f.func))
+            }),
             Pick::PageOwner => {
                 let alloc = self.report.aux_stacks.iter().find(|a| a.label == PAGE_OWNER_ALLOC);
                 alloc

@@ -586,6 +586,24 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "alloc_page_interleave",
             "alloc_pages_vma",
             "memcg_slab_post_alloc_hook",
+            // SLAB (mm/slab.c, before 6.5): per-CPU array refill and slab growth.
+            "cache_alloc_refill",
+            "____cache_alloc*",
+            "__cache_alloc*",
+            "cache_grow*",
+            "kmem_getpages",
+            "fallback_alloc",
+            "__do_kmalloc*",
+            // SLOB (before 6.4).
+            "slob_alloc",
+            "slob_new_pages",
+            "slob_page_alloc",
+            // SLUB before 5.x and the page-fragment allocator.
+            "new_slab_objects",
+            "page_frag_alloc*",
+            "__page_frag_alloc*",
+            "__page_frag_cache_refill",
+            "alloc_pages_exact*",
         ],
     ),
     r(

@@ -57,6 +57,9 @@ pub enum Pick {
     Hang,
     /// kmemleak: as `Stack`, past every function that allocates on its caller's behalf.
     Leak,
+    /// Allocation failures: the first caller outside the page and slab allocator (a driver's
+    /// order-8 kmalloc names the driver); a `?` frame when no trustworthy frame lies beyond them.
+    AllocCaller,
     /// A page found in a bad state when freed: its owner put it there, so with page_owner's
     /// `page last allocated via` stack the first frame past the allocators there, else as `Stack`.
     PageOwner,
@@ -406,6 +409,7 @@ pub static ROWS: &[Row] = &[
     Row { body: Body::Mem, ..row(Contains(" invoked oom-killer: "), Kind::Oom, "{cap}") },
     Row {
         body: Body::Mem,
+        pick: Pick::AllocCaller,
         ..row(
             Contains("page allocation failure: order:"),
             Kind::AllocFailure,
@@ -414,6 +418,7 @@ pub static ROWS: &[Row] = &[
     },
     Row {
         body: Body::Mem,
+        pick: Pick::AllocCaller,
         ..row(
             Contains("page allocation failure. order:"),
             Kind::AllocFailure,
