@@ -741,6 +741,12 @@ impl Builder {
                     .and_then(|a| first_frame(&a.frames, roles::NEVER_GUILTY.with(Role::LeakAlloc)))
                     .or_else(|| first_frame(&self.report.frames, roles::NEVER_GUILTY))
             }
+            // A fault inside a lock primitive is on the lock its caller passed down: wrappers
+            // that only take a lock or wait for their caller (`reiserfs_write_lock`,
+            // `wait_for_completion`) forward the bad pointer, the work past them is guilty.
+            Pick::Pc if pc_func.is_some_and(|f| roles::is(f, Role::Lock)) => {
+                first_frame(&self.report.frames, self.never_guilty().with(Role::Wait))
+            }
             _ => first_frame(&self.report.frames, self.never_guilty()),
         };
         // The faulting instruction is trustworthy even inside a helper: better than nothing.
@@ -866,6 +872,17 @@ impl Builder {
         }
         if self.report.kind == Kind::CrashBt {
             return format!("crash: exception in {frame}");
+        }
+        if guilty.is_none()
+            && self.body() == Body::Lockdep
+            && self.report.frames.is_empty()
+            && self.lock_sites.is_empty()
+            && !self.report.header.starts_with('[')
+        {
+            // A 4.14+ lockdep report cut before its lock sites and stack names nothing: titled by
+            // its header as printed (`WARNING: possible circular locking dependency detected`), as
+            // syzkaller does; the bracketed pre-4.14 headers stay `in corrupted` as there.
+            return self.report.header.trim().to_string();
         }
         let tpl = self.row.map(|r| r.title).unwrap_or("{frame}");
         let mut title = tpl.to_string();

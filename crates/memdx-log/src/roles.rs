@@ -1236,6 +1236,9 @@ pub static ROLE_ROWS: &[RoleRow] = &[
             "*rwsem*",
             "*_slowlock*",
             "kthread_stop*",
+            // Read a page into the page cache and wait for the read (`read_cache_folio` and
+            // `read_cache_page` wrap them).
+            "do_read_cache_*",
         ],
     ),
     r(
