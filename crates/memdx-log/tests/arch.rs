@@ -102,3 +102,20 @@ fn arm_before_5_16_and_an_allocation_failure_named_past_the_allocator() {
     assert_eq!(r.guilty_frame.as_deref(), Some("__alloc_skb"));
     assert_eq!(r.title, "page allocation failure: order:3 in __alloc_skb");
 }
+
+#[test]
+fn ppc64_prints_stack_pointer_and_return_address() {
+    // `[c000000003353ad0] [c000000000d987bc] dump_stack_lvl+0x70/0xa0 (unreliable)`.
+    assert_eq!(
+        frames("ppc64le-6.1.dmesg"),
+        [
+            "? dump_stack_lvl",
+            "panic",
+            "mount_block_root",
+            "prepare_namespace",
+            "kernel_init_freeable",
+            "kernel_init",
+            "ret_from_kernel_thread"
+        ]
+    );
+}
