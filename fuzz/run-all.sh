@@ -17,7 +17,18 @@ for t in $(cargo fuzz list); do
     parse_process_table|parse_smaps_rollup|parse_mem_samples|parse_vmallocinfo|parse_numastat|parse_mm_sysfs) seeds=(../testdata/formats) ;;
     parse_*|symbolize_*) seeds=(../testdata/diagnose/*/inputs) ;;
     log_*|line_*) seeds=(../testdata/log) ;;
-    root_*) seeds=() ;;
+    root_*)
+      # One real root: the captured files of testdata/store/root (at most 7000 bytes each), NUL-
+      # separated in the order root_reader writes them (without seeds, 60 s never grew inputs
+      # past 4 bytes).
+      d=corpus-seeds/root && rm -rf "$d" && mkdir -p "$d"
+      r=../testdata/store/root/proc
+      for f in sys/kernel/osrelease meminfo slabinfo buddyinfo pagetypeinfo zoneinfo vmstat \
+        pressure/memory sys/vm/min_free_kbytes pressure/memory; do
+        head -c 7000 "$r/$f" 2>/dev/null; printf '\0'
+      done >"$d/store-root"
+      seeds=("$d") ;;
+    slab_*) seeds=(../testdata/slab/seed000 ../testdata/slab/live-6.18) ;;
     gather_*)
       # Small real archives of every kind memdx unpacks, nested once.
       d=corpus-seeds/gather && rm -rf "$d" && mkdir -p "$d"
