@@ -148,7 +148,7 @@ fn scan_beside<R: BufRead>(
     std::thread::scope(|s| {
         let engine = s.spawn(move || {
             let chunks = Chunks { rx, cur: Vec::new(), pos: 0, free: free_tx };
-            memdx_log::scan_with(chunks, file, pairing)
+            memdx_log::scan_with_one_thread(chunks, file, pairing)
         });
         loop {
             let chunk = std::mem::replace(&mut feed.parts.log, free_rx.try_recv().unwrap_or_default());

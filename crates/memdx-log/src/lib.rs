@@ -20,6 +20,7 @@ pub mod frame;
 mod hung;
 mod lines;
 pub mod model;
+mod pipe;
 pub mod roles;
 pub mod table;
 
@@ -238,7 +239,16 @@ impl<S: Sink> State<'_, S> {
         }
     }
 
-    fn kernel_line(&mut self, t: &str, key: Option<Caller>, time: LineTime<'_>, line: usize) {
+    /// One kernel message. `pre` is its header row and whether it is report body on its own, when
+    /// the framer thread found them already.
+    fn kernel_line(
+        &mut self,
+        t: &str,
+        key: Option<Caller>,
+        time: LineTime<'_>,
+        line: usize,
+        pre: Option<(Option<&'static table::Row>, bool)>,
+    ) {
         if !self.lingering.is_empty() {
             self.age();
         }
@@ -255,7 +265,11 @@ impl<S: Sink> State<'_, S> {
                 return;
             }
         }
-        if let Some(row) = table::header(t) {
+        let header = match pre {
+            Some((h, _)) => h,
+            None => table::header(t),
+        };
+        if let Some(row) = header {
             if !row.continues.is_empty() {
                 if let Some((_, b)) =
                     self.open.iter_mut().find(|(k, b)| *k == key && row.continues.contains(&b.report.kind))
@@ -298,7 +312,11 @@ impl<S: Sink> State<'_, S> {
             }
             return;
         }
-        if !(builder::is_strict_body(t) || t.starts_with("CPU: ") && t.contains(" Comm: ")) {
+        let body = match pre {
+            Some((_, b)) => b,
+            None => pipe::is_body(t),
+        };
+        if !body {
             return;
         }
         if let Some(i) = self.lingering.iter().position(|(k, _, _)| *k == key) {
@@ -364,23 +382,60 @@ struct Lines<'s, S: Sink> {
     long_lines: u64,
 }
 
+/// A line's framing, found on this thread or on the framer's (with its header row and whether it
+/// is report body).
+struct LineFrame<'a> {
+    framing: Framing,
+    kernel: bool,
+    caller: Option<Caller>,
+    mono: Option<f64>,
+    msg: &'a str,
+    wall: Option<&'a str>,
+    pre: Option<(Option<&'static table::Row>, bool)>,
+}
+
 impl<S: Sink> Lines<'_, S> {
     /// One line without its newline.
     fn line(&mut self, bytes: &[u8], cut: bool) {
+        let lossy;
+        let (s, bad) = match std::str::from_utf8(bytes) {
+            Ok(s) => (s, false),
+            Err(_) => {
+                lossy = String::from_utf8_lossy(bytes).into_owned();
+                (lossy.as_str(), true)
+            }
+        };
+        self.text_line(s, cut, bad, None);
+    }
+
+    /// The lines of a batch the framer thread framed.
+    fn batch(&mut self, b: &pipe::Batch) {
+        for p in &b.lines {
+            let s = b.text.get(p.line.0 as usize..p.line.1 as usize).unwrap_or("");
+            let f = LineFrame {
+                framing: p.framing,
+                kernel: p.kernel,
+                caller: p.caller,
+                mono: p.mono,
+                msg: b.part(p.msg),
+                wall: p.wall.map(|w| b.part(w)),
+                pre: Some((p.header, p.body)),
+            };
+            self.text_line(s, p.cut, p.bad_utf8, Some(f));
+        }
+    }
+
+    /// One line as text (`bad_utf8`: read with replacement characters), framed here when `framed`
+    /// is `None`.
+    fn text_line(&mut self, s: &str, cut: bool, bad_utf8: bool, framed: Option<LineFrame<'_>>) {
         self.line_no += 1;
         if cut {
             self.long_lines += 1;
         }
+        if bad_utf8 {
+            self.bad_utf8 += 1;
+        }
         let line_no = self.line_no;
-        let lossy;
-        let s = match std::str::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(_) => {
-                self.bad_utf8 += 1;
-                lossy = String::from_utf8_lossy(bytes).into_owned();
-                &lossy
-            }
-        };
         let st = &mut self.st;
         if s.starts_with("crash> ") {
             if let Some((cmd, text)) = crash::command(s) {
@@ -400,7 +455,22 @@ impl<S: Sink> Lines<'_, S> {
             }
             return;
         }
-        let f = frame::frame(s);
+        let here;
+        let f = match framed {
+            Some(f) => f,
+            None => {
+                here = frame::frame(s);
+                LineFrame {
+                    framing: here.framing,
+                    kernel: here.kernel,
+                    caller: here.caller,
+                    mono: here.mono,
+                    msg: &here.msg,
+                    wall: here.wall.as_deref(),
+                    pre: None,
+                }
+            }
+        };
         self.framings[f.framing as usize] += 1;
         if !f.kernel {
             return;
@@ -410,14 +480,122 @@ impl<S: Sink> Lines<'_, S> {
         if t.is_empty() {
             return;
         }
-        let time = LineTime { mono: f.mono, wall: f.wall.as_deref() };
-        st.kernel_line(t, f.caller, time, line_no);
+        let time = LineTime { mono: f.mono, wall: f.wall };
+        st.kernel_line(t, f.caller, time, line_no, f.pre);
     }
 }
 
 /// Scans a log, handing slub_debug TRACE records and every report occurrence to `sink`.
-/// Never fails: unreadable bytes and damaged reports become [`Diag`]s.
+/// Never fails: unreadable bytes and damaged reports become [`Diag`]s. A log longer than one
+/// batch of lines (256 KiB) uses two cores: this thread reads and runs the report state machine,
+/// another checks UTF-8 and frames the lines ahead of it; the result is the same.
 pub fn scan_with<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogScan {
+    scan_batched(r, source, sink, Some(pipe::BATCH))
+}
+
+/// [`scan_with`] on this thread only, for callers that already run the scan beside other work.
+pub fn scan_with_one_thread<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogScan {
+    scan_batched(r, source, sink, None)
+}
+
+/// Reads every line on this thread.
+fn read_here<R: BufRead, S: Sink>(
+    lr: &mut LineReader<R>,
+    lines: &mut Lines<'_, S>,
+) -> Option<std::io::Error> {
+    loop {
+        match lr.next_line() {
+            Ok(Some(l)) => lines.line(l.bytes, l.cut),
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
+}
+
+/// Reads lines into `b` until it holds `size` bytes; true when the input ended (a read error is
+/// kept in `err`).
+fn fill<R: BufRead>(
+    lr: &mut LineReader<R>,
+    b: &mut pipe::Batch,
+    size: usize,
+    err: &mut Option<std::io::Error>,
+) -> bool {
+    b.clear();
+    while b.len() < size {
+        match lr.next_line() {
+            Ok(Some(l)) => b.push(l.bytes, l.cut),
+            Ok(None) => return true,
+            Err(e) => {
+                *err = Some(e);
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Reads batches of `size` bytes of lines, framed on another thread when there is more than one,
+/// and runs the state machine over them in input order.
+fn read_framed<R: BufRead, S: Sink>(
+    lr: &mut LineReader<R>,
+    lines: &mut Lines<'_, S>,
+    size: usize,
+) -> Option<std::io::Error> {
+    let mut err = None;
+    let mut first = pipe::Batch::default();
+    if fill(lr, &mut first, size, &mut err) {
+        // The whole input is one batch: not worth a thread.
+        first.frame();
+        lines.batch(&first);
+        return err;
+    }
+    std::thread::scope(|s| {
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<pipe::Batch>(pipe::IN_FLIGHT);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<pipe::Batch>(pipe::IN_FLIGHT);
+        s.spawn(move || {
+            for mut b in job_rx {
+                b.frame();
+                if done_tx.send(b).is_err() {
+                    break;
+                }
+            }
+        });
+        // At most IN_FLIGHT batches are out at once, so neither queue ever blocks its sender.
+        let mut next = Some(first);
+        let mut spare: Vec<pipe::Batch> = Vec::new();
+        let mut in_flight = 0;
+        let mut ended = false;
+        loop {
+            while in_flight < pipe::IN_FLIGHT && !ended {
+                let b = match next.take() {
+                    Some(b) => b,
+                    None => {
+                        let mut b = spare.pop().unwrap_or_default();
+                        ended = fill(lr, &mut b, size, &mut err);
+                        b
+                    }
+                };
+                if job_tx.send(b).is_err() {
+                    ended = true;
+                    break;
+                }
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            // An error means the framer stopped (it panicked): the scope's join says so.
+            let Ok(b) = done_rx.recv() else { break };
+            in_flight -= 1;
+            lines.batch(&b);
+            spare.push(b);
+        }
+        drop(job_tx);
+    });
+    err
+}
+
+fn scan_batched<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S, batch: Option<usize>) -> LogScan {
     let src = SourceRef::new(source);
     let st = State {
         src: src.clone(),
@@ -440,19 +618,13 @@ pub fn scan_with<R: BufRead, S: Sink>(r: R, source: &str, sink: &mut S) -> LogSc
     // The shared capped reader: lines come straight from the reader's buffer when they fit in it,
     // and a file without newlines cannot make memory grow with its size.
     let mut lr = LineReader::with_cap(r, MAX_LINE);
-    loop {
-        match lr.next_line() {
-            Ok(Some(l)) => lines.line(l.bytes, l.cut),
-            Ok(None) => break,
-            Err(e) => {
-                let at = lines.line_no + 1;
-                lines.st.diag(Diag::error(
-                    src.at(at),
-                    format!("read error: {e}; the rest of the log was not read"),
-                ));
-                break;
-            }
-        }
+    let err = match batch {
+        Some(size) => read_framed(&mut lr, &mut lines, size),
+        None => read_here(&mut lr, &mut lines),
+    };
+    if let Some(e) = err {
+        let at = lines.line_no + 1;
+        lines.st.diag(Diag::error(src.at(at), format!("read error: {e}; the rest of the log was not read")));
     }
     let Lines { mut st, framings, line_no, mut session, bad_utf8, long_lines, .. } = lines;
     if long_lines > 0 {
@@ -525,4 +697,69 @@ fn main_first(reports: &mut Vec<Report>) {
 pub(crate) fn builder_field<'a>(s: &'a str, key: &str) -> Option<&'a str> {
     let i = s.find(key)?;
     s[i + key.len()..].split_whitespace().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scans `data` on one thread and in batches of each size framed on a second thread.
+    fn same_in_batches(name: &str, data: &[u8]) {
+        let one = format!("{:?}", scan_with_one_thread(data, name, &mut NoSink));
+        for size in [1, 300, 4096, pipe::BATCH] {
+            let framed = format!("{:?}", scan_batched(data, name, &mut NoSink, Some(size)));
+            assert!(one == framed, "{name}: batches of {size} bytes give another result");
+        }
+    }
+
+    #[test]
+    fn framing_on_another_thread_changes_nothing() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/log");
+        let mut n = 0;
+        let mut paths: Vec<std::path::PathBuf> = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            // The syzkaller corpus too (console logs of fuzzed kernels: glued and interleaved lines).
+            match std::fs::read_dir(&p) {
+                Ok(sub) => paths.extend(sub.map(|e| e.unwrap().path()).filter(|p| p.is_file())),
+                Err(_) => paths.push(p),
+            }
+        }
+        for p in paths {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() || name.ends_with(".json") || name.ends_with(".md") {
+                continue;
+            }
+            let mut data = std::fs::read(&p).unwrap();
+            if name.ends_with(".gz") {
+                continue;
+            }
+            same_in_batches(&name, &data);
+            // Damaged: bytes that are not UTF-8 in the middle.
+            let mid = data.len() / 2;
+            data.splice(mid..mid, [0xff, 0xc3]);
+            same_in_batches(&name, &data);
+            n += 1;
+        }
+        assert!(n > 10, "only {n} logs in {}", dir.display());
+        // A line over the cap cut inside a multibyte character, then a line of continuation bytes.
+        let mut long = "[    1.000000] ".as_bytes().to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_LINE - long.len() - 1));
+        long.extend("é\n".as_bytes());
+        long.extend([0xa9, b'\n']);
+        long.extend(b"[    2.000000] BUG: unable to handle page fault for address: 0000000000000008\n");
+        same_in_batches("long", &long);
+        // journalctl -o json: messages and times owned by the framing.
+        let mut json = Vec::new();
+        for (i, l) in
+            std::fs::read_to_string(dir.join("live618_memcg_oom.dmesg")).unwrap().lines().enumerate()
+        {
+            let msg = l.split_once("] ").map_or(l, |(_, m)| m);
+            let v = serde_json::json!({"MESSAGE": msg, "_TRANSPORT": "kernel",
+                "__MONOTONIC_TIMESTAMP": (1_000_000 + i * 10).to_string(), "__REALTIME_TIMESTAMP": "1700000000000000"});
+            json.extend(v.to_string().bytes());
+            json.push(b'\n');
+        }
+        same_in_batches("journal.json", &json);
+    }
 }

@@ -1,0 +1,171 @@
+//! Reading and framing on two cores. The scanning thread reads lines into batches of about
+//! [`BATCH`] bytes; a framer thread checks each batch's UTF-8 at once and frames every line (prefix,
+//! time, caller, which report header it starts, whether it is report body), which is the
+//! stateless part of the per-line work; the scanning thread then runs the report state machine
+//! over the framed lines, in input order. The result is the same as framing on one thread.
+
+use crate::builder;
+use crate::frame::{self, Caller, Framing};
+use crate::table::{self, Row};
+
+/// Bytes of line text per batch (plus at most one line over it).
+pub(crate) const BATCH: usize = 256 * 1024;
+/// Batches between the reader and the state machine at once.
+pub(crate) const IN_FLIGHT: usize = 3;
+
+/// Where a framed part of a line is: a span of the batch text, or one of the batch's owned
+/// strings (a journal JSON message, unescaped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part {
+    Span(u32, u32),
+    Owned(u32),
+}
+
+/// One framed line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pre {
+    pub line: (u32, u32),
+    pub cut: bool,
+    pub bad_utf8: bool,
+    pub framing: Framing,
+    pub kernel: bool,
+    pub caller: Option<Caller>,
+    pub mono: Option<f64>,
+    pub msg: Part,
+    pub wall: Option<Part>,
+    /// The report header row the message starts (kernel lines only).
+    pub header: Option<&'static Row>,
+    /// Whether the message is report body on its own (a frame, registers, `Code:`, `CPU: .. Comm:`).
+    pub body: bool,
+}
+
+/// Lines read but not yet framed (`raw`, `ends`), then the same lines framed (`text`, `lines`,
+/// `owned`). Buffers are reused from batch to batch.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// Line bytes, each line followed by `\n` (so that a line cut inside a multibyte character
+    /// cannot join the next line into a valid one).
+    raw: Vec<u8>,
+    /// Start, end and `cut` of each line in `raw`.
+    ends: Vec<(u32, u32, bool)>,
+    pub text: String,
+    pub lines: Vec<Pre>,
+    pub owned: Vec<String>,
+}
+
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Batch {
+    /// Bytes of line text held.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Clears the batch for the next lines.
+    pub fn clear(&mut self) {
+        self.raw.clear();
+        self.ends.clear();
+    }
+
+    /// Adds one line (without its newline).
+    pub fn push(&mut self, bytes: &[u8], cut: bool) {
+        let start = offset(self.raw.len());
+        self.raw.extend_from_slice(bytes);
+        self.ends.push((start, offset(self.raw.len()), cut));
+        self.raw.push(b'\n');
+    }
+
+    /// A framed part's text.
+    pub fn part(&self, p: Part) -> &str {
+        match p {
+            Part::Span(a, z) => self.text.get(a as usize..z as usize).unwrap_or(""),
+            Part::Owned(i) => self.owned.get(i as usize).map_or("", String::as_str),
+        }
+    }
+
+    /// Checks the UTF-8 of the read lines (the whole batch at once; line by line, with
+    /// replacement characters, only when it is not valid) and frames every line.
+    pub fn frame(&mut self) {
+        self.lines.clear();
+        self.owned.clear();
+        let raw = std::mem::take(&mut self.raw);
+        let mut spans: Vec<(u32, u32, bool, bool)> = Vec::with_capacity(self.ends.len());
+        match String::from_utf8(raw) {
+            Ok(text) => {
+                self.raw = std::mem::replace(&mut self.text, text).into_bytes();
+                spans.extend(self.ends.iter().map(|&(a, z, cut)| (a, z, cut, false)));
+            }
+            Err(e) => {
+                let raw = e.into_bytes();
+                self.text.clear();
+                for &(a, z, cut) in &self.ends {
+                    let bytes = raw.get(a as usize..z as usize).unwrap_or(&[]);
+                    let start = offset(self.text.len());
+                    let bad = match std::str::from_utf8(bytes) {
+                        Ok(s) => {
+                            self.text.push_str(s);
+                            false
+                        }
+                        Err(_) => {
+                            self.text.push_str(&String::from_utf8_lossy(bytes));
+                            true
+                        }
+                    };
+                    spans.push((start, offset(self.text.len()), cut, bad));
+                    self.text.push('\n');
+                }
+                self.raw = raw;
+            }
+        }
+        self.raw.clear();
+        let text = self.text.as_str();
+        for (a, z, cut, bad_utf8) in spans {
+            let line = text.get(a as usize..z as usize).unwrap_or("");
+            let f = frame::frame(line);
+            let mut header = None;
+            let mut body = false;
+            if f.kernel {
+                let t = f.msg.trim_start();
+                if !t.is_empty() {
+                    // As the state machine reads it.
+                    let t = crate::unglue(t);
+                    header = table::header(t);
+                    body = is_body(t);
+                }
+            }
+            let msg = part(text, &f.msg, &mut self.owned);
+            let wall = f.wall.as_deref().map(|w| part(text, w, &mut self.owned));
+            self.lines.push(Pre {
+                line: (a, z),
+                cut,
+                bad_utf8,
+                framing: f.framing,
+                kernel: f.kernel,
+                caller: f.caller,
+                mono: f.mono,
+                msg,
+                wall,
+                header,
+                body,
+            });
+        }
+    }
+}
+
+/// Whether a kernel message outside any report starts one as body (the scan's rule).
+pub(crate) fn is_body(t: &str) -> bool {
+    builder::is_strict_body(t) || t.starts_with("CPU: ") && t.contains(" Comm: ")
+}
+
+/// `s` as a span of `text` when it lies in it, else as an owned string (a framing that unescaped
+/// or formatted it).
+fn part(text: &str, s: &str, owned: &mut Vec<String>) -> Part {
+    let off = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    if off <= text.len() && s.len() <= text.len() - off {
+        return Part::Span(offset(off), offset(off + s.len()));
+    }
+    owned.push(s.to_string());
+    Part::Owned(offset(owned.len() - 1))
+}
