@@ -77,6 +77,14 @@ pub fn parse(text: &str, src: &SourceRef, scale: Option<f64>) -> ParseResult<Arc
 
 /// True when `lines` look like arcstats: `name 4 value` rows with the ARC's own counters.
 pub fn looks_like(lines: &[&str]) -> bool {
+    // The ARC's own counters first: a cheap test most texts fail.
+    let arc_name = |l: &&str| {
+        let n = l.split_whitespace().next().unwrap_or_default();
+        matches!(n, "c_max" | "arc_meta_used" | "l2_size" | "mru_size" | "arc_no_grow")
+    };
+    if !lines.iter().any(arc_name) {
+        return false;
+    }
     let lines: Vec<&str> = lines
         .iter()
         .copied()
@@ -93,11 +101,8 @@ pub fn looks_like(lines: &[&str]) -> bool {
             matches!((w.next(), w.next(), w.next(), w.next()), (Some(n), Some(t), Some(d), None) if is_name(n) && (t == "4" || t == "3") && d.parse::<f64>().is_ok())
         })
         .count();
+    // (A line with an ARC counter's name is never filtered out above.)
     rows * 10 >= lines.len() * 7
-        && lines.iter().any(|l| {
-            let n = l.split_whitespace().next().unwrap_or_default();
-            matches!(n, "c_max" | "arc_meta_used" | "l2_size" | "mru_size" | "arc_no_grow")
-        })
 }
 
 #[cfg(test)]

@@ -97,6 +97,10 @@ fn sar_header(cols: &[&str]) -> bool {
 
 /// True when `line` is the column header of vmstat or sar -r.
 pub fn is_header(line: &str) -> bool {
+    // vmstat's header starts with the column `r`, sar's has `kbmemfree`: most lines have neither.
+    if !line.trim_start().starts_with('r') && !line.contains("kbmemfree") {
+        return false;
+    }
     let cols: Vec<&str> = line.split_whitespace().collect();
     vmstat_header(&cols) || sar_header(&cols)
 }

@@ -27,6 +27,9 @@ impl Numastat {
 
 /// `Node 0  Node 1  Total`: the node numbers, when the line is that header.
 pub fn node_header(l: &str) -> Option<Vec<u32>> {
+    if !l.trim_start().starts_with("Node") {
+        return None;
+    }
     let cols: Vec<&str> = l.split_whitespace().collect();
     if cols.first() != Some(&"Node") {
         return None;
