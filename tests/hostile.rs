@@ -706,6 +706,17 @@ fn history_database_is_private_and_follows_no_symlink() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+/// Files removed when dropped (also when a test fails).
+struct RemovedOnDrop(Vec<PathBuf>);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Item 2 as the attack is made: a local user plants symlinks in the temporary directory for the
 /// next PIDs, at the names memdx used to create there (`memdx-<kind>-<pid>.trace` -> a file of
 /// root's, `memdx-tracefs-<pid>` -> a directory of the user's choice), and root then runs a live
@@ -721,7 +732,8 @@ fn symlinks_planted_in_tmp_for_the_next_pids_are_not_followed() {
     std::fs::create_dir(&chosen).unwrap();
     let root = root_without_tracefs(&d);
     let tmp = std::env::temp_dir();
-    let mut planted = Vec::new();
+    // Removed however the test ends: the links are in the shared temporary directory.
+    let mut planted = RemovedOnDrop(Vec::new());
     let mut covered = false;
     for _try in 0..3 {
         let last: u32 =
@@ -735,7 +747,7 @@ fn symlinks_planted_in_tmp_for_the_next_pids_are_not_followed() {
             ] {
                 let p = tmp.join(name);
                 if std::os::unix::fs::symlink(target, &p).is_ok() {
-                    planted.push(p);
+                    planted.0.push(p);
                 }
             }
         }
@@ -762,9 +774,7 @@ fn symlinks_planted_in_tmp_for_the_next_pids_are_not_followed() {
             break;
         }
     }
-    for p in planted {
-        let _ = std::fs::remove_file(p);
-    }
+    drop(planted);
     std::fs::remove_dir_all(&d).unwrap();
     assert!(covered, "the capture never ran with a PID that had planted symlinks");
 }
