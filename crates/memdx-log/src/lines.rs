@@ -179,12 +179,14 @@ pub fn parse_address_frame(t: &str) -> Option<Frame> {
 /// The `from caller+0x3/0x4` tail of a 32-bit ARM frame since 5.16 (the caller is the next
 /// frame's function); any other tail as it is.
 fn strip_arm_from(rest: &str) -> &str {
-    match rest.strip_prefix("from ") {
-        Some(_) => "",
-        None => match rest.split_once("] from ") {
-            Some((m, _)) if m.starts_with('[') => &rest[..m.len() + 1],
-            _ => rest,
+    // Most frames have no tail at all: no substring search for them (it was 3% of a dense log).
+    match rest.as_bytes().first() {
+        Some(b'f') if rest.starts_with("from ") => "",
+        Some(b'[') => match rest.split_once("] from ") {
+            Some((m, _)) => &rest[..m.len() + 1],
+            None => rest,
         },
+        _ => rest,
     }
 }
 
