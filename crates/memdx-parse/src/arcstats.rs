@@ -66,11 +66,7 @@ pub fn parse(text: &str, src: &SourceRef, scale: Option<f64>) -> ParseResult<Arc
         }
     }
     if values.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "arcstats",
-            reason: "no `name type data` rows".into(),
-        });
+        return Err(ParseError::not_this(src, "arcstats", "no `name type data` rows"));
     }
     Ok(Parsed { value: ArcStats { values, derived: derived || scale.is_some(), source: src.clone() }, diags })
 }

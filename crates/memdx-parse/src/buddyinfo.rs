@@ -61,11 +61,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Buddyinfo> {
         }
     }
     if zones.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "buddyinfo",
-            reason: "no `Node N, zone Z` lines".into(),
-        });
+        return Err(ParseError::not_this(src, "buddyinfo", "no `Node N, zone Z` lines"));
     }
     Ok(Parsed { value: Buddyinfo { zones, source: src.clone() }, diags })
 }

@@ -56,11 +56,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<ProcCgroups> {
         }
     }
     if !header || controllers.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "/proc/cgroups",
-            reason: "no `#subsys_name` header and rows".into(),
-        });
+        return Err(ParseError::not_this(src, "/proc/cgroups", "no `#subsys_name` header and rows"));
     }
     Ok(Parsed { value: ProcCgroups { controllers, source: src.clone() }, diags })
 }

@@ -25,11 +25,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Cmdline> {
         return Err(ParseError::Empty { file: src.clone() });
     }
     if raw.lines().count() > 1 || raw.len() > 4096 * 4 {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "cmdline",
-            reason: "a kernel command line is one line".into(),
-        });
+        return Err(ParseError::not_this(src, "cmdline", "a kernel command line is one line"));
     }
     let mut params = Vec::new();
     let mut rest = raw;

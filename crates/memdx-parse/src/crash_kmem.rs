@@ -80,11 +80,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<KmemInfo> {
         }
     }
     if rows.iter().all(|r| r.label != "TOTAL MEM") {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "crash kmem -i",
-            reason: "no `TOTAL MEM` row".into(),
-        });
+        return Err(ParseError::not_this(src, "crash kmem -i", "no `TOTAL MEM` row"));
     }
     Ok(Parsed { value: KmemInfo { rows, source: src.clone() }, diags })
 }

@@ -124,11 +124,7 @@ pub fn parse(text: &str, src: &SourceRef, unit: Option<u64>) -> ParseResult<Free
         }
     }
     if !seen_mem {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "free",
-            reason: "no `Mem:` row".into(),
-        });
+        return Err(ParseError::not_this(src, "free", "no `Mem:` row"));
     }
     Ok(Parsed { value: out, diags })
 }

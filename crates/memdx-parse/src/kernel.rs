@@ -20,11 +20,7 @@ fn looks_like_release(s: &str) -> bool {
 /// Recognises `uname -r`, `uname -a` and `/proc/version` (`Linux version X ...`).
 pub fn parse(text: &str, src: &SourceRef) -> ParseResult<KernelRelease> {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
-    let not = || ParseError::NotThisFormat {
-        file: src.clone(),
-        format: "kernel release",
-        reason: "not uname or /proc/version output".into(),
-    };
+    let not = || ParseError::not_this(src, "kernel release", "not uname or /proc/version output");
     if text.lines().filter(|l| !l.trim().is_empty()).count() != 1 {
         return Err(not());
     }

@@ -53,6 +53,11 @@ pub enum ParseError {
 }
 
 impl ParseError {
+    /// The input is not `format`, for `reason` (said to the user in the skip list).
+    pub fn not_this(src: &SourceRef, format: &'static str, reason: impl Into<String>) -> ParseError {
+        ParseError::NotThisFormat { file: src.clone(), format, reason: reason.into() }
+    }
+
     /// The message without the file name (for lists already grouped by file), with the line if known.
     pub fn reason(&self) -> String {
         let (file, msg) = match self {

@@ -203,18 +203,14 @@ pub fn parse(text: &str, src: &SourceRef, unit_bytes: Option<u64>) -> ParseResul
         }
     }
     let Some(tool) = tool else {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "vmstat/sar -r samples",
-            reason: "no `r b swpd free ...` or `kbmemfree ...` header".into(),
-        });
+        return Err(ParseError::not_this(
+            src,
+            "vmstat/sar -r samples",
+            "no `r b swpd free ...` or `kbmemfree ...` header",
+        ));
     };
     if samples.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "vmstat/sar -r samples",
-            reason: "a header but no sample rows".into(),
-        });
+        return Err(ParseError::not_this(src, "vmstat/sar -r samples", "a header but no sample rows"));
     }
     // Every vmstat run prints the since-boot row first (a header repeated within a run does not).
     let since_boot = tool == Tool::Vmstat;

@@ -115,13 +115,7 @@ pub fn parse(text: &str, src: &SourceRef, path: &str) -> ParseResult<MemcgFile> 
             let no = counters[0].2;
             (MemcgValue::Counters(counters.into_iter().map(|(k, v, _)| (k, v)).collect()), no)
         }
-        None => {
-            return Err(ParseError::NotThisFormat {
-                file: src.clone(),
-                format: "memory cgroup file",
-                reason: "no value".into(),
-            })
-        }
+        None => return Err(ParseError::not_this(src, "memory cgroup file", "no value")),
     };
     Ok(Parsed {
         value: MemcgFile {

@@ -103,11 +103,11 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<MemcgStat> {
     }
     p.diags.retain(|d| !d.source.line.is_some_and(|l| header_lines.contains(&l)));
     let Some(version) = version_of(&p.value) else {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "memory.stat",
-            reason: "neither v1 (`cache`, `rss`) nor v2 (`anon`, `file`) keys".into(),
-        });
+        return Err(ParseError::not_this(
+            src,
+            "memory.stat",
+            "neither v1 (`cache`, `rss`) nor v2 (`anon`, `file`) keys",
+        ));
     };
     Ok(Parsed { value: MemcgStat { version, counters: p.value, cgroup, usage }, diags: p.diags })
 }

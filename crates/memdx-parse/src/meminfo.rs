@@ -61,11 +61,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Meminfo> {
         }
     }
     if entries.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "meminfo",
-            reason: "no `Key: value kB` lines".into(),
-        });
+        return Err(ParseError::not_this(src, "meminfo", "no `Key: value kB` lines"));
     }
     Ok(Parsed { value: Meminfo { entries, source: src.clone() }, diags })
 }

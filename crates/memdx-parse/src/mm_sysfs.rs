@@ -185,11 +185,7 @@ pub fn parse(text: &str, src: &SourceRef, path: Option<&str>) -> ParseResult<MmS
         }
     }
     if out.thp.is_empty() && out.pools.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "huge page settings",
-            reason: "no THP choice or hugetlb pool value".into(),
-        });
+        return Err(ParseError::not_this(src, "huge page settings", "no THP choice or hugetlb pool value"));
     }
     Ok(Parsed { value: out, diags })
 }

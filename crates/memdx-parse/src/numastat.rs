@@ -80,18 +80,10 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Numastat> {
         }
     }
     let Some(nodes) = nodes else {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "numastat -m",
-            reason: "no `Node 0 ... Total` header".into(),
-        });
+        return Err(ParseError::not_this(src, "numastat -m", "no `Node 0 ... Total` header"));
     };
     if rows.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "numastat -m",
-            reason: "a header but no rows".into(),
-        });
+        return Err(ParseError::not_this(src, "numastat -m", "a header but no rows"));
     }
     Ok(Parsed { value: Numastat { nodes, rows, source: src.clone() }, diags })
 }

@@ -97,11 +97,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Pagetypeinfo> {
         }
     }
     if out.free.is_empty() && out.blocks.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "pagetypeinfo",
-            reason: "no per-migratetype rows".into(),
-        });
+        return Err(ParseError::not_this(src, "pagetypeinfo", "no per-migratetype rows"));
     }
     Ok(Parsed { value: out, diags })
 }

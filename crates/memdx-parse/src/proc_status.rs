@@ -61,11 +61,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<ProcStatus> {
         }
     }
     if !seen_name {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "/proc/<pid>/status",
-            reason: "no `Name:` line".into(),
-        });
+        return Err(ParseError::not_this(src, "/proc/<pid>/status", "no `Name:` line"));
     }
     Ok(Parsed { value: st, diags })
 }

@@ -183,18 +183,10 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<ProcessTable> {
         });
     }
     let Some(l) = lay else {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "process table",
-            reason: "no header with PID and RSS/RES".into(),
-        });
+        return Err(ParseError::not_this(src, "process table", "no header with PID and RSS/RES"));
     };
     if procs.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "process table",
-            reason: "a header but no process rows".into(),
-        });
+        return Err(ParseError::not_this(src, "process table", "a header but no process rows"));
     }
     Ok(Parsed { value: ProcessTable { tool: l.tool, procs, mem_total_kb, source: src.clone() }, diags })
 }

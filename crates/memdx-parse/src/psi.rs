@@ -93,11 +93,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Vec<Psi>> {
     }
     out.retain(|b| b.some.is_some() || b.full.is_some());
     if out.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "PSI",
-            reason: "no `some avg10=...` lines".into(),
-        });
+        return Err(ParseError::not_this(src, "PSI", "no `some avg10=...` lines"));
     }
     Ok(Parsed { value: out, diags })
 }

@@ -52,11 +52,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<SlabAliases> {
         }
     }
     if out.groups.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "slab aliases",
-            reason: "no `name -> :target` lines".into(),
-        });
+        return Err(ParseError::not_this(src, "slab aliases", "no `name -> :target` lines"));
     }
     Ok(Parsed { value: out, diags })
 }

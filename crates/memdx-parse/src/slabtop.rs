@@ -30,11 +30,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<SlabTable> {
         }
     }
     if !in_table {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "slabtop",
-            reason: "no `OBJS ACTIVE USE OBJ SIZE ... NAME` header".into(),
-        });
+        return Err(ParseError::not_this(src, "slabtop", "no `OBJS ACTIVE USE OBJ SIZE ... NAME` header"));
     }
     Ok(Parsed {
         value: SlabTable {

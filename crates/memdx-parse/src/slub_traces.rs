@@ -102,11 +102,11 @@ pub fn parse(text: &str, src: &SourceRef, path: Option<&str>) -> ParseResult<Slu
         }
     }
     if sites.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "slub alloc/free traces",
-            reason: "no `count func+off/size age=...` lines".into(),
-        });
+        return Err(ParseError::not_this(
+            src,
+            "slub alloc/free traces",
+            "no `count func+off/size age=...` lines",
+        ));
     }
     Ok(Parsed {
         value: SlubTraces { cache: path.and_then(cache_of_path), alloc, sites, source: src.clone() },

@@ -53,11 +53,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<SmapsRollup> {
     }
     let has = |key: &str| fields.iter().any(|(k, ..)| k == key);
     if !(rollup || has("Rss") && has("Pss")) {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "smaps_rollup",
-            reason: "no `[rollup]` line and no Rss/Pss".into(),
-        });
+        return Err(ParseError::not_this(src, "smaps_rollup", "no `[rollup]` line and no Rss/Pss"));
     }
     Ok(Parsed { value: SmapsRollup { fields, source: src.clone() }, diags })
 }

@@ -55,11 +55,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Sysctls> {
         }
     }
     if entries.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "sysctl",
-            reason: "no `name = value` lines".into(),
-        });
+        return Err(ParseError::not_this(src, "sysctl", "no `name = value` lines"));
     }
     Ok(Parsed { value: Sysctls { entries, source: src.clone() }, diags })
 }

@@ -89,11 +89,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Vmallocinfo> {
         out.bytes = out.bytes.saturating_add(bytes);
     }
     if out.areas == 0 {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "vmallocinfo",
-            reason: "no `0x...-0x... SIZE caller` line".into(),
-        });
+        return Err(ParseError::not_this(src, "vmallocinfo", "no `0x...-0x... SIZE caller` line"));
     }
     callers.sort_by(|a, b| b.pages.cmp(&a.pages).then(b.bytes.cmp(&a.bytes)).then(a.line.cmp(&b.line)));
     out.callers = callers;

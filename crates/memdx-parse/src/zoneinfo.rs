@@ -144,11 +144,7 @@ pub fn parse(text: &str, src: &SourceRef) -> ParseResult<Zoneinfo> {
         }
     }
     if zones.is_empty() {
-        return Err(ParseError::NotThisFormat {
-            file: src.clone(),
-            format: "zoneinfo",
-            reason: "no `Node N, zone Z` header".into(),
-        });
+        return Err(ParseError::not_this(src, "zoneinfo", "no `Node N, zone Z` header"));
     }
     Ok(Parsed { value: Zoneinfo { zones, node_stats, source: src.clone() }, diags })
 }
