@@ -82,9 +82,14 @@ fn tracefs() -> Option<Tracefs> {
     }
     let guard = tracefs_unchanged();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    // A private mount of a memdx run is not the system's: the next capture unmounts it when its
+    // owner is gone (a killed run here leaves one), and the test would lose its view of tracefs.
     let found = mounts.lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 2 && f[2] == "tracefs").then(|| PathBuf::from(f[1]))
+        let private = f.get(1).is_some_and(|d| {
+            Path::new(d).file_name().is_some_and(|n| n.to_string_lossy().starts_with("memdx-tracefs"))
+        });
+        (f.len() > 2 && f[2] == "tracefs" && !private).then(|| PathBuf::from(f[1]))
     });
     if let Some(dir) = found {
         return Some(Tracefs { dir, mounted_here: false, _one_at_a_time: guard });
