@@ -119,6 +119,15 @@ fn pins_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     (out.status.code(), v)
 }
 
+/// Pages `memdx history --json` shows pinning dying memcgs at `parent` (its `history.memcg_pinned`
+/// row, at the latest sample).
+pub fn history_pinned_pages(db: &Path, parent: &str) -> u64 {
+    let out = memdx().args(["history", "--json", "--db"]).arg(db).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("history --json ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    common::history_pinned_pages(&v, parent)
+}
+
 fn dying_memcgs(v: &serde_json::Value) -> u64 {
     v["dying_memcgs"].as_u64().expect("dying count")
 }
@@ -321,6 +330,7 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
         .parse()
         .unwrap();
     assert!(within(exported / 4096, charged, 5), "exported {exported} bytes, charged {charged} pages");
+    common::promtool_check_metrics(&body);
     drop(_server);
     let db = fx.dir.join("history.db");
     let out = memdx().args(["record", "--once", "--db"]).arg(&db).output().unwrap();
@@ -329,6 +339,9 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     let names = store.names(memdx_store::sample::kind::MEMCG_PINNED).unwrap();
     assert!(names.contains(&parent), "recorded parents: {names:?}");
     drop(store);
+    let history = history_pinned_pages(&db, &parent);
+    assert!(within(history, charged, 5), "memdx history {history} pages, charged {charged}");
+    println!("exporter {} pages, memdx history {history} pages", exported / 4096);
 
     // The step memdx names frees the pages, and the memcg goes with them.
     let freed = |t: &str, p: &String| {

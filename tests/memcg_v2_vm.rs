@@ -231,6 +231,8 @@ struct Results {
     json: BTreeMap<String, serde_json::Value>,
     /// Files printed in hex (`od -An -tx1`) between `hex-begin NAME` and `hex-end`.
     files: BTreeMap<String, Vec<u8>>,
+    /// Text files printed between `text-begin NAME` and `text-end`.
+    texts: BTreeMap<String, String>,
 }
 
 impl Results {
@@ -241,7 +243,12 @@ impl Results {
             if let Some(rest) = line.strip_prefix("memdx-vm: ") {
                 let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
                 match (k, doc.take()) {
-                    ("json-begin" | "hex-begin", _) => doc = Some((v.to_string(), String::new())),
+                    ("json-begin" | "hex-begin" | "text-begin", _) => {
+                        doc = Some((v.to_string(), String::new()))
+                    }
+                    ("text-end", Some((name, body))) => {
+                        r.texts.insert(name, body);
+                    }
                     ("json-end", Some((name, body))) => {
                         let parsed = serde_json::from_str(&body)
                             .unwrap_or_else(|e| panic!("guest JSON {name} ({e}):\n{body}"));
@@ -479,6 +486,9 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     let exported =
         metric("memdx_memcg_dying_pinned_bytes{parent=\"/memdx-test-pins\",kind=\"page_cache\"}") / PAGE;
     assert!(within(exported, child, 5), "exported {exported} pages, charged {child}");
+    common::promtool_check_metrics(
+        r.texts.get("metrics").unwrap_or_else(|| panic!("no exposition: {}", ctx())),
+    );
 
     // The recorder's database holds the same numbers.
     assert_eq!(r.get("record-exit"), Some("0"), "{}", ctx());
@@ -502,6 +512,14 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     assert!(within(recorded_pages, child, 5), "recorded {recorded_pages} pages, charged {child}");
     assert_eq!(recorded(memdx_store::sample::kind::MEMCG_DYING_BY_PARENT), 1.0);
     drop(store);
+    // `memdx history` shows them from that database.
+    let out = common::memdx().args(["history", "--json", "--db"]).arg(&db).output().unwrap();
+    let hv: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let history_pages = common::history_pinned_pages(&hv, "/memdx-test-pins");
+    assert!(within(history_pages, child, 5), "memdx history {history_pages} pages, charged {child}");
+    let table = hv["tables"].as_array().unwrap().iter().find(|t| t["id"] == "history.memcg_pinned").unwrap();
+    let row = table["rows"].as_array().unwrap().iter().find(|r| r[0] == "/memdx-test-pins").unwrap();
+    assert_eq!(row[1], "1", "dying below /memdx-test-pins in memdx history: {row}");
 
     // The guest ran memdx's steps in order, as printed, until the memcg was gone.
     let steps: Vec<&str> = p["next_steps"]
@@ -540,7 +558,7 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     println!(
         "cgroup v2 VM ({accel}, kernel {}): memdx {pinned} pinned pages at /memdx-test-pins (1 dying), the child's \
          memory.stat {child}, the parent's {parent}, fincore {fincore}, kpagecgroup {reported}, exporter \
-         {exported}, recorder {recorded_pages}; file {} pages; \
+         {exported}, recorder {recorded_pages}, history {history_pages}; file {} pages; \
          freed after {} of memdx's {} steps: {after:?}",
         r.get("boot").unwrap_or("?"),
         f["pages"],

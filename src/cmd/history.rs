@@ -19,8 +19,8 @@ use std::path::PathBuf;
 /// Show what grew and when, from the history `memdx record` wrote.
 ///
 /// Show what grew and when, from the history `memdx record` wrote: per slab cache growth with a
-/// straight-line fit and a leak verdict (steady growth or churn), the memcg count trend, the
-/// fragmentation trend, per process RSS growth, and the OOM and allocation-failure timeline of the
+/// straight-line fit and a leak verdict (steady growth or churn), the memcg count trend, the pages
+/// pinning dying memcgs per live parent (and their dying count on cgroup v2), the fragmentation trend, per process RSS growth, and the OOM and allocation-failure timeline of the
 /// logs given with --log.
 ///
 /// Examples:
@@ -113,9 +113,7 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let q = Query {
         since,
-        kinds: [kind::SLAB_KB, kind::SLAB_OBJS, kind::PROC_RSS, kind::MEMCG, kind::BUDDY, kind::MEMINFO]
-            .map(String::from)
-            .to_vec(),
+        kinds: memdx_store::findings::KINDS.iter().map(|k| k.to_string()).collect(),
         name: None,
     };
     let h = store.load(&q)?;
@@ -298,9 +296,7 @@ pub fn diagnose_extras(
         let store = Store::open_read_only(db)?;
         let h = store.load(&Query {
             since: None,
-            kinds: [kind::SLAB_KB, kind::SLAB_OBJS, kind::PROC_RSS, kind::MEMCG, kind::BUDDY, kind::MEMINFO]
-                .map(String::from)
-                .to_vec(),
+            kinds: memdx_store::findings::KINDS.iter().map(|k| k.to_string()).collect(),
             name: None,
         })?;
         let r = analyze(&h);

@@ -142,3 +142,60 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// `promtool check metrics` on an exposition; skips (with the reason) when promtool is missing.
+pub fn promtool_check_metrics(body: &str) {
+    use std::io::Write;
+    if !have("promtool") {
+        return skip("promtool not installed (apt-get install -y prometheus)");
+    }
+    let mut c = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Pages of 4 KiB that a `memdx history --json` document shows pinning dying memcgs at `parent` at
+/// the latest sample (the `pinned` column of its `history.memcg_pinned` row, `12.0 MiB`: rounded to
+/// 0.1 of its unit).
+pub fn history_pinned_pages(v: &serde_json::Value, parent: &str) -> u64 {
+    let table = v["tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["id"] == "history.memcg_pinned"))
+        .unwrap_or_else(|| panic!("no history.memcg_pinned table: {v:#}"));
+    let col = |name: &str| {
+        table["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("{table}"))
+    };
+    let row = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r[col("parent")] == parent)
+        .unwrap_or_else(|| panic!("no row for {parent}: {table:#}"));
+    assert!(row[col("last recorded")].as_str().unwrap().ends_with("(latest sample)"), "{row}");
+    let text = row[col("pinned")].as_str().unwrap();
+    let (n, unit) = text.split_once(' ').unwrap_or_else(|| panic!("{text}"));
+    let scale = match unit {
+        "KiB" => 1u64 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => panic!("unit of {text:?}"),
+    };
+    (n.parse::<f64>().unwrap() * scale as f64 / 4096.0).round() as u64
+}

@@ -19,6 +19,17 @@ pub const DYING_MIN_GROWTH: f64 = 100.0;
 /// Order checked for the fragmentation trend: PAGE_ALLOC_COSTLY_ORDER, the largest order the
 /// allocator retries hard for (kernel stacks, network buffers, slab pages of large objects).
 pub const FRAG_ORDER: usize = 3;
+/// The series kinds [`analyze`] reads (what `memdx history` and `diagnose --db` load).
+pub const KINDS: &[&str] = &[
+    kind::SLAB_KB,
+    kind::SLAB_OBJS,
+    kind::PROC_RSS,
+    kind::MEMCG,
+    kind::MEMCG_PINNED,
+    kind::MEMCG_DYING_BY_PARENT,
+    kind::BUDDY,
+    kind::MEMINFO,
+];
 
 fn hours(s: i64) -> String {
     if s >= 2 * 86400 {
@@ -314,6 +325,10 @@ pub fn analyze(h: &History) -> Report {
         );
     }
 
+    if let Some(t) = pinned_table(h) {
+        out.tables.push(t);
+    }
+
     // Fragmentation.
     let frag = fragmentation_series(h);
     let mut rows = Vec::new();
@@ -365,4 +380,126 @@ pub fn analyze(h: &History) -> Report {
     }
     out.findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.score.total_cmp(&a.score)));
     out
+}
+
+fn utc(t: i64) -> String {
+    format!("{} UTC", memdx_core::time::fmt_utc(t))
+}
+
+/// Most parents listed in the table of pages pinning dying memcgs.
+const PINNED_ROWS: usize = 20;
+
+/// The pages pinning dying memcgs per closest live parent, and the dying count where the hierarchy
+/// gives one per parent (cgroup v2), as recorded: the latest, first and largest figures in the window
+/// and when the parent was last recorded holding them (a parent is recorded only while it holds pinned
+/// pages or dying descendants, so a parent that stops before the last sample was cleared then).
+pub fn pinned_table(h: &History) -> Option<Table> {
+    let last_sample = *h.times.last()?;
+    let mut rows: Vec<(f64, Vec<String>)> = Vec::new();
+    for s in h.of_kind(kind::MEMCG_PINNED) {
+        let (Some(&(t_first, first)), Some(&(t_last, last))) = (s.points.first(), s.points.last()) else {
+            continue;
+        };
+        let max = s.points.iter().map(|p| p.1).fold(0.0, f64::max);
+        let dying = h
+            .get(kind::MEMCG_DYING_BY_PARENT, &s.name)
+            .and_then(|d| d.points.iter().rev().find(|p| p.0 == t_last))
+            .map(|p| format!("{:.0}", p.1))
+            .unwrap_or_else(|| "-".into());
+        let until = if t_last == last_sample {
+            format!("{} (latest sample)", utc(t_last))
+        } else {
+            format!("{} (not in later samples: cleared)", utc(t_last))
+        };
+        rows.push((
+            if t_last == last_sample { last } else { -1.0 },
+            vec![
+                s.name.clone(),
+                dying,
+                kib((last / 1024.0) as u64),
+                format!("{} at {}", kib((first / 1024.0) as u64), utc(t_first)),
+                kib((max / 1024.0) as u64),
+                until,
+            ],
+        ));
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let n = rows.len();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
+    let mut notes = vec![
+        "pinned: page cache and anon pages charged to dying memcgs, counted at their closest live parent \
+         (cgroup v1: exact from memory.stat; v2: may include the parent's own pages); dying: the parent's \
+         dying descendants (cgroup v2 cgroup.stat; '-' on v1, which counts them only machine-wide)"
+            .to_string(),
+        "memdx memcg pins --files DIR... names the files holding them and the step that frees them".into(),
+    ];
+    if n > PINNED_ROWS {
+        notes.push(format!("the {PINNED_ROWS} parents holding most at the latest sample of {n}"));
+    }
+    Some(Table {
+        id: "history.memcg_pinned".into(),
+        title: "Pages pinning dying memory cgroups, by live parent".into(),
+        columns: ["parent", "dying", "pinned", "first recorded", "max", "last recorded"]
+            .map(String::from)
+            .to_vec(),
+        rows: rows.into_iter().take(PINNED_ROWS).map(|r| r.1).collect(),
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(kind: &str, name: &str, points: &[(i64, f64)]) -> Series {
+        Series { kind: kind.into(), name: name.into(), points: points.to_vec() }
+    }
+
+    /// Three samples a minute apart: /a holds 3072 pages (12 MiB) of one dying memcg throughout, /b
+    /// held 256 pages (1 MiB) at the first two samples only, so it was cleared before the third.
+    #[test]
+    fn pinned_table_gives_latest_first_and_max_per_parent() {
+        let t = [1_800_000_000, 1_800_000_060, 1_800_000_120];
+        let mib = 1024.0 * 1024.0;
+        let h = History {
+            source: "h.db".into(),
+            times: t.to_vec(),
+            series: vec![
+                series(
+                    kind::MEMCG_PINNED,
+                    "/a",
+                    &[(t[0], 4.0 * mib), (t[1], 12.0 * mib), (t[2], 12.0 * mib)],
+                ),
+                series(kind::MEMCG_DYING_BY_PARENT, "/a", &[(t[0], 1.0), (t[1], 1.0), (t[2], 1.0)]),
+                series(kind::MEMCG_PINNED, "/b", &[(t[0], mib), (t[1], mib)]),
+            ],
+        };
+        let table = pinned_table(&h).unwrap();
+        assert_eq!(table.id, "history.memcg_pinned");
+        assert_eq!(
+            table.rows,
+            vec![
+                vec![
+                    "/a".to_string(),
+                    "1".into(),
+                    "12.0 MiB".into(),
+                    "4.0 MiB at 2027-01-15 08:00:00 UTC".into(),
+                    "12.0 MiB".into(),
+                    "2027-01-15 08:02:00 UTC (latest sample)".into()
+                ],
+                vec![
+                    "/b".to_string(),
+                    "-".into(),
+                    "1.0 MiB".into(),
+                    "1.0 MiB at 2027-01-15 08:00:00 UTC".into(),
+                    "1.0 MiB".into(),
+                    "2027-01-15 08:01:00 UTC (not in later samples: cleared)".into()
+                ],
+            ]
+        );
+        assert!(analyze(&h).tables.iter().any(|t| t.id == "history.memcg_pinned"));
+        assert!(pinned_table(&History { series: vec![], ..h }).is_none());
+    }
 }
