@@ -153,6 +153,13 @@ impl Segmenter {
             return;
         }
         let unindented = line.trim_start();
+        // Command output with a blank line in it goes on until the next prompt, unless what follows
+        // the blank line is prose or a kernel log line: the output ended and the paste went on.
+        if self.held.as_ref().is_some_and(|h| h.headed && h.text.ends_with("\n\n") && h.text.trim() != "")
+            && (is_prose(unindented) || (self.is_log)(unindented))
+        {
+            self.close(out);
+        }
         if (self.is_log)(unindented) && !self.held.as_ref().is_some_and(|h| h.headed) {
             self.close(out);
             let ind = *self.pass_indent.get_or_insert(indent_of(line));
@@ -278,6 +285,26 @@ pub fn has_structure(text: &str) -> bool {
             || prompt(t).is_some_and(|c| !c.is_empty())
             || bare_command(t).is_some()
     })
+}
+
+/// A sentence, not a line of command output: at least four words, no digit, and most words
+/// lowercase letters (a table header such as `PID USER PR NI` is upper case; output lines carry
+/// numbers). `Then I ran this, output attached:` is prose.
+fn is_prose(t: &str) -> bool {
+    if t.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (mut words, mut lower) = (0usize, 0usize);
+    for w in t.split_whitespace() {
+        words += 1;
+        let w = w.trim_end_matches([',', '.', ':', ';', '!', '?', ')']).trim_start_matches('(');
+        let mut b = w.bytes();
+        let first_ok = b.next().is_some_and(|c| c.is_ascii_alphabetic());
+        if first_ok && w.len() > 1 && w.bytes().skip(1).all(|c| c.is_ascii_lowercase() || c == b'\'') {
+            lower += 1;
+        }
+    }
+    words >= 4 && lower * 4 >= words * 3
 }
 
 fn indent_of(line: &str) -> usize {
@@ -808,6 +835,26 @@ mod tests {
         let doc = "$ cat /proc/buddyinfo\nNode 0, zone   Normal  1 2 3\n$ sleep 60\n$ cat /proc/buddyinfo\nNode 0, zone   Normal  0 0 1\n";
         let c = run(doc);
         assert_eq!(c.blocks.iter().filter(|b| b.format == Format::Buddyinfo).count(), 2);
+    }
+
+    #[test]
+    fn prose_after_command_output_ends_it() {
+        let doc = "cat /proc/buddyinfo\nNode 0, zone   Normal  1 2 3\n\nThen I ran this, output attached:\n\n[ 1.0] x\n";
+        let c = run(doc);
+        assert_eq!(c.blocks.len(), 1);
+        assert_eq!((c.blocks[0].format, c.blocks[0].last_line), (Format::Buddyinfo, 2));
+        assert_eq!(c.log[3], "Then I ran this, output attached:");
+        // A blank line inside output does not end it when a table follows.
+        let doc = "$ top -b -n 1\ntop - 10:00:01 up 1 day\nTasks: 100 total\n\n    PID USER      PR  NI    VIRT    RES\n      1 root      20   0  100000   5000\n";
+        let c = run(doc);
+        assert_eq!(c.log.iter().filter(|l| !l.is_empty()).count(), 0, "{:?}", c.log);
+        // A kernel log after the output of a command.
+        let doc = "$ cat /proc/buddyinfo\nNode 0, zone   Normal  1 2 3\n\n[ 1.0] x\n";
+        let c = run(doc);
+        assert_eq!(c.log[3], "[ 1.0] x");
+        assert!(!is_prose("Per-node process memory usage (in MBs) for PID 1"));
+        assert!(!is_prose("PID USER PR NI VIRT RES SHR"));
+        assert!(is_prose("and here is what dmesg printed:"));
     }
 
     #[test]
