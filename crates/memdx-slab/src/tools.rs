@@ -96,7 +96,8 @@ pub fn sniff(text: &str) -> Option<ToolFormat> {
     if frames_tab > 0 && perf_header > 0 {
         return Some(ToolFormat::PerfScript);
     }
-    // stackcount without its banner: indented frames closed by an indented count.
+    // stackcount without its banner: indented frames closed by an indented count (an indented
+    // shell session, `    $ cat x` then `    20971520`, is not one: its lines are not frames).
     let mut frames = 0;
     for l in text.lines().take(400) {
         let t = l.trim();
@@ -104,12 +105,31 @@ pub fn sniff(text: &str) -> Option<ToolFormat> {
             if t.parse::<u64>().is_ok() && frames > 0 {
                 return Some(ToolFormat::Stackcount);
             }
-            frames += 1;
-        } else {
-            frames = 0;
+            if stackcount_line(t) {
+                frames += 1;
+                continue;
+            }
         }
+        frames = 0;
     }
     None
+}
+
+/// A line stackcount prints above a count: a symbol (`kmem_cache_alloc`, `f+0x1a`, `[unknown]`),
+/// `addr symbol` with `-a`, the `--` between kernel and user frames, or `b'comm' [pid]` with `-P`.
+fn stackcount_line(t: &str) -> bool {
+    let symbol =
+        |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+/[]:<>-".contains(&b));
+    let w: Vec<&str> = t.split_whitespace().collect();
+    match w.as_slice() {
+        [s] => *s == "--" || *s == "-" || symbol(s),
+        [a, s] => match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            // `b'comm' [pid]`, or `symbol [module]`.
+            Some(inner) => inner.parse::<u32>().is_ok() || symbol(a),
+            None => a.bytes().all(|b| b.is_ascii_hexdigit()) && symbol(s),
+        },
+        _ => false,
+    }
 }
 
 /// Parses a tool output, recognising the tool by content; `None` format when nothing fits.
@@ -619,6 +639,16 @@ fn perf_script(text: &str, src: &SourceRef, out: &mut ToolStacks, sk: &mut Skipp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bannerless_stackcount_needs_frames() {
+        let real = "  kmem_cache_alloc_noprof\n  __d_alloc+0x1a [kernel]\n  ffffffff81000000 do_syscall_64\n  --\n  mkdir\n    b'systemd' [1]\n    6400\n";
+        assert_eq!(sniff(real), Some(ToolFormat::Stackcount));
+        // An indented shell session: a command, then the number it printed.
+        let session = "    $ cat /sys/fs/cgroup/memory/pod1/memory.limit_in_bytes\n    20971520\n";
+        assert_eq!(sniff(session), None);
+        assert_eq!(sniff("    Total memory usage:\n    5\n"), None);
+    }
 
     #[test]
     fn bcc_frame_forms() {
