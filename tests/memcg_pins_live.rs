@@ -12,10 +12,21 @@
 
 mod common;
 
-use common::memdx;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// memdx keeping its state (the names of the cgroups it sees) in this test process's own directory,
+/// removed with the fixture.
+fn memdx() -> Command {
+    let mut c = common::memdx();
+    c.env("MEMDX_STATE_DIR", state_dir());
+    c
+}
+
+fn state_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pins-state-{}", std::process::id()))
+}
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
@@ -38,6 +49,7 @@ impl Drop for Fixture {
         let _ = std::fs::remove_dir(&self.keeper);
         let _ = std::fs::remove_dir(&self.parent);
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(state_dir());
     }
 }
 
@@ -263,6 +275,11 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     let charged = stat(&fx.child, key) / 4096;
     let cached = fincore_pages(&file);
     assert!(charged >= 3000, "the child was charged {charged} pages of its 3072-page file");
+    // A live memdx run sees the child alive (and remembers it) before it is removed.
+    let seen_before = common::unix_now();
+    let (_, before) = pins_json(&["--stat-only"]);
+    assert!(before["walk_truncated"] == false, "{before}");
+    let child_path = format!("/memdx-test-pins-{id}/job");
     std::fs::remove_dir(&fx.child).unwrap();
     // The parent's memory.stat after the removal: its subtree's page cache less its own and the live
     // child's is what the dying child holds (v2 has no own counters: a parent has no processes).
@@ -296,9 +313,16 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
     if version == "v2" {
         assert_eq!(p["dying"], 1);
     }
+    // memdx names the removed cgroup itself, as it last saw it alive.
+    let named = &p["removed_cgroups"];
+    assert_eq!(named.as_array().map(Vec::len), Some(1), "{p:#}");
+    assert_eq!(named[0]["path"], child_path.as_str(), "{p:#}");
+    let last_seen = named[0]["last_seen"].as_i64().unwrap();
+    assert!(last_seen >= seen_before && last_seen <= common::unix_now(), "{named}");
     let f = &p["files"][0];
     assert_eq!(f["path"], file.to_str().unwrap());
     assert!(within(f["pages"].as_u64().unwrap(), charged, 5), "{f}");
+    println!("memdx names the removed cgroup: {}", named[0]);
     println!(
         "cgroup {version}: memdx {pinned} pinned pages at {parent}, the child's memory.stat {charged}, the \
          parent's {residual}, fincore {}, \
@@ -319,6 +343,11 @@ fn dying_memcg_is_found_with_its_file_and_freed_by_the_step_memdx_names() {
         d["tables"].as_array().unwrap().iter().find(|t| t["id"] == "memcg.pins").expect("memcg.pins table");
     let row = table["rows"].as_array().unwrap().iter().find(|r| r[0] == parent.as_str()).expect("parent row");
     assert!(row[4].as_str().unwrap().contains("memory."), "{row}");
+    let dying_cell = row[1].as_str().unwrap();
+    assert!(dying_cell.contains(&format!("{child_path} (removed; last seen at ")), "{row}");
+    let out = memdx().args(["memcg", "pins", "--stat-only"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("  dying: {child_path} (removed; last seen at ")), "{text}");
     let (_server, addr) = common::serve(&[]);
     let (code, body) = common::http_get(&addr, "/metrics");
     assert_eq!(code, 200);

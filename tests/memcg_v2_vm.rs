@@ -468,6 +468,14 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     assert!(within(pinned, fincore, 5), "memdx {pinned} pages, fincore {fincore}");
     let reported = p["reported_by_kpagecgroup"]["page cache"].as_u64().unwrap_or(0);
     assert!(within(reported, child, 5), "kpagecgroup at the parent: {reported}, charged {child}");
+    // memdx names the removed cgroup itself (seen alive by the diagnose run before rmdir), and no
+    // dying memcg below the parent is left unnamed.
+    assert!(matches!(r.get("diagnose-exit"), Some("0" | "1")), "{}", ctx());
+    let named = &p["removed_cgroups"];
+    assert_eq!(named.as_array().map(Vec::len), Some(1), "{p:#}");
+    assert_eq!(named[0]["path"], "/memdx-test-pins/job", "{p:#}");
+    assert!(named[0]["last_seen"].as_i64().unwrap() >= r.num("seen-before") as i64, "{named}");
+    assert_eq!(p["unnamed_dying"], 0, "{p:#}");
     let f = &p["files"][0];
     assert_eq!(f["path"], "/mnt/data/data.bin", "{p:#}");
     assert!(within(f["pages"].as_u64().unwrap(), fincore, 5), "{f}");
@@ -555,12 +563,18 @@ fn dying_memcg_on_cgroup_v2_is_found_with_its_file_and_freed_in_a_vm() {
     let a = &r.json["after"];
     assert_eq!(a["dying_memcgs"], 0, "{a:#}");
     assert!(a["parents"].as_array().unwrap().is_empty(), "{a:#}");
+    // The state is private, and the freed memcg's name is forgotten once the parent has no dying one.
+    assert_eq!(r.get("state-mode"), Some("700 600"), "{}", ctx());
+    let state = r.texts.get("state").unwrap_or_else(|| panic!("no state file: {}", ctx()));
+    assert!(state.lines().any(|l| l.ends_with("\t/memdx-test-pins")), "{state}");
+    assert!(!state.contains("/memdx-test-pins/job"), "{state}");
     println!(
-        "cgroup v2 VM ({accel}, kernel {}): memdx {pinned} pinned pages at /memdx-test-pins (1 dying), the child's \
+        "cgroup v2 VM ({accel}, kernel {}): memdx {pinned} pinned pages at /memdx-test-pins (1 dying: {}), the child's \
          memory.stat {child}, the parent's {parent}, fincore {fincore}, kpagecgroup {reported}, exporter \
          {exported}, recorder {recorded_pages}, history {history_pages}; file {} pages; \
          freed after {} of memdx's {} steps: {after:?}",
         r.get("boot").unwrap_or("?"),
+        named[0],
         f["pages"],
         ran.len(),
         steps.len()

@@ -115,7 +115,12 @@ pub fn run(args: Args) -> Result<u8> {
         bar.finish_and_clear();
     } else if args.root.is_none() {
         case.live = true;
-        live::read_root(std::path::Path::new("/"), &mut case, Some(now()));
+        // The live machine: memdx also remembers its cgroups, to name them once removed.
+        let opts = live::ReadOptions {
+            cgroup_names: memdx_source::cgroup_names::state_dir(),
+            ..live::ReadOptions::default()
+        };
+        live::read_root_with(std::path::Path::new("/"), &mut case, Some(now()), &opts);
     }
     for e in &io_errors {
         eprintln!("memdx: error: {e}");

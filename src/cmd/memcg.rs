@@ -17,7 +17,9 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum MemcgCmd {
     /// Pages pinning dying memory cgroups, by live parent and kind, the files they cache, and the
-    /// precise step that frees them (root: reads /proc/kpagecgroup and /proc/kpageflags).
+    /// precise step that frees them (root: reads /proc/kpagecgroup and /proc/kpageflags). Removed
+    /// cgroups are named when an earlier live diagnose, record or memcg pins run saw them alive (memdx
+    /// remembers them in $MEMDX_STATE_DIR, by default /var/lib/memdx for root).
     Pins(PinsArgs),
 }
 
@@ -56,8 +58,16 @@ counted at that ancestor and told from the ancestor's own with memory.stat";
 const UNATTRIBUTABLE_NOTE: &str = "attributed: pages and their kinds per closest live ancestor (memory.stat), \
 and with --files the files whose cached pages the kernel reports there. Cannot be attributed from /proc: which \
 dying memcg below an ancestor holds a page, how the pages split among several dying memcgs, and what the \
-removed cgroups were called; kpagecgroup also does not tell an ancestor's own pages from its dying \
+removed cgroups were called (see the next note); kpagecgroup also does not tell an ancestor's own pages from its dying \
 descendants' (cgroup v1: the own count is given beside; v2: the pinned count is an upper bound)";
+
+/// Where the names of removed cgroups come from, and what they do not prove.
+const NAMES_NOTE: &str = "removed cgroups are named from memdx's own record of the cgroups it saw alive \
+(every live diagnose, record sample and memcg pins run; the cgroup-names file of its state directory, \
+MEMDX_STATE_DIR or /var/lib/memdx for root): one it saw and no longer finds was removed after it was last seen. \
+Listed below the live parent whose dying memcgs they are; a removed cgroup stays listed until the kernel's counts \
+say its parent holds no dying memcg (cgroup v2 per parent, v1 only machine-wide), so on v1 a listed one may \
+already be freed. Dying memcgs removed before memdx ever saw them are counted, not named";
 
 fn pins_cmd(args: PinsArgs) -> Result<u8> {
     let root = args.root.as_path();
@@ -65,7 +75,7 @@ fn pins_cmd(args: PinsArgs) -> Result<u8> {
         .ok()
         .and_then(|t| memdx_parse::cgroups::parse(&t, &memdx_core::SourceRef::new("/proc/cgroups")).ok())
         .map(|p| p.value);
-    let Some(tree) = pins::read_tree(root, cgroups.as_ref()) else {
+    let Some(mut tree) = pins::read_tree(root, cgroups.as_ref()) else {
         bail!(
             "no memory cgroup hierarchy under {}: neither a v1 memory mount nor a v2 hierarchy listing `memory` in \
              cgroup.controllers (a kernel without CONFIG_MEMCG, or cgroup_disable=memory)",
@@ -77,7 +87,10 @@ fn pins_cmd(args: PinsArgs) -> Result<u8> {
             "--files needs the live machine (--root /): it maps the files and reads this process's pagemap"
         );
     }
-    let mut notes = vec![ANCESTOR_NOTE.to_string(), UNATTRIBUTABLE_NOTE.to_string()];
+    // The live cgroups at this moment, remembered (and the removed ones named) once the page pass
+    // below has run: a run that cannot read the pages ends with that error alone.
+    let seen_at = super::record::now();
+    let mut notes = vec![ANCESTOR_NOTE.to_string(), UNATTRIBUTABLE_NOTE.to_string(), NAMES_NOTE.to_string()];
     if tree.hierarchy == "v1" {
         notes.push(
             "cgroup v1 counts dying memcgs only machine-wide (/proc/cgroups): per parent, the pages tell where they are"
@@ -112,6 +125,9 @@ fn pins_cmd(args: PinsArgs) -> Result<u8> {
         let charges = pins::file_charges(&files, &tally);
         (Some(tally), charges)
     };
+    if root == Path::new("/") {
+        learn_names(&mut tree, seen_at);
+    }
     let report = memdx_analyze::pins::join(&tree, tally.as_ref(), &charges, page_size);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -125,6 +141,25 @@ fn pins_cmd(args: PinsArgs) -> Result<u8> {
     }
     out.flush()?;
     Ok(if report.parents.iter().any(|p| p.pinned > 0) { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// Remembers the live cgroups in memdx's state directory and names the removed ones it saw earlier
+/// (forgetting those whose memcgs the kernel's counts say are freed).
+fn learn_names(tree: &mut memdx_analyze::pins::MemcgTree, now: i64) {
+    let Some(dir) = memdx_source::cgroup_names::state_dir() else {
+        eprintln!("memdx: note: no state directory (MEMDX_STATE_DIR, HOME): removed cgroups cannot be named");
+        return;
+    };
+    let seen = pins::seen(tree);
+    let t: &memdx_analyze::pins::MemcgTree = tree;
+    let (removed, err) =
+        memdx_source::cgroup_names::learn(&dir, Path::new("/"), t.hierarchy, &seen, now, &|all, r| {
+            memdx_analyze::pins::known_freed(t, all, r)
+        });
+    tree.removed = removed;
+    if let Some(e) = err {
+        eprintln!("memdx: note: removed cgroups cannot be named: {e}");
+    }
 }
 
 /// The page size: 4 KiB unless `proc/self/smaps` of the live machine says otherwise.

@@ -103,12 +103,17 @@ impl Reading {
     }
 }
 
-/// Reads `root` the way `diagnose` does, plus memory cgroups and processes.
-pub fn read(root: &Path, time: i64, top_procs: usize, top_memcgs: usize) -> Reading {
+/// Reads `root` the way `diagnose` does, plus memory cgroups and processes. `learn`: remember the
+/// live cgroups in memdx's state directory (the recorder does; the exporter's scrapes do not write).
+pub fn read(root: &Path, time: i64, top_procs: usize, top_memcgs: usize, learn: bool) -> Reading {
     let mut case = Case::new();
     case.live = root == Path::new("/");
     // One walk of the cgroup tree (in read_root); no kernel log: history does not keep it.
-    let opts = memdx_source::live::ReadOptions { kernel_log: false, top_memcgs };
+    let opts = memdx_source::live::ReadOptions {
+        kernel_log: false,
+        top_memcgs,
+        cgroup_names: if learn { memdx_source::cgroup_names::state_dir() } else { None },
+    };
     memdx_source::live::read_root_with(root, &mut case, Some(time), &opts);
     let memcg = case.memcgs.clone();
     let procs = if top_procs > 0 { memdx_source::procs::top_rss(root, top_procs) } else { Vec::new() };
@@ -135,7 +140,7 @@ pub fn run(args: Args) -> Result<u8> {
     let mut warned_missing = false;
     loop {
         let t = now();
-        let reading = read(&args.root, t, args.top_procs, args.top_memcgs);
+        let reading = read(&args.root, t, args.top_procs, args.top_memcgs, true);
         if !warned_missing && !reading.case.missing.is_empty() {
             for m in &reading.case.missing {
                 eprintln!("memdx record: not recorded: {}: {}", m.what, m.why);

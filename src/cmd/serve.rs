@@ -103,7 +103,7 @@ impl Exporter {
             return st.body.clone();
         }
         let t0 = Instant::now();
-        let reading = super::record::read(&self.root, super::record::now(), 0, 0);
+        let reading = super::record::read(&self.root, super::record::now(), 0, 0, false);
         let report = memdx_analyze::analyze(&reading.case);
         let rates = match (&st.prev_vmstat, &reading.case.vmstat) {
             (Some((at, prev)), Some(cur)) => reclaim_rates(prev, cur, t0.duration_since(*at).as_secs_f64()),

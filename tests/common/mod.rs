@@ -9,11 +9,18 @@ mod skip;
 pub use skip::skip;
 use std::process::Command;
 
-/// The `memdx` binary, without colour, run from the package root (so `testdata/...` paths are stable).
+/// The `memdx` binary, without colour, run from the package root (so `testdata/...` paths are stable),
+/// keeping its state (the names of the cgroups it sees) under the build's scratch directory
+/// ([`state_dir`]), never the machine's.
 pub fn memdx() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_memdx"));
-    c.env("NO_COLOR", "1").current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env("NO_COLOR", "1").env("MEMDX_STATE_DIR", state_dir()).current_dir(env!("CARGO_MANIFEST_DIR"));
     c
+}
+
+/// The state directory of the memdx runs of the tests: `CARGO_TARGET_TMPDIR/memdx-state`.
+pub fn state_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("memdx-state")
 }
 
 /// `MEMDX_UPDATE_GOLDENS=1` rewrites goldens instead of comparing with them.
@@ -198,4 +205,12 @@ pub fn history_pinned_pages(v: &serde_json::Value, parent: &str) -> u64 {
         _ => panic!("unit of {text:?}"),
     };
     (n.parse::<f64>().unwrap() * scale as f64 / 4096.0).round() as u64
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

@@ -47,6 +47,72 @@ pub struct MemcgTree {
     pub total_dying: Option<u64>,
     /// The walk stopped at its cap of directories.
     pub truncated: bool,
+    /// Cgroups memdx saw alive in earlier runs and no longer finds (its state directory; empty when
+    /// none was kept).
+    pub removed: Vec<RemovedCgroup>,
+}
+
+/// A cgroup memdx saw alive earlier and no longer finds: removed after `last_seen`, at or before
+/// `gone_at`. The kernel keeps no name for a removed cgroup; this is memdx's own record of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedCgroup {
+    /// Path below the hierarchy root when it was seen.
+    pub path: String,
+    /// Inode number of its directory then.
+    pub ino: u64,
+    /// Inode number of its parent directory then.
+    pub parent_ino: u64,
+    /// When memdx last saw it (unix seconds).
+    pub last_seen: i64,
+    /// When memdx first found it gone (unix seconds).
+    pub gone_at: i64,
+}
+
+impl RemovedCgroup {
+    /// `/path (removed; last seen at YYYY-MM-DD HH:MM:SS UTC)`.
+    pub fn name(&self) -> String {
+        format!("{} (removed; last seen at {} UTC)", self.path, memdx_core::time::fmt_utc(self.last_seen))
+    }
+}
+
+/// The live node a removed cgroup's memcg is reported at: its closest live ancestor, followed by
+/// the parent inodes memdx recorded (through the other `removed` cgroups), else by its path.
+pub fn closest_live(tree: &MemcgTree, removed: &[RemovedCgroup], r: &RemovedCgroup) -> Option<usize> {
+    let live: std::collections::HashMap<u64, usize> =
+        tree.nodes.iter().enumerate().map(|(i, n)| (n.ino, i)).collect();
+    let gone: std::collections::HashMap<u64, &RemovedCgroup> = removed.iter().map(|g| (g.ino, g)).collect();
+    let mut ino = r.parent_ino;
+    for _ in 0..256 {
+        if let Some(&i) = live.get(&ino) {
+            return Some(i);
+        }
+        match gone.get(&ino) {
+            Some(g) => ino = g.parent_ino,
+            None => break,
+        }
+    }
+    let mut path = r.path.as_str();
+    while let Some((up, _)) = path.rsplit_once('/') {
+        let up = if up.is_empty() { "/" } else { up };
+        if let Some(i) = tree.nodes.iter().position(|n| n.path == up) {
+            return Some(i);
+        }
+        if up == "/" {
+            break;
+        }
+        path = up;
+    }
+    None
+}
+
+/// Whether the kernel's counts say a removed cgroup's memcg is freed: no dying memcg below its
+/// closest live ancestor (cgroup v2 `cgroup.stat` counts them per subtree), or none on the machine.
+pub fn known_freed(tree: &MemcgTree, removed: &[RemovedCgroup], r: &RemovedCgroup) -> bool {
+    if tree.total_dying == Some(0) {
+        return true;
+    }
+    tree.hierarchy == "v2"
+        && closest_live(tree, removed, r).is_some_and(|i| tree.nodes[i].dying_below == Some(0))
 }
 
 /// The cached pages of one file and the memcg each is charged to.
@@ -97,6 +163,9 @@ pub struct ParentPins {
     pub reported: Option<Kinds>,
     /// Files with cached pages reported here, largest first.
     pub files: Vec<FilePin>,
+    /// Cgroups memdx saw alive below this parent and no longer finds (this is their closest live
+    /// ancestor), most recently seen first: the names of its dying memcgs as far as memdx knows them.
+    pub removed: Vec<RemovedCgroup>,
     /// Commands that free the pinned pages, most precise first.
     pub steps: Vec<String>,
 }
@@ -170,6 +239,15 @@ pub fn join(tree: &MemcgTree, tally: Option<&Tally>, files: &[FileCharges], page
     let by_ino: std::collections::HashMap<u64, usize> =
         tree.nodes.iter().enumerate().map(|(i, node)| (node.ino, i)).collect();
     let v1 = tree.hierarchy == "v1";
+    let mut removed_below: Vec<Vec<RemovedCgroup>> = vec![Vec::new(); n];
+    for r in &tree.removed {
+        if let Some(i) = closest_live(tree, &tree.removed, r) {
+            removed_below[i].push(r.clone());
+        }
+    }
+    for v in &mut removed_below {
+        v.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.path.cmp(&b.path)));
+    }
     let mut parents = Vec::new();
     for (i, node) in tree.nodes.iter().enumerate() {
         let kinds: Vec<StatKind> = (0..KINDS.len())
@@ -217,6 +295,7 @@ pub fn join(tree: &MemcgTree, tally: Option<&Tally>, files: &[FileCharges], page
             subtree,
             reported: tally.map(|t| t.by_ino.get(&node.ino).copied().unwrap_or_default()),
             files: pins,
+            removed: removed_below[i].clone(),
             steps: Vec::new(),
         };
         p.steps = steps(tree, &p, page_size);
@@ -359,6 +438,7 @@ mod tests {
             ],
             total_dying: Some(1),
             truncated: false,
+            removed: vec![],
         };
         let mut tally = Tally::new(Vec::new());
         let cg: Vec<u8> = [70358u64; 4097].iter().flat_map(|w| w.to_ne_bytes()).collect();
@@ -402,6 +482,7 @@ mod tests {
             ],
             total_dying: Some(3),
             truncated: false,
+            removed: vec![],
         };
         let r = join(&tree, None, &[], 4096);
         let paths: Vec<_> = r.parents.iter().map(|p| (p.path.as_str(), p.dying, p.pinned)).collect();
@@ -426,6 +507,55 @@ mod tests {
             "{}",
             r.parents[0].steps[1]
         );
+    }
+
+    /// Removed cgroups memdx saw are named at their closest live ancestor: by the parent inode they
+    /// had (through a removed parent), else by path; those below a parent with no dying memcg are freed.
+    #[test]
+    fn removed_cgroups_are_named_below_their_closest_live_ancestor() {
+        let gone = |path: &str, ino, parent_ino, last_seen| RemovedCgroup {
+            path: path.into(),
+            ino,
+            parent_ino,
+            last_seen,
+            gone_at: last_seen + 10,
+        };
+        let removed = vec![
+            gone("/a/job", 20, 10, 1_800_000_000),
+            gone("/a/b/x", 21, 11, 1_800_000_100),
+            gone("/a/old", 22, 10, 1_800_000_050),
+            gone("/a/old/y", 23, 22, 1_800_000_050),
+            gone("/c/done", 24, 12, 1_800_000_000),
+            gone("/a/b/z", 25, 99, 1_800_000_000),
+        ];
+        let tree = MemcgTree {
+            hierarchy: "v2",
+            base: "/sys/fs/cgroup".into(),
+            nodes: vec![
+                node("/", 1, None, "anon 0\nfile 0\n", Some(6)),
+                node("/a", 10, Some(0), "anon 0\nfile 4194304\n", Some(6)),
+                node("/a/b", 11, Some(1), "anon 0\nfile 1048576\n", Some(2)),
+                node("/c", 12, Some(0), "anon 0\nfile 0\n", Some(0)),
+            ],
+            total_dying: Some(6),
+            truncated: false,
+            removed: removed.clone(),
+        };
+        let at: Vec<Option<&str>> = removed
+            .iter()
+            .map(|r| closest_live(&tree, &removed, r).map(|i| tree.nodes[i].path.as_str()))
+            .collect();
+        assert_eq!(at, [Some("/a"), Some("/a/b"), Some("/a"), Some("/a"), Some("/c"), Some("/a/b")]);
+        let freed: Vec<bool> = removed.iter().map(|r| known_freed(&tree, &removed, r)).collect();
+        assert_eq!(freed, [false, false, false, false, true, false]);
+        let r = join(&tree, None, &[], 4096);
+        let names = |p: &str| -> Vec<String> {
+            r.parents.iter().find(|x| x.path == p).unwrap().removed.iter().map(|r| r.path.clone()).collect()
+        };
+        // Most recently seen first.
+        assert_eq!(names("/a"), ["/a/old", "/a/old/y", "/a/job"]);
+        assert_eq!(names("/a/b"), ["/a/b/x", "/a/b/z"]);
+        assert_eq!(removed[0].name(), "/a/job (removed; last seen at 2027-01-15 08:00:00 UTC)");
     }
 
     #[test]

@@ -594,6 +594,7 @@ mod tests {
             ],
             total_dying: Some(2),
             truncated: false,
+            removed: vec![],
         });
         let mut o = Out { buf: String::new() };
         memcg_pins_metrics(&mut o, &case);

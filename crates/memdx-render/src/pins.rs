@@ -44,7 +44,21 @@ struct Parent<'a> {
     kinds: BTreeMap<&'a str, u64>,
     reported_by_kpagecgroup: Option<BTreeMap<&'static str, u64>>,
     files: Vec<File<'a>>,
+    /// Cgroups memdx saw alive below this parent and no longer finds: the names of its dying memcgs
+    /// as far as memdx knows them, most recently seen first.
+    removed_cgroups: Vec<Removed<'a>>,
+    /// Dying memcgs below this parent that memdx cannot name (v2: `dying` less the named ones).
+    unnamed_dying: Option<u64>,
     next_steps: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Removed<'a> {
+    path: &'a str,
+    inode: u64,
+    last_seen: i64,
+    last_seen_utc: String,
+    gone_by: i64,
 }
 
 #[derive(Serialize)]
@@ -103,6 +117,18 @@ pub fn json<W: Write>(
                     .iter()
                     .map(|f| File { path: &f.path, pages: f.pages, cached_pages: f.resident })
                     .collect(),
+                removed_cgroups: p
+                    .removed
+                    .iter()
+                    .map(|r| Removed {
+                        path: &r.path,
+                        inode: r.ino,
+                        last_seen: r.last_seen,
+                        last_seen_utc: utc(r.last_seen),
+                        gone_by: r.gone_at,
+                    })
+                    .collect(),
+                unnamed_dying: p.dying.map(|d| d.saturating_sub(p.removed.len() as u64)),
                 next_steps: &p.steps,
             })
             .collect(),
@@ -115,6 +141,13 @@ pub fn json<W: Write>(
     };
     serde_json::to_writer_pretty(w, &doc).map_err(io::Error::other)
 }
+
+fn utc(t: i64) -> String {
+    format!("{} UTC", memdx_core::time::fmt_utc(t))
+}
+
+/// Most removed cgroups named per parent in text (JSON has them all).
+const TEXT_REMOVED: usize = 10;
 
 /// Most files listed per parent in text (JSON has them all).
 const TEXT_FILES: usize = 20;
@@ -160,6 +193,24 @@ pub fn text<W: Write>(
         let count = p.dying.map(|d| format!("{d} dying below, ")).unwrap_or_default();
         let bound = if p.upper_bound { "at most " } else { "" };
         writeln!(w, "\n{}  ({count}{bound}{} pages, {})", st.bold(&p.path), p.pinned, pg(p.pinned))?;
+        for r in p.removed.iter().take(TEXT_REMOVED) {
+            writeln!(w, "  dying: {}", r.name())?;
+        }
+        if p.removed.len() > TEXT_REMOVED {
+            writeln!(
+                w,
+                "  dying: ... {} more removed cgroups (--json lists them all)",
+                p.removed.len() - TEXT_REMOVED
+            )?;
+        }
+        match p.dying.map(|d| d.saturating_sub(p.removed.len() as u64)) {
+            Some(0) => {}
+            Some(n) => writeln!(w, "  dying: {n} unknown (removed before memdx saw them), under {}", p.path)?,
+            None if p.removed.is_empty() => {
+                writeln!(w, "  dying: unknown (removed before memdx saw them), under {}", p.path)?
+            }
+            None => {}
+        }
         let kinds: Vec<String> = p.kinds.iter().map(|k| format!("{} {}", k.name, pg(k.pages))).collect();
         if !kinds.is_empty() {
             writeln!(w, "  memory.stat: {}", kinds.join(", "))?;

@@ -14,6 +14,7 @@
 //! Invariant: every reader takes a root directory or a path; nothing here hard-codes `/proc`.
 
 mod archive;
+pub mod cgroup_names;
 mod filemap;
 pub mod files;
 mod gather;

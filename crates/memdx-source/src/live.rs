@@ -56,18 +56,21 @@ fn why(e: &std::io::Error, rel: &str) -> String {
 const PIN_TREE_MAX: u64 = 20_000;
 
 /// What [`read_root_with`] reads besides the fixed files.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// The kernel log from `/dev/kmsg` (only on `/`): `diagnose` and `snapshot` want it, the
     /// recorder does not.
     pub kernel_log: bool,
     /// How many of the largest memory cgroups to list with their limits.
     pub top_memcgs: usize,
+    /// The state directory where memdx remembers the live cgroups it sees, to name them once removed
+    /// ([`crate::cgroup_names`]); only on `/` with a reading time.
+    pub cgroup_names: Option<std::path::PathBuf>,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { kernel_log: true, top_memcgs: 10 }
+        ReadOptions { kernel_log: true, top_memcgs: 10, cgroup_names: None }
     }
 }
 
@@ -148,7 +151,8 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
             Err(why) => case.missing.push(Missing { what: "/dev/kmsg (kernel log)".into(), why }),
         }
     }
-    if let Some(m) = crate::memcg::scan(root, opts.top_memcgs, case.cgroups.as_ref()) {
+    if let Some((m, seen)) = crate::memcg::scan_seen(root, opts.top_memcgs, case.cgroups.as_ref()) {
+        let (hierarchy, total_dying) = (m.hierarchy.label(), m.dying);
         let dir = match m.hierarchy {
             crate::memcg::Hierarchy::V1 => "sys/fs/cgroup/memory",
             crate::memcg::Hierarchy::V2 => "sys/fs/cgroup",
@@ -167,6 +171,25 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
                     "{live} cgroups, more than {PIN_TREE_MAX} read on every reading: run memdx memcg pins"
                 ),
             });
+        }
+        if let (Some(state), Some(now), true) = (&opts.cgroup_names, time, root == Path::new("/")) {
+            let tree = case.memcg_tree.as_ref();
+            // Removed cgroups whose memcgs the kernel's counts say are freed are forgotten: per
+            // parent when the tree was read, else only when no memcg is dying at all.
+            let freed = |all: &[memdx_analyze::pins::RemovedCgroup],
+                         r: &memdx_analyze::pins::RemovedCgroup| {
+                match tree {
+                    Some(t) => memdx_analyze::pins::known_freed(t, all, r),
+                    None => total_dying == Some(0),
+                }
+            };
+            let (removed, err) = crate::cgroup_names::learn(state, root, hierarchy, &seen, now, &freed);
+            if let Some(t) = case.memcg_tree.as_mut() {
+                t.removed = removed;
+            }
+            if let Some(why) = err {
+                case.missing.push(Missing { what: "names of removed cgroups (memdx state)".into(), why });
+            }
         }
     }
     case.finish();
@@ -247,7 +270,7 @@ mod tests {
         // As a plain file here, so that reading it would show as a `vm.stat_refresh` sysctl.
         std::fs::write(root.join("proc/sys/vm/stat_refresh"), "0\n").unwrap();
         let mut case = Case::new();
-        let opts = ReadOptions { kernel_log: false, top_memcgs: 0 };
+        let opts = ReadOptions { kernel_log: false, top_memcgs: 0, cgroup_names: None };
         read_root_with(&root, &mut case, None, &opts);
         let sys = case.sysctl.as_ref().expect("sysctls read");
         assert_eq!(sys.int("vm.min_free_kbytes"), Some(67584));

@@ -5,6 +5,7 @@
 //! `num_cgroups` still counts removed cgroups that are not freed. cgroup v2 (`sys/fs/cgroup` with
 //! the memory controller): the root `cgroup.stat` gives `nr_descendants` and `nr_dying_descendants`.
 
+use crate::cgroup_names::Seen;
 use memdx_analyze::case::{CgroupExport, CgroupStats};
 use memdx_core::SourceRef;
 use memdx_parse::cgroups::ProcCgroups;
@@ -97,13 +98,18 @@ pub(crate) fn hierarchy(root: &Path) -> Option<(Hierarchy, PathBuf, &'static str
 }
 
 /// Every directory of the hierarchy at `base` (itself first; at most [`MAX_DIRS`]; symlinks are never
-/// followed), and the usage of each but the base as (path relative to the base, bytes).
-fn walk(base: &Path, usage_file: &str) -> (Vec<PathBuf>, Vec<(String, u64)>) {
+/// followed), the usage of each but the base as (path relative to the base, bytes), and each
+/// directory's inode with its parent's (what memdx remembers of live cgroups: [`crate::cgroup_names`]).
+fn walk(base: &Path, usage_file: &str) -> (Vec<PathBuf>, Vec<(String, u64)>, Vec<Seen>) {
+    use std::os::unix::fs::{DirEntryExt, MetadataExt};
     let mut dirs: Vec<PathBuf> = vec![base.to_path_buf()];
+    let base_ino = std::fs::symlink_metadata(base).map(|m| m.ino()).unwrap_or(0);
+    let mut seen = vec![Seen { ino: base_ino, parent_ino: 0, path: "/".into() }];
     let mut usage = Vec::new();
     let mut i = 0;
     while i < dirs.len() && dirs.len() < MAX_DIRS {
         let d = dirs[i].clone();
+        let me = seen[i].ino;
         i += 1;
         if d != base {
             if let Some(u) = read_u64(&d.join(usage_file)) {
@@ -114,11 +120,13 @@ fn walk(base: &Path, usage_file: &str) -> (Vec<PathBuf>, Vec<(String, u64)>) {
         for e in rd.filter_map(Result::ok) {
             // file_type() does not follow symlinks: a link is never walked.
             if e.file_type().is_ok_and(|t| t.is_dir()) {
-                dirs.push(e.path());
+                let p = e.path();
+                seen.push(Seen { ino: e.ino(), parent_ino: me, path: rel_path(base, &p) });
+                dirs.push(p);
             }
         }
     }
-    (dirs, usage)
+    (dirs, usage, seen)
 }
 
 fn rel_path(base: &Path, d: &Path) -> String {
@@ -128,8 +136,13 @@ fn rel_path(base: &Path, d: &Path) -> String {
 /// Walks the memory hierarchy under `root`. `cgroups` is the parsed `/proc/cgroups` of the same
 /// root (for the v1 dying count). None when there is no memory controller mounted.
 pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<MemcgScan> {
+    scan_seen(root, top, cgroups).map(|(m, _)| m)
+}
+
+/// [`scan`], and every directory walked with its inode and its parent's.
+pub fn scan_seen(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<(MemcgScan, Vec<Seen>)> {
     let (hier, base, usage_file) = hierarchy(root)?;
-    let (dirs, mut usage) = walk(&base, usage_file);
+    let (dirs, mut usage, seen) = walk(&base, usage_file);
     usage.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     usage.truncate(top);
     let lims =
@@ -157,7 +170,7 @@ pub fn scan(root: &Path, top: usize, cgroups: Option<&ProcCgroups>) -> Option<Me
             (live, get("nr_dying_descendants "))
         }
     };
-    Some(MemcgScan { hierarchy: hier, live, dying, top: usage, limits: lims, max_depth })
+    Some((MemcgScan { hierarchy: hier, live, dying, top: usage, limits: lims, max_depth }, seen))
 }
 
 /// Largest cgroup file read: the files read here are a few lines.
@@ -221,7 +234,7 @@ fn dying_descendants(dir: &Path) -> Option<u64> {
 /// exporter's series whatever the machine runs. None when there is no memory controller.
 pub fn cgroup_stats(root: &Path, limit: usize) -> Option<CgroupExport> {
     let (hier, base, usage_file) = hierarchy(root)?;
-    let (_, mut usage) = walk(&base, usage_file);
+    let (_, mut usage, _) = walk(&base, usage_file);
     let total = usage.len();
     let mut chosen: Vec<(String, u64)> = Vec::new();
     if hier == Hierarchy::V2 {

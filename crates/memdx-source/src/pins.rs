@@ -82,7 +82,19 @@ pub fn read_tree(root: &Path, cgroups: Option<&ProcCgroups>) -> Option<MemcgTree
         Hierarchy::V1 => "v1",
         Hierarchy::V2 => "v2",
     };
-    Some(MemcgTree { hierarchy, base: display, nodes, total_dying, truncated })
+    Some(MemcgTree { hierarchy, base: display, nodes, total_dying, truncated, removed: Vec::new() })
+}
+
+/// The tree's directories as [`crate::cgroup_names`] remembers them.
+pub fn seen(tree: &MemcgTree) -> Vec<crate::cgroup_names::Seen> {
+    tree.nodes
+        .iter()
+        .map(|n| crate::cgroup_names::Seen {
+            ino: n.ino,
+            parent_ino: n.parent.and_then(|p| tree.nodes.get(p)).map_or(0, |p| p.ino),
+            path: n.path.clone(),
+        })
+        .collect()
 }
 
 /// Why the kpage pass cannot run.

@@ -29,7 +29,7 @@ pub fn run(case: &Case, out: &mut Report) {
             p.kinds.iter().map(|k| format!("{} {}", k.name, bytes(k.pages * page))).collect();
         rows.push(vec![
             p.path.clone(),
-            p.dying.map(|d| d.to_string()).unwrap_or_else(|| "?".into()),
+            dying_cell(p),
             format!("{}{}", if p.upper_bound { "<= " } else { "" }, bytes(p.pinned * page)),
             kinds.join(", "),
             p.steps.first().cloned().unwrap_or_default(),
@@ -63,12 +63,21 @@ pub fn run(case: &Case, out: &mut Report) {
         Severity::Warning,
         format!("{} of pages pin {dying} dying memory cgroups; {} of it below {}", bytes(total * page), bytes(top.pinned * page), top.path),
     )
-    .explain(
+    .explain(format!(
         "Each page charged to a removed cgroup keeps that memcg allocated. The kernel reports those pages at the closest \
          live ancestor, and that ancestor's memory.stat tells them from its own: the parents below name where the \
          removed cgroups lived (which service or slice) and what their pages are. Freeing those pages, not every cache \
-         on the machine, lets the dying memcgs go.",
-    );
+         on the machine, lets the dying memcgs go.{}",
+        if top.removed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Below {}, memdx saw these cgroups alive in earlier runs and no longer finds them: {}.",
+                top.path,
+                removed_names(top)
+            )
+        }
+    ));
     for p in parents.iter().take(5) {
         f = f.evidence(Evidence::int(
             format!("pinned below {}", p.path),
@@ -82,6 +91,22 @@ pub fn run(case: &Case, out: &mut Report) {
         f = f.next(s.clone());
     }
     out.findings.push(f.score(dying as f64));
+}
+
+/// The dying count (`?` on v1) and the removed cgroups memdx saw below the parent, named.
+fn dying_cell(p: &pins::ParentPins) -> String {
+    let count = p.dying.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+    if p.removed.is_empty() {
+        return count;
+    }
+    format!("{count}: {}", removed_names(p))
+}
+
+/// The first three removed cgroups memdx saw below the parent, named, and how many more.
+fn removed_names(p: &pins::ParentPins) -> String {
+    let names: Vec<String> = p.removed.iter().take(3).map(|r| r.name()).collect();
+    let more = if p.removed.len() > 3 { format!(", {} more", p.removed.len() - 3) } else { String::new() };
+    format!("{}{more}", names.join(", "))
 }
 
 #[cfg(test)]
@@ -111,6 +136,7 @@ mod tests {
             ],
             total_dying: Some(total_dying),
             truncated: false,
+            removed: vec![],
         });
         case
     }
@@ -134,6 +160,30 @@ mod tests {
             "8.0 MiB of pages pin 150 dying memory cgroups; 8.0 MiB of it below /system.slice"
         );
         assert!(f.next_steps[0].starts_with("memdx memcg pins --files"));
+    }
+
+    /// A removed cgroup memdx saw below /system.slice is named in the table and the finding.
+    #[test]
+    fn removed_cgroups_memdx_saw_are_named() {
+        let mut c = case(150);
+        c.memcg_tree.as_mut().unwrap().removed = vec![crate::pins::RemovedCgroup {
+            path: "/system.slice/b.service".into(),
+            ino: 4,
+            parent_ino: 2,
+            last_seen: 1_800_000_000,
+            gone_at: 1_800_000_010,
+        }];
+        let mut out = Report::default();
+        run(&c, &mut out);
+        let t = out.tables.iter().find(|t| t.id == "memcg.pins").unwrap();
+        assert_eq!(
+            t.rows[0][1],
+            "?: /system.slice/b.service (removed; last seen at 2027-01-15 08:00:00 UTC)"
+        );
+        assert!(out.findings[0].explanation.ends_with(
+            "Below /system.slice, memdx saw these cgroups alive in earlier runs and no longer finds them: \
+             /system.slice/b.service (removed; last seen at 2027-01-15 08:00:00 UTC)."
+        ));
     }
 
     #[test]
