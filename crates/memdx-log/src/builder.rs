@@ -28,6 +28,10 @@ impl Finished {
     }
 }
 
+/// A line's `parse_frame` when it was parsed already (on the framer thread): `Some(slot)`, and
+/// the frame is taken out of the slot when the line becomes one.
+pub type Parsed<'a> = Option<&'a mut Option<Frame>>;
+
 /// What `feed` did with a line.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Fed {
@@ -266,8 +270,10 @@ impl Builder {
         }
     }
 
-    /// Feeds one message line (`t`: leading spaces removed, `raw`: as framed).
-    pub fn feed(&mut self, t: &str, line: usize) -> Fed {
+    /// Feeds one message line (`t`: leading spaces removed). `parsed` is `Some` when the line was
+    /// already given to `parse_frame` (the framer thread's result): the frame is taken from it
+    /// when the line is taken as one, instead of parsing the line again.
+    pub fn feed_parsed(&mut self, t: &str, line: usize, parsed: &mut Parsed<'_>) -> Fed {
         if self.report.lines >= MAX_LINES {
             self.report
                 .corrupted
@@ -275,7 +281,7 @@ impl Builder {
             return Fed::Rejected;
         }
         let in_aux = self.in_aux;
-        let r = self.feed_inner(t);
+        let r = self.feed_inner(t, parsed);
         if r != Fed::Rejected {
             self.report.lines += 1;
             self.last_line = line;
@@ -287,14 +293,24 @@ impl Builder {
         r
     }
 
-    fn feed_inner(&mut self, t: &str) -> Fed {
+    fn feed_inner(&mut self, t: &str, parsed: &mut Parsed<'_>) -> Fed {
         if t.starts_with("---[ end trace") || t.starts_with("---[ end Kernel panic") {
             return Fed::End;
         }
         if self.body() == Body::Lockdep && !self.lockdep_trace {
             return self.feed_lockdep(t);
         }
-        let frame = parse_frame(t).or_else(|| if self.in_trace { parse_address_frame(t) } else { None });
+        // Taken only when the line becomes a frame (a rejected line may be fed to another report).
+        let frame = match parsed {
+            Some(slot) if slot.is_some() => {
+                let f = slot.take();
+                *parsed = None;
+                f
+            }
+            Some(_) => None,
+            None => parse_frame(t),
+        };
+        let frame = frame.or_else(|| if self.in_trace { parse_address_frame(t) } else { None });
         if let Some(f) = frame {
             let frames = match self.report.aux_stacks.last_mut() {
                 Some(a) if self.in_aux => &mut a.frames,
@@ -483,7 +499,7 @@ impl Builder {
             self.lockdep_trace = true;
             self.in_aux = false;
             self.site_next = false;
-            return self.feed_inner(t);
+            return self.feed_inner(t, &mut None);
         }
         if let Some(site) = lock_site(t) {
             if self.lock_sites.len() < 2 {
@@ -1686,8 +1702,17 @@ fn zone_mut<'a>(mem: &'a mut MemReport, node: u32, zone: &str) -> &'a mut ZoneSt
 /// report continuing after unrelated lines were interleaved into it.
 pub fn is_strict_body(t: &str) -> bool {
     // A frame has `+` (func+off/size): most lines have none, and need not be parsed (or allocate).
-    memchr::memchr(b'+', t.as_bytes()).is_some() && parse_frame(t).is_some()
-        || matches!(t, "Call trace:" | "Call Trace:")
+    memchr::memchr(b'+', t.as_bytes()).is_some() && parse_frame(t).is_some() || is_strict_body_rest(t)
+}
+
+/// [`is_strict_body`] of a line whose `parse_frame` is `frame`.
+pub fn is_strict_body_parsed(t: &str, frame: Option<&Frame>) -> bool {
+    frame.is_some() && memchr::memchr(b'+', t.as_bytes()).is_some() || is_strict_body_rest(t)
+}
+
+/// [`is_strict_body`] but for frames.
+fn is_strict_body_rest(t: &str) -> bool {
+    matches!(t, "Call trace:" | "Call Trace:")
         || boundary(t).is_some()
         || t.starts_with("Code: ")
         || visit_registers(t, |_, _| {}) > 0

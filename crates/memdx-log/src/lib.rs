@@ -248,7 +248,9 @@ impl<S: Sink> State<'_, S> {
         time: LineTime<'_>,
         line: usize,
         pre: Option<(Option<&'static table::Row>, bool)>,
+        mut parsed: builder::Parsed<'_>,
     ) {
+        let parsed = &mut parsed;
         if !self.lingering.is_empty() {
             self.age();
         }
@@ -274,7 +276,7 @@ impl<S: Sink> State<'_, S> {
                 if let Some((_, b)) =
                     self.open.iter_mut().find(|(k, b)| *k == key && row.continues.contains(&b.report.kind))
                 {
-                    if b.feed(t, line) != Fed::Rejected {
+                    if b.feed_parsed(t, line, parsed) != Fed::Rejected {
                         return;
                     }
                 }
@@ -286,7 +288,7 @@ impl<S: Sink> State<'_, S> {
                     .position(|(k, b, _)| *k == key && row.continues.contains(&b.report.kind))
                 {
                     let (k, mut b, _) = self.lingering.swap_remove(i);
-                    if b.feed(t, line) != Fed::Rejected {
+                    if b.feed_parsed(t, line, parsed) != Fed::Rejected {
                         self.open.push((k, b));
                         return;
                     }
@@ -299,7 +301,7 @@ impl<S: Sink> State<'_, S> {
             return;
         }
         if let Some(i) = self.open.iter().position(|(k, _)| *k == key) {
-            match self.open[i].1.feed(t, line) {
+            match self.open[i].1.feed_parsed(t, line, parsed) {
                 Fed::Taken => {}
                 Fed::End => {
                     let (_, b) = self.open.swap_remove(i);
@@ -321,7 +323,7 @@ impl<S: Sink> State<'_, S> {
         }
         if let Some(i) = self.lingering.iter().position(|(k, _, _)| *k == key) {
             let (k, mut b, _) = self.lingering.swap_remove(i);
-            if b.feed(t, line) == Fed::Taken {
+            if b.feed_parsed(t, line, parsed) == Fed::Taken {
                 b.report.corrupted.get_or_insert_with(|| {
                     format!("interleaved with unrelated lines (line {line} continues it)")
                 });
@@ -338,7 +340,7 @@ impl<S: Sink> State<'_, S> {
             b
         };
         b.report.lines = 0;
-        b.feed(t, line);
+        b.feed_parsed(t, line, parsed);
         self.open.push((key, b));
     }
 }
@@ -392,6 +394,8 @@ struct LineFrame<'a> {
     msg: &'a str,
     wall: Option<&'a str>,
     pre: Option<(Option<&'static table::Row>, bool)>,
+    /// The message's `parse_frame`, when the framer thread ran it.
+    parsed: builder::Parsed<'a>,
 }
 
 impl<S: Sink> Lines<'_, S> {
@@ -409,7 +413,9 @@ impl<S: Sink> Lines<'_, S> {
     }
 
     /// The lines of a batch the framer thread framed.
-    fn batch(&mut self, b: &pipe::Batch) {
+    fn batch(&mut self, b: &mut pipe::Batch) {
+        let mut frames = std::mem::take(&mut b.frames);
+        let mut slots = frames.iter_mut();
         for p in &b.lines {
             let s = b.text.get(p.line.0 as usize..p.line.1 as usize).unwrap_or("");
             let f = LineFrame {
@@ -420,9 +426,13 @@ impl<S: Sink> Lines<'_, S> {
                 msg: b.part(p.msg),
                 wall: p.wall.map(|w| b.part(w)),
                 pre: Some((p.header, p.body)),
+                // The framer numbered the parsed lines in order.
+                parsed: if p.parsed { slots.next() } else { None },
             };
             self.text_line(s, p.cut, p.bad_utf8, Some(f));
         }
+        frames.clear();
+        b.frames = frames;
     }
 
     /// One line as text (`bad_utf8`: read with replacement characters), framed here when `framed`
@@ -468,6 +478,7 @@ impl<S: Sink> Lines<'_, S> {
                     msg: &here.msg,
                     wall: here.wall.as_deref(),
                     pre: None,
+                    parsed: None,
                 }
             }
         };
@@ -481,7 +492,7 @@ impl<S: Sink> Lines<'_, S> {
             return;
         }
         let time = LineTime { mono: f.mono, wall: f.wall };
-        st.kernel_line(t, f.caller, time, line_no, f.pre);
+        st.kernel_line(t, f.caller, time, line_no, f.pre, f.parsed);
     }
 }
 
@@ -546,7 +557,7 @@ fn read_framed<R: BufRead, S: Sink>(
     if fill(lr, &mut first, size, &mut err) {
         // The whole input is one batch: not worth a thread.
         first.frame();
-        lines.batch(&first);
+        lines.batch(&mut first);
         return err;
     }
     std::thread::scope(|s| {
@@ -585,9 +596,9 @@ fn read_framed<R: BufRead, S: Sink>(
                 break;
             }
             // An error means the framer stopped (it panicked): the scope's join says so.
-            let Ok(b) = done_rx.recv() else { break };
+            let Ok(mut b) = done_rx.recv() else { break };
             in_flight -= 1;
-            lines.batch(&b);
+            lines.batch(&mut b);
             spare.push(b);
         }
         drop(job_tx);

@@ -6,6 +6,8 @@
 
 use crate::builder;
 use crate::frame::{self, Caller, Framing};
+use crate::lines::parse_frame;
+use crate::model::Frame;
 use crate::table::{self, Row};
 
 /// Bytes of line text per batch (plus at most one line over it).
@@ -37,6 +39,9 @@ pub(crate) struct Pre {
     pub header: Option<&'static Row>,
     /// Whether the message is report body on its own (a frame, registers, `Code:`, `CPU: .. Comm:`).
     pub body: bool,
+    /// Whether the message was given to `parse_frame` here: then the next entry of `frames`
+    /// holds the result (the state machine takes it instead of parsing the line again).
+    pub parsed: bool,
 }
 
 /// Lines read but not yet framed (`raw`, `ends`), then the same lines framed (`text`, `lines`,
@@ -51,6 +56,8 @@ pub(crate) struct Batch {
     pub text: String,
     pub lines: Vec<Pre>,
     pub owned: Vec<String>,
+    /// `parse_frame` of the lines marked [`Pre::parsed`], in order.
+    pub frames: Vec<Option<Frame>>,
 }
 
 fn offset(n: usize) -> u32 {
@@ -90,6 +97,7 @@ impl Batch {
     pub fn frame(&mut self) {
         self.lines.clear();
         self.owned.clear();
+        self.frames.clear();
         let raw = std::mem::take(&mut self.raw);
         let mut spans: Vec<(u32, u32, bool, bool)> = Vec::with_capacity(self.ends.len());
         match String::from_utf8(raw) {
@@ -126,13 +134,23 @@ impl Batch {
             let f = frame::frame(line);
             let mut header = None;
             let mut body = false;
+            let mut parsed = false;
             if f.kernel {
                 let t = f.msg.trim_start();
                 if !t.is_empty() {
                     // As the state machine reads it.
                     let t = crate::unglue(t);
                     header = table::header(t);
-                    body = is_body(t);
+                    // A frame line has `+` (func+off/size): the others are left to the state
+                    // machine, which parses only those it feeds to a report (few).
+                    if header.is_none() && memchr::memchr(b'+', t.as_bytes()).is_some() {
+                        let frame = parse_frame(t);
+                        body = is_body_parsed(t, frame.as_ref());
+                        parsed = true;
+                        self.frames.push(frame);
+                    } else {
+                        body = is_body(t);
+                    }
                 }
             }
             let msg = part(text, &f.msg, &mut self.owned);
@@ -149,6 +167,7 @@ impl Batch {
                 wall,
                 header,
                 body,
+                parsed,
             });
         }
     }
@@ -157,6 +176,11 @@ impl Batch {
 /// Whether a kernel message outside any report starts one as body (the scan's rule).
 pub(crate) fn is_body(t: &str) -> bool {
     builder::is_strict_body(t) || t.starts_with("CPU: ") && t.contains(" Comm: ")
+}
+
+/// [`is_body`] of a message whose `parse_frame` is `frame`.
+fn is_body_parsed(t: &str, frame: Option<&Frame>) -> bool {
+    builder::is_strict_body_parsed(t, frame) || t.starts_with("CPU: ") && t.contains(" Comm: ")
 }
 
 /// `s` as a span of `text` when it lies in it, else as an owned string (a framing that unescaped
