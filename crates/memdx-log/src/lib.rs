@@ -546,12 +546,16 @@ fn fill<R: BufRead>(
 }
 
 /// Reads batches of `size` bytes of lines, framed on another thread when there is more than one,
-/// and runs the state machine over them in input order.
+/// and runs the state machine over them in input order. When the framer thread is behind (it
+/// holds [`pipe::IN_FLIGHT`] batches and none is done), this thread frames the next batch itself
+/// instead of waiting, up to [`pipe::AHEAD`] batches ahead: both cores stay busy whichever
+/// side has more work per line.
 fn read_framed<R: BufRead, S: Sink>(
     lr: &mut LineReader<R>,
     lines: &mut Lines<'_, S>,
     size: usize,
 ) -> Option<std::io::Error> {
+    use std::sync::mpsc::TryRecvError;
     let mut err = None;
     let mut first = pipe::Batch::default();
     if fill(lr, &mut first, size, &mut err) {
@@ -561,45 +565,69 @@ fn read_framed<R: BufRead, S: Sink>(
         return err;
     }
     std::thread::scope(|s| {
-        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<pipe::Batch>(pipe::IN_FLIGHT);
-        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<pipe::Batch>(pipe::IN_FLIGHT);
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(usize, pipe::Batch)>(pipe::IN_FLIGHT);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<(usize, pipe::Batch)>(pipe::IN_FLIGHT);
         s.spawn(move || {
-            for mut b in job_rx {
+            for (seq, mut b) in job_rx {
                 b.frame();
-                if done_tx.send(b).is_err() {
+                if done_tx.send((seq, b)).is_err() {
                     break;
                 }
             }
         });
-        // At most IN_FLIGHT batches are out at once, so neither queue ever blocks its sender.
+        // `ready[i]` is batch `head + i`: framed (`Some`) or still at the framer (`None`). At most
+        // IN_FLIGHT batches are at the framer at once, so neither queue ever blocks its sender.
+        let mut ready: std::collections::VecDeque<Option<pipe::Batch>> = std::collections::VecDeque::new();
+        let mut head = 0;
         let mut next = Some(first);
         let mut spare: Vec<pipe::Batch> = Vec::new();
-        let mut in_flight = 0;
+        let mut at_framer = 0;
         let mut ended = false;
+        let mut read = |spare: &mut Vec<pipe::Batch>, next: &mut Option<pipe::Batch>, ended: &mut bool| {
+            next.take().unwrap_or_else(|| {
+                let mut b = spare.pop().unwrap_or_default();
+                *ended = fill(lr, &mut b, size, &mut err);
+                b
+            })
+        };
         loop {
-            while in_flight < pipe::IN_FLIGHT && !ended {
-                let b = match next.take() {
-                    Some(b) => b,
-                    None => {
-                        let mut b = spare.pop().unwrap_or_default();
-                        ended = fill(lr, &mut b, size, &mut err);
-                        b
-                    }
-                };
-                if job_tx.send(b).is_err() {
-                    ended = true;
-                    break;
+            while let Some(Some(_)) = ready.front() {
+                if let Some(Some(mut b)) = ready.pop_front() {
+                    lines.batch(&mut b);
+                    spare.push(b);
                 }
-                in_flight += 1;
+                head += 1;
             }
-            if in_flight == 0 {
+            if ended && ready.is_empty() {
                 break;
             }
-            // An error means the framer stopped (it panicked): the scope's join says so.
-            let Ok(mut b) = done_rx.recv() else { break };
-            in_flight -= 1;
-            lines.batch(&mut b);
-            spare.push(b);
+            if !ended && at_framer < pipe::IN_FLIGHT {
+                let b = read(&mut spare, &mut next, &mut ended);
+                if job_tx.send((head + ready.len(), b)).is_err() {
+                    break;
+                }
+                ready.push_back(None);
+                at_framer += 1;
+                continue;
+            }
+            let done = match done_rx.try_recv() {
+                Ok(d) => Some(d),
+                Err(TryRecvError::Empty) if !ended && ready.len() < pipe::AHEAD => {
+                    let mut b = read(&mut spare, &mut next, &mut ended);
+                    b.frame();
+                    ready.push_back(Some(b));
+                    continue;
+                }
+                Err(TryRecvError::Empty) => done_rx.recv().ok(),
+                Err(TryRecvError::Disconnected) => None,
+            };
+            // None: the framer stopped (it panicked): the scope's join says so.
+            let Some((seq, b)) = done else { break };
+            at_framer -= 1;
+            match ready.get_mut(seq.wrapping_sub(head)) {
+                Some(slot) => *slot = Some(b),
+                None => break,
+            }
         }
         drop(job_tx);
     });

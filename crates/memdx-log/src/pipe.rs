@@ -12,8 +12,10 @@ use crate::table::{self, Row};
 
 /// Bytes of line text per batch (plus at most one line over it).
 pub(crate) const BATCH: usize = 256 * 1024;
-/// Batches between the reader and the state machine at once.
-pub(crate) const IN_FLIGHT: usize = 3;
+/// Batches at the framer thread at once.
+pub(crate) const IN_FLIGHT: usize = 4;
+/// Batches read ahead of the state machine at most (framed or at the framer).
+pub(crate) const AHEAD: usize = 8;
 
 /// Where a framed part of a line is: a span of the batch text, or one of the batch's owned
 /// strings (a journal JSON message, unescaped).
