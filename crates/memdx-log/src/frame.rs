@@ -90,6 +90,7 @@ const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 pub fn frame(line: &str) -> Framed<'_> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = strip_junk(line);
+    let line = strip_mail_quote(line);
     let b = line.as_bytes();
     if b.first() == Some(&b'{') {
         if let Some(f) = frame_json(line) {
@@ -130,6 +131,19 @@ pub fn frame(line: &str) -> Framed<'_> {
         }
     }
     frame_dmesg(line)
+}
+
+/// A log quoted in a mail or a markdown issue: `> line`, `>> line`, `> > line` (a bare report line
+/// such as `> unreferenced object ...` is then seen as the report it is).
+fn strip_mail_quote(line: &str) -> &str {
+    let mut s = line;
+    for _ in 0..8 {
+        match s.strip_prefix('>') {
+            Some(r) => s = r.strip_prefix(' ').unwrap_or(r),
+            None => break,
+        }
+    }
+    s
 }
 
 /// Serial consoles emit NULs, `\xff`, escape sequences and line noise before the first `[`.
@@ -465,6 +479,13 @@ mod tests {
 
     #[test]
     fn formats() {
+        let f = frame("> > [  201.452633] TRACE x");
+        assert_eq!((f.framing, f.msg.as_ref()), (Framing::Dmesg, "TRACE x"));
+        let f = frame(">unreferenced object 0xffff8800342540c0 (size 1864):");
+        assert_eq!(
+            (f.framing, f.msg.as_ref()),
+            (Framing::Bare, "unreferenced object 0xffff8800342540c0 (size 1864):")
+        );
         let f = frame("[  201.452633] TRACE x");
         assert_eq!((f.msg.as_ref(), f.mono, f.framing), ("TRACE x", Some(201.452633), Framing::Dmesg));
         let f = frame("[    1.000000][  T123] hi");
