@@ -153,8 +153,8 @@ fn learn_names(tree: &mut memdx_analyze::pins::MemcgTree, now: i64) {
     let seen = pins::seen(tree);
     let t: &memdx_analyze::pins::MemcgTree = tree;
     let (removed, err) =
-        memdx_source::cgroup_names::learn(&dir, Path::new("/"), t.hierarchy, &seen, now, &|all, r| {
-            memdx_analyze::pins::known_freed(t, all, r)
+        memdx_source::cgroup_names::learn(&dir, Path::new("/"), t.hierarchy, &seen, now, &|all| {
+            memdx_analyze::pins::freed_inos(t, all)
         });
     tree.removed = removed;
     if let Some(e) = err {

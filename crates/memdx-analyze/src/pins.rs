@@ -17,6 +17,7 @@
 
 use memdx_parse::kpage::{Kinds, Tally};
 use memdx_parse::memcg_stat::MemcgStat;
+use std::collections::HashMap;
 
 /// One live memory cgroup directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,44 +76,66 @@ impl RemovedCgroup {
     }
 }
 
-/// The live node a removed cgroup's memcg is reported at: its closest live ancestor, followed by
-/// the parent inodes memdx recorded (through the other `removed` cgroups), else by its path.
-pub fn closest_live(tree: &MemcgTree, removed: &[RemovedCgroup], r: &RemovedCgroup) -> Option<usize> {
-    let live: std::collections::HashMap<u64, usize> =
-        tree.nodes.iter().enumerate().map(|(i, n)| (n.ino, i)).collect();
-    let gone: std::collections::HashMap<u64, &RemovedCgroup> = removed.iter().map(|g| (g.ino, g)).collect();
-    let mut ino = r.parent_ino;
-    for _ in 0..256 {
-        if let Some(&i) = live.get(&ino) {
-            return Some(i);
-        }
-        match gone.get(&ino) {
-            Some(g) => ino = g.parent_ino,
-            None => break,
-        }
-    }
-    let mut path = r.path.as_str();
-    while let Some((up, _)) = path.rsplit_once('/') {
-        let up = if up.is_empty() { "/" } else { up };
-        if let Some(i) = tree.nodes.iter().position(|n| n.path == up) {
-            return Some(i);
-        }
-        if up == "/" {
-            break;
-        }
-        path = up;
-    }
-    None
+/// Where removed cgroups' memcgs are reported: their closest live ancestors. The indexes are built
+/// once for all the removed cgroups (a machine that churns cgroups leaves thousands).
+pub struct Ancestry<'a> {
+    tree: &'a MemcgTree,
+    live: HashMap<u64, usize>,
+    gone: HashMap<u64, &'a RemovedCgroup>,
+    paths: HashMap<&'a str, usize>,
 }
 
-/// Whether the kernel's counts say a removed cgroup's memcg is freed: no dying memcg below its
-/// closest live ancestor (cgroup v2 `cgroup.stat` counts them per subtree), or none on the machine.
-pub fn known_freed(tree: &MemcgTree, removed: &[RemovedCgroup], r: &RemovedCgroup) -> bool {
-    if tree.total_dying == Some(0) {
-        return true;
+impl<'a> Ancestry<'a> {
+    pub fn new(tree: &'a MemcgTree, removed: &'a [RemovedCgroup]) -> Self {
+        Ancestry {
+            tree,
+            live: tree.nodes.iter().enumerate().map(|(i, n)| (n.ino, i)).collect(),
+            gone: removed.iter().map(|g| (g.ino, g)).collect(),
+            paths: tree.nodes.iter().enumerate().map(|(i, n)| (n.path.as_str(), i)).collect(),
+        }
     }
-    tree.hierarchy == "v2"
-        && closest_live(tree, removed, r).is_some_and(|i| tree.nodes[i].dying_below == Some(0))
+
+    /// The live node a removed cgroup's memcg is reported at: its closest live ancestor, followed by
+    /// the parent inodes memdx recorded (through the other removed cgroups), else by its path.
+    pub fn closest_live(&self, r: &RemovedCgroup) -> Option<usize> {
+        let mut ino = r.parent_ino;
+        for _ in 0..256 {
+            if let Some(&i) = self.live.get(&ino) {
+                return Some(i);
+            }
+            match self.gone.get(&ino) {
+                Some(g) => ino = g.parent_ino,
+                None => break,
+            }
+        }
+        let mut path = r.path.as_str();
+        while let Some((up, _)) = path.rsplit_once('/') {
+            let up = if up.is_empty() { "/" } else { up };
+            if let Some(&i) = self.paths.get(up) {
+                return Some(i);
+            }
+            if up == "/" {
+                break;
+            }
+            path = up;
+        }
+        None
+    }
+
+    /// Whether the kernel's counts say a removed cgroup's memcg is freed: no dying memcg below its
+    /// closest live ancestor (cgroup v2 `cgroup.stat` counts them per subtree), or none on the machine.
+    pub fn known_freed(&self, r: &RemovedCgroup) -> bool {
+        self.tree.total_dying == Some(0)
+            || self.tree.hierarchy == "v2"
+                && self.closest_live(r).is_some_and(|i| self.tree.nodes[i].dying_below == Some(0))
+    }
+}
+
+/// The inodes of the `removed` cgroups whose memcgs the kernel's counts say are freed
+/// ([`Ancestry::known_freed`]).
+pub fn freed_inos(tree: &MemcgTree, removed: &[RemovedCgroup]) -> std::collections::HashSet<u64> {
+    let a = Ancestry::new(tree, removed);
+    removed.iter().filter(|r| a.known_freed(r)).map(|r| r.ino).collect()
 }
 
 /// The cached pages of one file and the memcg each is charged to.
@@ -240,8 +263,9 @@ pub fn join(tree: &MemcgTree, tally: Option<&Tally>, files: &[FileCharges], page
         tree.nodes.iter().enumerate().map(|(i, node)| (node.ino, i)).collect();
     let v1 = tree.hierarchy == "v1";
     let mut removed_below: Vec<Vec<RemovedCgroup>> = vec![Vec::new(); n];
+    let ancestry = Ancestry::new(tree, &tree.removed);
     for r in &tree.removed {
-        if let Some(i) = closest_live(tree, &tree.removed, r) {
+        if let Some(i) = ancestry.closest_live(r) {
             removed_below[i].push(r.clone());
         }
     }
@@ -541,13 +565,11 @@ mod tests {
             truncated: false,
             removed: removed.clone(),
         };
-        let at: Vec<Option<&str>> = removed
-            .iter()
-            .map(|r| closest_live(&tree, &removed, r).map(|i| tree.nodes[i].path.as_str()))
-            .collect();
+        let a = Ancestry::new(&tree, &removed);
+        let at: Vec<Option<&str>> =
+            removed.iter().map(|r| a.closest_live(r).map(|i| tree.nodes[i].path.as_str())).collect();
         assert_eq!(at, [Some("/a"), Some("/a/b"), Some("/a"), Some("/a"), Some("/c"), Some("/a/b")]);
-        let freed: Vec<bool> = removed.iter().map(|r| known_freed(&tree, &removed, r)).collect();
-        assert_eq!(freed, [false, false, false, false, true, false]);
+        assert_eq!(freed_inos(&tree, &removed), [24].into_iter().collect());
         let r = join(&tree, None, &[], 4096);
         let names = |p: &str| -> Vec<String> {
             r.parents.iter().find(|x| x.path == p).unwrap().removed.iter().map(|r| r.path.clone()).collect()

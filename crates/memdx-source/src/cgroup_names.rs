@@ -359,17 +359,14 @@ pub fn learn(
     hierarchy: &str,
     live: &[Seen],
     now: i64,
-    freed: &dyn Fn(&[RemovedCgroup], &RemovedCgroup) -> bool,
+    freed: &dyn Fn(&[RemovedCgroup]) -> std::collections::HashSet<u64>,
 ) -> (Vec<RemovedCgroup>, Option<String>) {
     if let Err(e) = ensure_dir(dir) {
         return (Vec::new(), Some(e.to_string()));
     }
     let mut map = load(dir, &boot_id(root), hierarchy);
     map.observe(live, now);
-    let removed = map.removed();
-    let gone: std::collections::HashSet<u64> =
-        removed.iter().filter(|r| freed(&removed, r)).map(|r| r.ino).collect();
-    map.forget(&gone);
+    map.forget(&freed(&map.removed()));
     let err = if map.due(now) {
         save(dir, &mut map, now).err().map(|e| format!("{}: {e}", dir.join(FILE).display()))
     } else {
@@ -452,19 +449,20 @@ mod tests {
         let base = std::env::temp_dir().join(format!("memdx-names-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let dir = base.join("state");
-        let (r, err) =
-            learn(&dir, Path::new("/"), "v1", &[seen(1, 0, "/"), seen(5, 1, "/x")], 10, &|_, _| false);
+        let (r, err) = learn(&dir, Path::new("/"), "v1", &[seen(1, 0, "/"), seen(5, 1, "/x")], 10, &|_| {
+            Default::default()
+        });
         assert!(r.is_empty() && err.is_none(), "{err:?}");
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         assert_eq!(std::fs::metadata(dir.join(FILE)).unwrap().permissions().mode() & 0o777, 0o600);
-        let (r, _) = learn(&dir, Path::new("/"), "v1", &[seen(1, 0, "/")], 20, &|_, _| false);
+        let (r, _) = learn(&dir, Path::new("/"), "v1", &[seen(1, 0, "/")], 20, &|_| Default::default());
         assert_eq!(r.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/x"]);
         // Only the map is left in the directory: no temporary file.
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         // A symlinked state directory is refused.
         let link = base.join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
-        let (_, err) = learn(&link, Path::new("/"), "v1", &[seen(1, 0, "/")], 30, &|_, _| false);
+        let (_, err) = learn(&link, Path::new("/"), "v1", &[seen(1, 0, "/")], 30, &|_| Default::default());
         assert!(err.unwrap().contains("symlink"));
         std::fs::remove_dir_all(&base).unwrap();
     }

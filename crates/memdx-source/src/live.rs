@@ -176,12 +176,10 @@ pub fn read_root_with(root: &Path, case: &mut Case, time: Option<i64>, opts: &Re
             let tree = case.memcg_tree.as_ref();
             // Removed cgroups whose memcgs the kernel's counts say are freed are forgotten: per
             // parent when the tree was read, else only when no memcg is dying at all.
-            let freed = |all: &[memdx_analyze::pins::RemovedCgroup],
-                         r: &memdx_analyze::pins::RemovedCgroup| {
-                match tree {
-                    Some(t) => memdx_analyze::pins::known_freed(t, all, r),
-                    None => total_dying == Some(0),
-                }
+            let freed = |all: &[memdx_analyze::pins::RemovedCgroup]| match tree {
+                Some(t) => memdx_analyze::pins::freed_inos(t, all),
+                None if total_dying == Some(0) => all.iter().map(|r| r.ino).collect(),
+                None => Default::default(),
             };
             let (removed, err) = crate::cgroup_names::learn(state, root, hierarchy, &seen, now, &freed);
             if let Some(t) = case.memcg_tree.as_mut() {
