@@ -157,6 +157,38 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// Appends to `out` the whole lines that lie in the reader's buffer, each with its `\n`, as
+    /// one copy: at most `room` bytes and never more than the cap, so that no line taken can be
+    /// longer than the cap. Returns how many bytes were appended: 0 when the next line is not whole
+    /// in the buffer (or is longer than `room`), which [`LineReader::next_line`] then reads. The
+    /// lines count as handed out. For readers that split lines later, elsewhere (another thread).
+    pub fn take_lines(&mut self, out: &mut Vec<u8>, room: usize) -> io::Result<usize> {
+        if self.pending > 0 {
+            self.r.consume(self.pending);
+            self.pending = 0;
+        }
+        if self.done {
+            return Ok(0);
+        }
+        let avail = loop {
+            match self.r.fill_buf() {
+                Ok(a) => break a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        };
+        let window = &avail[..avail.len().min(room).min(self.cap.saturating_add(1))];
+        let Some(last) = memchr::memrchr(b'\n', window) else { return Ok(0) };
+        let block = &avail[..last + 1];
+        self.lines += memchr::memchr_iter(b'\n', block).count();
+        out.extend_from_slice(block);
+        self.r.consume(last + 1);
+        Ok(last + 1)
+    }
+
     /// The diagnostic for the lines longer than the cap, if any; `what` says what happened to them
     /// ("skipped", "cut to that length").
     pub fn long_lines_diag(&self, source: &SourceRef, what: &str) -> Option<Diag> {
@@ -230,6 +262,46 @@ mod tests {
         let (n, d) = for_each_line(std::io::BufReader::new(Failing(2)), &SourceRef::new("x"), |_, _| {});
         assert_eq!(n, 2);
         assert_eq!(d[0].source.line, Some(3));
+    }
+
+    /// Lines taken in blocks by `take_lines` (split afterwards) and the rest by `next_line` are
+    /// the lines `next_line` alone reads, cut the same way, whatever the buffer and block sizes.
+    #[test]
+    fn blocks_hold_the_same_lines() {
+        let mut text = Vec::new();
+        for i in 0..3000 {
+            text.extend(format!("line {i} {}\n", "y".repeat(i % 97)).bytes());
+            if i % 700 == 0 {
+                text.extend(std::iter::repeat_n(b'z', 300));
+                text.push(b'\n');
+            }
+        }
+        text.extend(b"no newline at the end");
+        let cap = 200;
+        let mut one = LineReader::with_cap(&text[..], cap);
+        let mut want = Vec::new();
+        while let Some(l) = one.next_line().unwrap() {
+            want.push((l.bytes.to_vec(), l.cut));
+        }
+        for (buf, room) in [(7, 1000), (64, 50), (4096, 1000), (4096, 1 << 20), (1 << 16, 300)] {
+            let mut lr = LineReader::with_cap(std::io::BufReader::with_capacity(buf, &text[..]), cap);
+            let mut got = Vec::new();
+            loop {
+                let mut block = Vec::new();
+                if lr.take_lines(&mut block, room).unwrap() > 0 {
+                    assert!(block.ends_with(b"\n"));
+                    let lines = block[..block.len() - 1].split(|&c| c == b'\n');
+                    got.extend(lines.map(|l| (l.to_vec(), false)));
+                    continue;
+                }
+                match lr.next_line().unwrap() {
+                    Some(l) => got.push((l.bytes.to_vec(), l.cut)),
+                    None => break,
+                }
+            }
+            assert!(got == want, "buffer {buf}, room {room}");
+            assert_eq!(lr.lines(), want.len());
+        }
     }
 
     /// An endless line costs the cap, not its length; the lines around it are read, whatever the

@@ -533,6 +533,15 @@ fn fill<R: BufRead>(
 ) -> bool {
     b.clear();
     while b.len() < size {
+        // Whole lines in the reader's buffer are copied at once and split on the framer thread.
+        match b.push_block(lr, size - b.len()) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                *err = Some(e);
+                return true;
+            }
+        }
         match lr.next_line() {
             Ok(Some(l)) => b.push(l.bytes, l.cut),
             Ok(None) => return true,

@@ -10,6 +10,9 @@ use crate::lines::parse_frame;
 use crate::model::Frame;
 use crate::table::{self, Row};
 
+/// `Batch::ends` kind of a block of whole lines.
+const BLOCK: u8 = 2;
+
 /// Bytes of line text per batch (plus at most one line over it).
 pub(crate) const BATCH: usize = 256 * 1024;
 /// Batches at the framer thread at once.
@@ -53,8 +56,9 @@ pub(crate) struct Batch {
     /// Line bytes, each line followed by `\n` (so that a line cut inside a multibyte character
     /// cannot join the next line into a valid one).
     raw: Vec<u8>,
-    /// Start, end and `cut` of each line in `raw`.
-    ends: Vec<(u32, u32, bool)>,
+    /// Start, end and `cut` of each line in `raw`; a [`BLOCK`] entry is a run of whole lines
+    /// each ending in `\n`, split when the batch is framed.
+    ends: Vec<(u32, u32, u8)>,
     pub text: String,
     pub lines: Vec<Pre>,
     pub owned: Vec<String>,
@@ -82,8 +86,45 @@ impl Batch {
     pub fn push(&mut self, bytes: &[u8], cut: bool) {
         let start = offset(self.raw.len());
         self.raw.extend_from_slice(bytes);
-        self.ends.push((start, offset(self.raw.len()), cut));
+        self.ends.push((start, offset(self.raw.len()), u8::from(cut)));
         self.raw.push(b'\n');
+    }
+
+    /// Adds the whole lines the reader holds in its buffer as one block (at most `room` bytes);
+    /// false when there was none (the next line is to be read with `next_line`).
+    pub fn push_block<R: std::io::BufRead>(
+        &mut self,
+        lr: &mut memdx_core::lines::LineReader<R>,
+        room: usize,
+    ) -> std::io::Result<bool> {
+        let start = self.raw.len();
+        let n = lr.take_lines(&mut self.raw, room)?;
+        if n > 0 {
+            self.ends.push((offset(start), offset(start + n), BLOCK));
+        }
+        Ok(n > 0)
+    }
+
+    /// Splits the blocks of `ends` into lines.
+    fn split_blocks(&mut self) {
+        if !self.ends.iter().any(|e| e.2 == BLOCK) {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.ends.len() + self.raw.len() / 64);
+        for &(a, z, kind) in &self.ends {
+            if kind != BLOCK {
+                out.push((a, z, kind));
+                continue;
+            }
+            let block = self.raw.get(a as usize..z as usize).unwrap_or(&[]);
+            let mut from = a;
+            for nl in memchr::memchr_iter(b'\n', block) {
+                let at = a + offset(nl);
+                out.push((from, at, 0));
+                from = at + 1;
+            }
+        }
+        self.ends = out;
     }
 
     /// A framed part's text.
@@ -100,12 +141,13 @@ impl Batch {
         self.lines.clear();
         self.owned.clear();
         self.frames.clear();
+        self.split_blocks();
         let raw = std::mem::take(&mut self.raw);
         let mut spans: Vec<(u32, u32, bool, bool)> = Vec::with_capacity(self.ends.len());
         match String::from_utf8(raw) {
             Ok(text) => {
                 self.raw = std::mem::replace(&mut self.text, text).into_bytes();
-                spans.extend(self.ends.iter().map(|&(a, z, cut)| (a, z, cut, false)));
+                spans.extend(self.ends.iter().map(|&(a, z, cut)| (a, z, cut != 0, false)));
             }
             Err(e) => {
                 let raw = e.into_bytes();
@@ -123,7 +165,7 @@ impl Batch {
                             true
                         }
                     };
-                    spans.push((start, offset(self.text.len()), cut, bad));
+                    spans.push((start, offset(self.text.len()), cut != 0, bad));
                     self.text.push('\n');
                 }
                 self.raw = raw;
