@@ -31,6 +31,10 @@ pub enum MessageKind {
     /// (3.x-4.x kmem accounting names per-memcg caches `kmalloc-64(5:docker-x)`) and its `node N:
     /// slabs: S, objs: O, free: F` lines.
     SlubOom(Box<SlubOom>),
+    /// A program's output saying that it (or the process it ran) was ended by SIGKILL, the signal
+    /// the OOM killer sends: exit status 137 (128 + 9) as shells, CI runners and container runtimes
+    /// print it, Go's `signal: killed`, `SIGKILL`, `signal 9`, Kubernetes' `OOMKilled`.
+    Sigkilled,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,7 +171,62 @@ const KEYWORDS: &[&str] = &[
     "memory cgroup stats for",
     "memory: usage",
     "unable to allocate memory on",
+    // SIGKILL seen by the program (see `sigkilled`).
+    "137",
+    "signal: killed",
+    "sigkill",
+    "signal 9",
+    "oomkilled",
 ];
+
+/// Words before an exit status of 137 (`exit status 137`, `"status": 137`, `rc=137`).
+const STATUS_WORDS: &[&str] = &["status", "code", "rc", "exit", "exited", "returned"];
+
+/// The program (or the process it ran) was ended by SIGKILL: `lower` is the line in lower case;
+/// returns where the words that say so end.
+fn sigkilled(lower: &str) -> Option<usize> {
+    for p in ["signal: killed", "sigkill", "signal 9", "oomkilled"] {
+        if let Some(i) = lower.find(p) {
+            return Some(i + p.len());
+        }
+    }
+    // `137` as a whole number right after a status word and separators.
+    let b = lower.as_bytes();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("137").map(|i| i + from) {
+        from = i + 3;
+        let whole = !(b.get(i + 3).is_some_and(u8::is_ascii_alphanumeric)
+            || i > 0 && b[i - 1].is_ascii_alphanumeric());
+        if !whole {
+            continue;
+        }
+        let head = lower[..i].trim_end_matches([' ', ':', '=', '"', '\'', '\t']);
+        if head.len() == i {
+            continue;
+        }
+        if STATUS_WORDS.iter().any(|w| {
+            head.strip_suffix(w)
+                .is_some_and(|h| !h.bytes().next_back().is_some_and(|c| c.is_ascii_alphanumeric()))
+        }) {
+            return Some(i + 3);
+        }
+    }
+    None
+}
+
+/// At most 80 bytes of `t` ending at `end`: the words that say the program was killed, whatever
+/// precedes them on a long line.
+fn tail_to(t: &str, end: usize) -> String {
+    let mut end = end.min(t.len());
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut start = end.saturating_sub(80);
+    while !t.is_char_boundary(start) {
+        start += 1;
+    }
+    t[start..end].to_string()
+}
 
 pub struct Scanner {
     pre: AhoCorasick,
@@ -263,6 +322,15 @@ impl Scanner {
         }
         let lower = t.to_ascii_lowercase();
         let mk = |kind| Message { kind, text: cap(t), line: line_no as u32 };
+        if let Some(end) = sigkilled(&lower) {
+            // Lower-casing ASCII keeps byte offsets.
+            self.keep(Some(Message {
+                kind: MessageKind::Sigkilled,
+                text: tail_to(t, end),
+                line: line_no as u32,
+            }));
+            return;
+        }
         if t.ends_with(':') && has_word_leak(&lower) {
             self.open = Some(mk(MessageKind::LeakCounts { header: t.to_string(), items: Vec::new() }));
             return;
@@ -398,6 +466,28 @@ mod tests {
         }
         s.finish();
         s.messages
+    }
+
+    /// SIGKILL as programs report it: clickhouse-backup#279's client output (one line with literal
+    /// `\n` escapes, ending `"status": 137}`), a shell's `rc=137` (testdata/trace/README.md's memcg
+    /// OOM run, workload_output.txt), Go's `signal: killed`; numbers that only contain 137 are not.
+    #[test]
+    fn sigkilled_programs() {
+        let m = scan(&[
+            r#"2021/10/07 07:15:14  info done  backup=clickhouse-2021-10-07 operation=upload size=2.17KiB table=db.xxx\n", "status": 137}"#,
+            "rc=137",
+            "exec: process exited: signal: killed",
+            "took 1137 ms, status 1370, code=0x137",
+            "[  303.068590] Memory cgroup out of memory: Killed process 11452 (python3)",
+        ]);
+        let kinds: Vec<(u32, &MessageKind)> = m.iter().map(|m| (m.line, &m.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![(1, &MessageKind::Sigkilled), (2, &MessageKind::Sigkilled), (3, &MessageKind::Sigkilled)]
+        );
+        // The quoted text ends with the words that say so, however long the line.
+        assert!(m[0].text.ends_with(r#""status": 137"#) && m[0].text.len() <= 80, "{}", m[0].text);
+        assert_eq!(m[2].text, "exec: process exited: signal: killed");
     }
 
     #[test]
