@@ -129,6 +129,9 @@ pub struct Case {
     /// capture time; otherwise in the order given, directories walked by file name).
     pub slabs: Vec<SlabSnapshot>,
     pub buddyinfo: Option<Buddyinfo>,
+    /// The other buddyinfo samples given (less fragmented than `buddyinfo`, capture times unknown),
+    /// in input order: the `fragmentation.between_samples` rule compares them with the judged one.
+    pub buddyinfo_others: Vec<Buddyinfo>,
     pub pagetypeinfo: Option<Pagetypeinfo>,
     pub zoneinfo: Option<Zoneinfo>,
     pub vmstat: Option<Counters>,
@@ -546,6 +549,7 @@ impl Case {
             ),
         ));
         self.buddyinfo = Some(keep);
+        self.buddyinfo_others.push(other);
     }
 
     fn replace_meminfo(&mut self, v: Meminfo) {

@@ -8,14 +8,19 @@
 //!
 //! Pure: reads the [`Case`] and the analyzers' findings, no I/O.
 
+mod alloc_failure;
 mod cgroup_churn;
 mod crash_exception;
 mod double_free;
 mod enomem;
+mod frag_samples;
+mod leak_cache;
 mod memory_state;
 mod oom_limits;
+mod oom_sigkill;
 mod reclaim_storm;
 mod single_report;
+mod storm_oom;
 
 use crate::case::Case;
 use memdx_core::Finding;
@@ -92,6 +97,27 @@ pub static RULES: &[Rule] = &[
         run: reclaim_storm::run,
     },
     Rule {
+        name: leak_cache::NAME,
+        stage: Stage::Primary,
+        joins: "kmemleak's unreferenced objects (size, allocating function, task) with the slab table given beside \
+                them (slabinfo, slabtop): the kmalloc cache of the object's size, or the one named cache of that \
+                object size; its rank by memory and its growth between tables",
+        why: "kmemleak prints the object size the slab allocator registered, so a kmalloc() object lives in the \
+              kmalloc cache of that size; leaked objects are never freed, so a leak on a hot path is what makes \
+              that cache large and growing",
+        run: leak_cache::run,
+    },
+    Rule {
+        name: storm_oom::NAME,
+        stage: Stage::Primary,
+        joins: "a reclaim storm seen in a trace (the `reclaim.memcg_storm` conclusion) and a memcg OOM in a log (the \
+                `oom.against_limits` conclusion) when the trace shows the task that invoked the OOM killer, or its \
+                victim, at that time",
+        why: "a charge over the limit reclaims in the cgroup and retries (MAX_RECLAIM_RETRIES) before it declares the \
+              OOM: futile memcg reclaim by the same task right before is how the cgroup reached its OOM",
+        run: storm_oom::run,
+    },
+    Rule {
         name: enomem::NAME,
         stage: Stage::Primary,
         joins: "a program's ENOMEM (strace, its error message) with meminfo (MemTotal, SwapTotal, MemAvailable, \
@@ -101,6 +127,27 @@ pub static RULES: &[Rule] = &[
               than RAM + swap (since 5.2), mode 2 anything past CommitLimit; any other ENOMEM with most of memory \
               available is a refused contiguous allocation or a limit, not a shortage",
         run: enomem::run,
+    },
+    Rule {
+        name: alloc_failure::NAME,
+        stage: Stage::Primary,
+        joins: "the high-order page allocation failures of one call path in every log given (each copy with its task \
+                and file) with the free lists of the time (the report's Mem-Info, or a buddyinfo given) and the GFP \
+                mode (decoded, or the bare hex mask of kernels before 4.6)",
+        why: "an order-N request needs one free block of 2^N pages: free memory in smaller blocks is fragmentation, \
+              not a shortage; a request without direct reclaim cannot compact, and one stack failing in the idle \
+              task or in unrelated tasks runs in interrupt context, so the call path is the cause",
+        run: alloc_failure::run,
+    },
+    Rule {
+        name: frag_samples::NAME,
+        stage: Stage::Primary,
+        joins: "a zone with no free block of a high order (`fragmentation.high_order_unavailable`, judged on the most \
+                fragmented buddyinfo given) with the other buddyinfo samples of the same zone",
+        why: "free memory that was in large blocks in one sample and is in small blocks in another, while still \
+              free, was cut up by allocations pinned across it: external fragmentation, which compaction must undo \
+              before any high-order allocation succeeds",
+        run: frag_samples::run,
     },
     Rule {
         name: single_report::NAME,
@@ -117,6 +164,15 @@ pub static RULES: &[Rule] = &[
         why: "memory that was short explains why reclaim ran when the crash happened; the commit ratio only \
               matters when vm.overcommit_memory is 2",
         run: memory_state::run,
+    },
+    Rule {
+        name: oom_sigkill::NAME,
+        stage: Stage::Context,
+        joins: "a program's output saying it was ended by SIGKILL (exit status 137, `signal: killed`, `OOMKilled`) \
+                with the OOM kill in the logs whose victim it names, or the only OOM kill when it names none",
+        why: "the OOM killer ends its victim with SIGKILL, so a program that exits with 128 + 9 when the kernel \
+              killed it for memory did not fail on its own",
+        run: oom_sigkill::run,
     },
 ];
 

@@ -462,3 +462,210 @@ fn enomem_alone_is_not_concluded_on() {
     let v = conclusions(&[&format!("{COREOS}/docker-error.txt")]);
     assert!(v.iter().all(|c| c.rule != super::enomem::NAME), "{v:#?}");
 }
+
+/// The 6.18 memcg OOM run (testdata/trace/README.md, `anon_oom_swappiness100`: python3 touching 400
+/// MiB of anonymous memory in a v1 memcg limited to 100 MiB, no swap): the trace holds 39 memcg
+/// reclaim episodes of python3 pid 11452 (303.094-303.099 s), none reclaiming 32 pages, and the log
+/// holds the OOM that pid 11452 invoked at 303.068 s in /memdx-test (the same run: the log is the
+/// run's `dmesg_oom_report.txt`), and the trace's `oom:mark_victim` of pid 11452. One conclusion: the storm is how the cgroup reached its OOM.
+#[test]
+fn reclaim_storm_joined_with_the_memcg_oom_it_ends_in() {
+    let v = conclusions(&[
+        "trace/reclaim-6.18/anon_oom_swappiness100/trace.txt.gz",
+        "log/live618_memcg_oom.dmesg",
+    ]);
+    assert_eq!(rules(&v), vec![super::storm_oom::NAME], "{v:#?}");
+    let c = &v[0];
+    assert_eq!(c.confidence, super::Confidence::High);
+    assert_eq!(c.severity, memdx_core::Severity::Critical);
+    for want in
+        ["python3 (pid 11452)", "/memdx-test", "39 of 39 episodes", "100.0 MiB (102400 kB)", "0 B page cache"]
+    {
+        assert!(c.cause.contains(want), "{want}: {}", c.cause);
+    }
+    let ch = chain(c);
+    assert!(
+        ch.contains("failcnt 117") && ch.contains("oom:mark_victim names the same victim (pid 11452)"),
+        "{ch}"
+    );
+}
+
+/// Must not join: the storm of `cat` on 6.18 (trace/thrash-6.18, 3217-3219 s) beside the memcg OOM
+/// of another run (python3 pid 8300 at 2393.9 s), and the OOM run's trace (python3 pid 11452 at
+/// 303 s) beside that other run's OOM (same name, another pid and time): two conclusions each.
+#[test]
+fn reclaim_storm_and_an_unrelated_memcg_oom_stay_apart() {
+    for t in ["trace/thrash-6.18/trace.txt.gz", "trace/reclaim-6.18/anon_oom_swappiness100/trace.txt.gz"] {
+        let v = conclusions(&[t, "log/live618_memcg_oom64m.dmesg"]);
+        let r = rules(&v);
+        assert!(!r.contains(&super::storm_oom::NAME), "{t}: {r:?}");
+        assert!(
+            r.contains(&super::oom_limits::NAME) && r.contains(&super::reclaim_storm::NAME),
+            "{t}: {r:?}"
+        );
+    }
+}
+
+const RPI2293: &str = "pasted/raspberrypi-linux-2293-vc4-fence-kmalloc-128-kmemleak";
+
+/// raspberrypi-linux#2293 (4.14, a dev incident): kmemleak's unreferenced 128-byte object allocated
+/// by kodi.bin in vc4_submit_cl_ioctl (kmem_cache_alloc_trace: a kmalloc object) and the pasted
+/// slabinfo row `kmalloc-128 84916 84924 384 21 2 ... 4044 4044` (4044 slabs x 2 pages x 4 KiB =
+/// 31.6 MiB; object size 384 with slub_debug): the leak is what fills kmalloc-128.
+#[test]
+fn kmemleak_joined_with_its_cache() {
+    let v = conclusions(&[&format!("{RPI2293}/kmemleak.txt"), &format!("{RPI2293}/slabinfo.txt")]);
+    assert_eq!(rules(&v), vec![super::leak_cache::NAME], "{v:#?}");
+    let c = &v[0];
+    for want in [
+        "128-byte object",
+        "vc4_submit_cl_ioctl",
+        "kodi.bin",
+        "kmalloc-128",
+        "84916 active objects",
+        "31.6 MiB",
+    ] {
+        assert!(c.cause.contains(want), "{want}: {}", c.cause);
+    }
+    assert!(chain(c).contains("object size 384 bytes: larger than the object"), "{}", chain(c));
+    assert!(c.unknown.iter().any(|u| u.what.contains("keeps growing")), "{:?}", c.unknown);
+}
+
+/// Must not join: zfs-6159's unreferenced 128-byte object (a dev incident) beside the 6.18
+/// snapshot's slabinfo, where kmalloc-128 holds 31 slabs (124 KiB, far from the largest caches);
+/// nor the 2293 leak alone, with no slab table.
+#[test]
+fn kmemleak_not_joined_with_a_small_cache() {
+    let v = conclusions(&[
+        "pasted/zfs-6159-zvol-minor-ida-kmemleak/kmemleak.txt",
+        "diagnose/live618_snapshot/inputs/proc_slabinfo.txt",
+    ]);
+    assert!(v.iter().all(|c| c.rule != super::leak_cache::NAME), "{v:#?}");
+    let v = conclusions(&[&format!("{RPI2293}/kmemleak.txt")]);
+    assert!(v.iter().all(|c| c.rule != super::leak_cache::NAME), "{v:#?}");
+}
+
+const ZFS4953: &str = "pasted/zfs-4953-buddyinfo-external-fragmentation";
+
+/// zfs#4953 (a dev incident): two buddyinfo samples of a 12 GB box. In buddyinfo-after.txt the
+/// Normal zone has `77836 36734 123 35 2 1 0 0 0 0 0` free blocks: 152140 pages (594.3 MiB) free,
+/// none above order 5 (128 KiB); in buddyinfo-before.txt it has 1965 order-10 blocks and 154 + 31
+/// + 8 + 5 + 1965 = 2163 blocks of order 6 or above. DMA32 after: largest order 8; before: 619
+/// order-10 blocks.
+#[test]
+fn fragmentation_joined_across_buddyinfo_samples() {
+    let v =
+        conclusions(&[&format!("{ZFS4953}/buddyinfo-after.txt"), &format!("{ZFS4953}/buddyinfo-before.txt")]);
+    assert_eq!(rules(&v), vec![super::frag_samples::NAME], "{v:#?}");
+    let c = &v[0];
+    for want in [
+        "zone Normal has 594.3 MiB free",
+        "the largest free block is order 5 (128 KiB)",
+        "1965 free blocks of order 10 (4.0 MiB) and 2163 of order 6 or above",
+        "External fragmentation",
+    ] {
+        assert!(c.cause.contains(want), "{want}: {}", c.cause);
+    }
+    assert!(c.ruled_out.iter().any(|r| r.because.contains("594.3 MiB is still free")), "{:?}", c.ruled_out);
+    // The order the files are given in does not matter.
+    let w =
+        conclusions(&[&format!("{ZFS4953}/buddyinfo-before.txt"), &format!("{ZFS4953}/buddyinfo-after.txt")]);
+    assert_eq!(w[0].cause, c.cause);
+}
+
+/// Must not fire: one fragmented sample alone (the same after-sample; el7's fragmented Normal zone,
+/// testdata/analyze/el7-3.10-pressure) has nothing to be compared with, and the unfragmented sample
+/// alone has no finding to join.
+#[test]
+fn fragmentation_needs_two_samples() {
+    for f in [
+        format!("{ZFS4953}/buddyinfo-after.txt"),
+        format!("{ZFS4953}/buddyinfo-before.txt"),
+        "analyze/el7-3.10-pressure/proc_buddyinfo.txt".into(),
+    ] {
+        let v = conclusions(&[&f]);
+        assert!(v.iter().all(|c| c.rule != super::frag_samples::NAME), "{f}: {v:#?}");
+    }
+}
+
+const RPI153: &str = "pasted/raspberrypi-linux-153-smsc95xx-order3-atomic-rx";
+
+/// raspberrypi-linux#153 (3.2.27, a dev incident): the same `page allocation failure: order:3,
+/// mode:0x20` in __alloc_skb <- rx_submit <- usb_hcd_giveback_urb, once in swapper (syslog-1.txt)
+/// and once in kswapd0 (syslog-2.txt); 0x20 is __GFP_HIGH alone, without __GFP_WAIT (0x10): an
+/// atomic request. No free lists in either excerpt.
+#[test]
+fn high_order_failures_joined_across_logs() {
+    let v = conclusions(&[&format!("{RPI153}/syslog-1.txt"), &format!("{RPI153}/syslog-2.txt")]);
+    assert_eq!(rules(&v), vec![super::alloc_failure::NAME], "{v:#?}");
+    let c = &v[0];
+    for want in [
+        "Order-3 allocations (32 KiB physically contiguous)",
+        "__alloc_skb <- rx_submit <- usb_hcd_giveback_urb",
+        "2 reports in 2 inputs, in swapper and kswapd0",
+        "interrupt or softirq context",
+        "mode 0x20 has no direct reclaim",
+        "vm.min_free_kbytes",
+    ] {
+        assert!(c.cause.contains(want), "{want}: {}", c.cause);
+    }
+    assert_eq!(c.confidence, super::Confidence::High);
+    assert!(c.unknown.iter().any(|u| u.collect.contains("/proc/buddyinfo")), "{:?}", c.unknown);
+}
+
+/// The order-10 failure of Debian's 6.1 (testdata/log/README.md: sock_kmalloc of 4 MiB, GFP_KERNEL,
+/// about 80 MiB free, all order-0) with its own Mem-Info: fragmentation, not a shortage.
+#[test]
+fn high_order_failure_with_its_free_lists() {
+    let v = conclusions(&["log/qemu61_global_oom.dmesg"]);
+    let c = v.iter().find(|c| c.rule == super::alloc_failure::NAME).expect("alloc conclusion");
+    assert!(
+        c.cause.contains("Order-10 allocations (4.0 MiB") && c.cause.contains("sock_kmalloc"),
+        "{}",
+        c.cause
+    );
+    assert!(c.cause.contains("fragmentation, not a shortage"), "{}", c.cause);
+    assert!(c.cause.contains("allows reclaim and compaction"), "{}", c.cause);
+}
+
+/// Must not fire: one failure with neither a second copy nor free lists (syslog-1.txt alone).
+#[test]
+fn one_high_order_failure_alone_is_not_concluded_on() {
+    let v = conclusions(&[&format!("{RPI153}/syslog-1.txt")]);
+    assert!(v.iter().all(|c| c.rule != super::alloc_failure::NAME), "{v:#?}");
+}
+
+const CLICKHOUSE: &str = "pasted/clickhouse-backup-279-upload-concurrency-global-oom";
+
+/// clickhouse-backup#279 (a dev incident): the global OOM kill of clickhouse-back (pid 3560879,
+/// anon-rss 136014520 kB) in dmesg.txt and the client's own output ending `"status": 137}` in
+/// upload-log.txt: the exit is that kill (the only OOM kill given; the line does not name the
+/// program, so "probably").
+#[test]
+fn program_exit_137_joined_with_the_oom_kill() {
+    let v = conclusions(&[&format!("{CLICKHOUSE}/dmesg.txt"), &format!("{CLICKHOUSE}/upload-log.txt")]);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    let c = &v[0];
+    assert!(
+        c.cause.contains("exit by SIGKILL (status 137 = 128 + 9)") && c.cause.contains("upload-log.txt"),
+        "{}",
+        c.cause
+    );
+    let ch = chain(c);
+    assert!(ch.contains("probably the OOM kill of clickhouse-back (pid 3560879)"), "{ch}");
+}
+
+/// Must not join: the same output beside two OOM kills (the two 6.18 memcg OOM logs: python3 pid
+/// 11452 and python3 pid 8300) names neither victim; and alone, with no OOM kill, it concludes
+/// nothing.
+#[test]
+fn program_exit_137_not_joined_when_the_victim_is_ambiguous() {
+    let v = conclusions(&[
+        "log/live618_memcg_oom.dmesg",
+        "log/live618_memcg_oom64m.dmesg",
+        &format!("{CLICKHOUSE}/upload-log.txt"),
+    ]);
+    assert!(!v.is_empty());
+    assert!(v.iter().all(|c| !chain(c).contains("SIGKILL")), "{v:#?}");
+    assert!(conclusions(&[&format!("{CLICKHOUSE}/upload-log.txt")]).is_empty());
+}
