@@ -9,6 +9,7 @@
 //! Pure: reads the [`Case`] and the analyzers' findings, no I/O.
 
 mod alloc_failure;
+mod cache_as_used;
 mod cgroup_churn;
 mod crash_exception;
 mod double_free;
@@ -148,6 +149,15 @@ pub static RULES: &[Rule] = &[
               free, was cut up by allocations pinned across it: external fragmentation, which compaction must undo \
               before any high-order allocation succeeds",
         run: frag_samples::run,
+    },
+    Rule {
+        name: cache_as_used::NAME,
+        stage: Stage::Primary,
+        joins: "the ZFS ARC's size (arcstats) with the `used` figure of `free` given beside it, when the ARC is a \
+                quarter or more of it (the `zfs.arc` finding's warning)",
+        why: "ZFS allocates the ARC as kernel memory, so `free` counts it as used (not buff/cache) and MemAvailable \
+              leaves it out, although ZFS shrinks it under pressure: a machine that looks full is not short",
+        run: cache_as_used::run,
     },
     Rule {
         name: single_report::NAME,

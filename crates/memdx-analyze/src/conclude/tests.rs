@@ -669,3 +669,28 @@ fn program_exit_137_not_joined_when_the_victim_is_ambiguous() {
     assert!(v.iter().all(|c| !chain(c).contains("SIGKILL")), "{v:#?}");
     assert!(conclusions(&[&format!("{CLICKHOUSE}/upload-log.txt")]).is_empty());
 }
+
+const SUPERUSER: &str = "pasted/superuser-1137416-zfs-arc-counted-as-used/free-and-arcstats.txt";
+
+/// superuser#1137416 (a dev incident): `free -m` used 16808 MiB after buffers/cache and arcstats
+/// `size` 8138.73 MiB: the ARC is 48% of used; 16808 - 8139 = 8669 MiB for everything else.
+#[test]
+fn arc_counted_as_used_is_not_a_shortage() {
+    let v = conclusions(&[SUPERUSER]);
+    assert_eq!(rules(&v), vec![super::cache_as_used::NAME], "{v:#?}");
+    let c = &v[0];
+    for want in ["16808 MiB (16.4 GiB)", "8139 MiB (7.9 GiB) (48%) is the ZFS ARC", "about 8669 MiB"] {
+        assert!(c.cause.contains(want), "{want}: {}", c.cause);
+    }
+    assert_eq!(c.confidence, super::Confidence::High);
+}
+
+/// Must not fire: the ARC's size without `free` (the same session's arcstats lines alone,
+/// testdata/analyze/conclude/superuser_arcstats_size.txt): no used figure to weigh it against.
+#[test]
+fn arc_size_alone_is_not_concluded_on() {
+    let c = case(&["analyze/conclude/superuser_arcstats_size.txt"]);
+    assert!(c.arcstats.is_some(), "the ARC size is read");
+    let v = conclusions(&["analyze/conclude/superuser_arcstats_size.txt"]);
+    assert!(v.iter().all(|c| c.rule != super::cache_as_used::NAME), "{v:#?}");
+}
