@@ -295,24 +295,24 @@ pub fn parse_taint(tail: &str) -> (Option<String>, Option<String>) {
         let a = &tail[i + 10..];
         let mut flags = String::new();
         let mut rest_at = a.len();
+        // Space-separated words, byte by byte (this runs on every report's CPU line): flag
+        // letters until the first word that is not all capitals.
+        let b = a.as_bytes();
         let mut pos = 0;
-        for tok in a.split(' ') {
-            if tok.is_empty() {
-                pos += 1;
-                continue;
+        while pos < b.len() {
+            let end = b[pos..].iter().position(|&c| c == b' ').map_or(b.len(), |i| pos + i);
+            let tok = &b[pos..end];
+            if !tok.is_empty() && !tok.iter().all(u8::is_ascii_uppercase) {
+                rest_at = pos;
+                break;
             }
-            if tok.bytes().all(|c| c.is_ascii_uppercase()) {
-                for c in tok.chars() {
-                    if !flags.is_empty() {
-                        flags.push(' ');
-                    }
-                    flags.push(c);
+            for &c in tok {
+                if !flags.is_empty() {
+                    flags.push(' ');
                 }
-                pos += tok.len() + 1;
-                continue;
+                flags.push(char::from(c));
             }
-            rest_at = pos;
-            break;
+            pos = end + 1;
         }
         (Some(flags), &a[rest_at.min(a.len())..])
     } else {

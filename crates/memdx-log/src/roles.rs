@@ -1462,9 +1462,35 @@ static INDEX: LazyLock<Index> = LazyLock::new(|| {
     Index { ac, pats }
 });
 
+/// Functions whose roles were looked up on this thread, at most [`CACHED`]: the same few hundred
+/// functions recur in every report of a log, and a lookup in the table costs a pass of the
+/// automaton over the name per frame.
+const CACHED: usize = 4096;
+
+thread_local! {
+    static CACHE: std::cell::RefCell<std::collections::HashMap<Box<str>, Roles>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Every role `func` has (a function can have several: `__x64_sys_ioctl` is dispatch).
 pub fn roles(func: &str) -> Roles {
     let name = base_name(func);
+    if let Some(r) = CACHE.with(|c| c.borrow().get(name).copied()) {
+        return r;
+    }
+    let r = roles_of(name);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHED {
+            c.clear();
+        }
+        c.insert(name.into(), r);
+    });
+    r
+}
+
+/// [`roles`] of a name without compiler suffixes, from the table.
+fn roles_of(name: &str) -> Roles {
     let idx = &*INDEX;
     let mut bits = 0;
     for m in idx.ac.find_overlapping_iter(name) {
