@@ -21,6 +21,7 @@ pub fn explain(r: &Report, body: &ObjectFacts) -> Option<Explanation> {
         Kind::AllocFailure => Some(alloc_failure(r)),
         Kind::Kmemleak => Some(kmemleak(r, body)),
         Kind::HungTask => hung_task(r),
+        Kind::Unknown => headerless_sleeper(r).or_else(|| slab(r, body)),
         Kind::Kasan => match non_slab_kasan(r) {
             Some(e) => Some(e),
             None => slab(r, body),
@@ -31,7 +32,8 @@ pub fn explain(r: &Report, body: &ObjectFacts) -> Option<Explanation> {
 
 /// A blocked task: what it waits for and what it was doing ([`crate::hung`]).
 fn hung_task(r: &Report) -> Option<Explanation> {
-    let (summary, facts) = crate::hung::explain(&r.header, r.comm.as_deref(), &r.frames)?;
+    let (summary, facts) =
+        crate::hung::explain(&r.header, r.comm.as_deref(), &r.frames, crate::hung::Sleeper::Hung)?;
     Some(Explanation {
         class: Kind::HungTask.name().into(),
         summary,
@@ -40,6 +42,22 @@ fn hung_task(r: &Report) -> Option<Explanation> {
         next_steps: vec![
             "echo w > /proc/sysrq-trigger  # the stacks of every blocked task: the holder of the lock or the I/O it waits on is among them".into(),
             "cat /proc/PID/stack; grep -E 'State|wchan' /proc/PID/status  # whether the task is still blocked, and where".into(),
+        ],
+    })
+}
+
+/// A stack cut from its report whose innermost frame is the scheduler's: what the task waits for.
+fn headerless_sleeper(r: &Report) -> Option<Explanation> {
+    let (summary, facts) =
+        crate::hung::explain(&r.header, r.comm.as_deref(), &r.frames, crate::hung::Sleeper::Headerless)?;
+    Some(Explanation {
+        class: "sleeping_task".into(),
+        summary,
+        cache: None,
+        facts,
+        next_steps: vec![
+            "the full log: the lines above this stack (`INFO: task ... blocked`, a sysrq-w dump, a soft lockup) say which task it is".into(),
+            "echo w > /proc/sysrq-trigger  # the stacks of every blocked task now".into(),
         ],
     })
 }

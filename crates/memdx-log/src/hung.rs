@@ -141,11 +141,30 @@ fn matches(pats: &[&str], func: &str) -> bool {
 /// The roles of frames a sleeping task's wait chain is made of.
 const WAITING: Roles = Roles::of(&[Role::Sched, Role::Lock, Role::Wait]);
 
+/// What is known of the task whose stack is read.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Sleeper {
+    /// A hung-task report: blocked in D state (its header says so).
+    Hung,
+    /// A stack without its report's header (an excerpt cut above `Call Trace`) whose innermost
+    /// frame is the scheduler's: a sleeping task, hung or not.
+    Headerless,
+}
+
 /// Summary and facts of a hung-task report: who is blocked and for how long (from the header), what
-/// it waits for, what it was doing. `None` without frames to read.
-pub(crate) fn explain(header: &str, comm: Option<&str>, frames: &[Frame]) -> Option<(String, Vec<Fact>)> {
+/// it waits for, what it was doing. `None` without frames to read, and for a headerless stack that
+/// does not start in the scheduler.
+pub(crate) fn explain(
+    header: &str,
+    comm: Option<&str>,
+    frames: &[Frame],
+    sleeper: Sleeper,
+) -> Option<(String, Vec<Fact>)> {
     let reliable: Vec<&Frame> = frames.iter().filter(|f| f.reliable && !roles::is_address(&f.func)).collect();
     if reliable.is_empty() {
+        return None;
+    }
+    if sleeper == Sleeper::Headerless && !roles::has_any(&reliable[0].func, Roles::of(&[Role::Sched])) {
         return None;
     }
     let in_chain =
@@ -170,7 +189,12 @@ pub(crate) fn explain(header: &str, comm: Option<&str>, frames: &[Frame]) -> Opt
         (Some(c), None) => c.to_string(),
         (None, _) => "A task".to_string(),
     };
-    let mut s = format!("{who} was blocked in uninterruptible sleep (D state)");
+    let mut s = match sleeper {
+        Sleeper::Hung => format!("{who} was blocked in uninterruptible sleep (D state)"),
+        Sleeper::Headerless => "The stack is a sleeping task's (the report's first lines are missing, so \
+                                whether it hung, and for how long, is unknown)"
+            .to_string(),
+    };
     if let Some(n) = secs {
         s.push_str(&format!(" for more than {n} s"));
     }
@@ -187,10 +211,15 @@ pub(crate) fn explain(header: &str, comm: Option<&str>, frames: &[Frame]) -> Opt
     if let Some(a) = activity {
         s.push_str(&format!(", during {a}"));
     }
-    s.push_str(
-        ". A hung task is stuck, not short of memory by itself: what it waits for is held or owed by \
-         another task or device.",
-    );
+    s.push_str(match sleeper {
+        Sleeper::Hung => {
+            ". A hung task is stuck, not short of memory by itself: what it waits for is held or owed \
+             by another task or device."
+        }
+        Sleeper::Headerless => {
+            ". The lines above `Call Trace:` in the full log say which task this is and why it was printed."
+        }
+    });
     let mut facts = Vec::new();
     if !chain.is_empty() {
         let names: Vec<&str> = chain.iter().rev().map(|f| f.func.as_str()).collect();
@@ -211,25 +240,32 @@ mod tests {
         names.iter().map(|n| Frame::kernel(n, Some(0))).collect()
     }
 
+    /// The stack of a kcompactd0 hung-task report on 5.15 (Ubuntu), innermost first.
+    const KCOMPACTD_STACK: &[&str] = &[
+        "__schedule",
+        "schedule",
+        "io_schedule",
+        "wait_on_page_bit_common",
+        "__lock_page",
+        "__unmap_and_move",
+        "unmap_and_move",
+        "migrate_pages",
+        "compact_zone",
+        "proactive_compact_node",
+        "kcompactd",
+    ];
+
     #[test]
     fn page_lock_in_compaction() {
         // The stack of a kcompactd0 hung-task report on 5.15 (Ubuntu), innermost first.
-        let f = frames(&[
-            "__schedule",
-            "schedule",
-            "io_schedule",
-            "wait_on_page_bit_common",
-            "__lock_page",
-            "__unmap_and_move",
-            "unmap_and_move",
-            "migrate_pages",
-            "compact_zone",
-            "proactive_compact_node",
-            "kcompactd",
-        ]);
-        let (s, facts) =
-            explain("INFO: task kcompactd0:1175 blocked for more than 120 seconds.", Some("kcompactd0"), &f)
-                .unwrap();
+        let f = frames(KCOMPACTD_STACK);
+        let (s, facts) = explain(
+            "INFO: task kcompactd0:1175 blocked for more than 120 seconds.",
+            Some("kcompactd0"),
+            &f,
+            Sleeper::Hung,
+        )
+        .unwrap();
         assert!(s.starts_with("kcompactd0 (the background memory compaction thread) was blocked"), "{s}");
         assert!(s.contains("for more than 120 s"), "{s}");
         assert!(s.contains("waiting for a page lock"), "{s}");
@@ -251,14 +287,34 @@ mod tests {
             "__mutex_lock",
             "my_driver_ioctl",
         ]);
-        let (s, _) =
-            explain("INFO: task a.out:42 blocked for more than 600 seconds.", Some("a.out"), &f).unwrap();
+        let (s, _) = explain(
+            "INFO: task a.out:42 blocked for more than 600 seconds.",
+            Some("a.out"),
+            &f,
+            Sleeper::Hung,
+        )
+        .unwrap();
         assert!(s.contains("waiting for a mutex held by another task in __mutex_lock"), "{s}");
         assert!(!s.contains("during"), "{s}");
     }
 
     #[test]
+    fn headerless_stack_of_a_sleeper() {
+        // The kcompactd0 stack above, pasted from `__schedule` down without its `INFO: task` line.
+        let f = frames(KCOMPACTD_STACK);
+        let (s, _) = explain("__schedule+0x24e/0x590", None, &f, Sleeper::Headerless).unwrap();
+        assert!(s.starts_with("The stack is a sleeping task's"), "{s}");
+        assert!(s.contains("waiting for a page lock") && s.contains("in __lock_page"), "{s}");
+        assert!(s.contains("during page migration"), "{s}");
+        assert!(!s.contains("D state"), "{s}");
+        // A stack that does not start in the scheduler is not a sleeper's.
+        let f = frames(&["kfree", "skb_release_data", "consume_skb"]);
+        assert!(explain("kfree+0x1/0x2", None, &f, Sleeper::Headerless).is_none());
+    }
+
+    #[test]
     fn no_frames_no_explanation() {
-        assert!(explain("INFO: task x:1 blocked for more than 120 seconds.", Some("x"), &[]).is_none());
+        assert!(explain("INFO: task x:1 blocked for more than 120 seconds.", Some("x"), &[], Sleeper::Hung)
+            .is_none());
     }
 }
