@@ -47,7 +47,9 @@ best() { # $1 = output file for "wall cpu maxrss", rest = command; keeps the fas
   : > "$out.all"
   for _ in 1 2 3; do
     # memdx exits 1 when it has findings: time then writes "Command exited ..." first; keep the last line.
-    /usr/bin/time -f "%e %U %S %M" -o "$out.one" "$@" > /dev/null || true
+    # Output goes to a file, not /dev/null: GNU grep stops at the first match when its output is
+    # /dev/null, and its time would be that of reading one block.
+    /usr/bin/time -f "%e %U %S %M" -o "$out.one" "$@" > "$TMP/stdout" || true
     tail -1 "$out.one" > "$out.last"
     read -r e u s m < "$out.last"
     awk -v e="$e" -v u="$u" -v s="$s" -v m="$m" 'BEGIN { print e, u + s, m }' >> "$out.all"
