@@ -285,16 +285,20 @@ impl Store {
         // WAL: readers do not block the recorder; synchronous=NORMAL keeps every committed sample
         // across a process kill (the WAL is in the page cache) and the file consistent across a power
         // loss, which may drop the last few samples.
+        // The tables are created in one transaction: a recorder killed while creating them leaves
+        // all or none (one killed between two CREATEs left `meta` without `samples`).
         c.execute_batch(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
+             BEGIN;
              CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS samples(time INTEGER PRIMARY KEY);
              CREATE TABLE IF NOT EXISTS series(
                  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, UNIQUE(kind, name));
              CREATE TABLE IF NOT EXISTS points(
                  time INTEGER NOT NULL, series INTEGER NOT NULL, value NOT NULL,
-                 PRIMARY KEY(time, series)) WITHOUT ROWID;",
+                 PRIMARY KEY(time, series)) WITHOUT ROWID;
+             COMMIT;",
         )
         .map_err(|e| err(&self.path, e))?;
         self.check_version()?;
@@ -453,10 +457,18 @@ impl Store {
     }
 
     /// Number of samples and the first and last sample time.
+    /// Samples held, first and last time. A database whose recorder was killed before it created
+    /// its tables holds none.
     pub fn summary(&self) -> Result<(u64, Option<i64>, Option<i64>)> {
         self.conn
             .query_row("SELECT COUNT(*), MIN(time), MAX(time) FROM samples", [], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            })
+            .or_else(|e| match e {
+                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                    Ok((0, None, None))
+                }
+                e => Err(e),
             })
             .map_err(|e| self.e(e))
     }
@@ -477,6 +489,10 @@ impl Store {
 
     /// Reads the series selected by `q`.
     pub fn load(&self, q: &Query) -> Result<History> {
+        if self.summary()?.0 == 0 {
+            // Also a database whose recorder was killed before it created its tables.
+            return Ok(History::default());
+        }
         let since = q.since.unwrap_or(i64::MIN);
         let mut times = Vec::new();
         {
@@ -575,6 +591,20 @@ mod tests {
                 Point { kind: "psi", name: "memory.some.avg10".into(), value: 0.25 },
             ],
         }
+    }
+
+    #[test]
+    fn a_database_without_tables_holds_no_samples() {
+        // What a recorder killed before creating its tables leaves: a WAL database, no table.
+        let dir = std::env::temp_dir().join(format!("memdx-store-notables-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("h.db");
+        Connection::open(&db).unwrap().execute_batch("PRAGMA journal_mode=WAL;").unwrap();
+        let s = Store::open_read_only(&db).unwrap();
+        assert_eq!(s.summary().unwrap(), (0, None, None));
+        assert_eq!(s.load(&Query::default()).unwrap(), History::default());
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
