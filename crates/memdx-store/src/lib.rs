@@ -456,19 +456,25 @@ impl Store {
         }
     }
 
-    /// Number of samples and the first and last sample time.
-    /// Samples held, first and last time. A database whose recorder was killed before it created
-    /// its tables holds none.
+    /// False for a database whose recorder was killed before it created its tables (it creates
+    /// them in one transaction: all or none are there).
+    fn has_tables(&self) -> Result<bool> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='samples'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(|e| self.e(e))
+    }
+
+    /// Number of samples and the first and last sample time (none in a database without tables).
     pub fn summary(&self) -> Result<(u64, Option<i64>, Option<i64>)> {
+        if !self.has_tables()? {
+            return Ok((0, None, None));
+        }
         self.conn
             .query_row("SELECT COUNT(*), MIN(time), MAX(time) FROM samples", [], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
-            })
-            .or_else(|e| match e {
-                rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
-                    Ok((0, None, None))
-                }
-                e => Err(e),
             })
             .map_err(|e| self.e(e))
     }
@@ -489,8 +495,7 @@ impl Store {
 
     /// Reads the series selected by `q`.
     pub fn load(&self, q: &Query) -> Result<History> {
-        if self.summary()?.0 == 0 {
-            // Also a database whose recorder was killed before it created its tables.
+        if !self.has_tables()? {
             return Ok(History::default());
         }
         let since = q.since.unwrap_or(i64::MIN);
