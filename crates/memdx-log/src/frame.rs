@@ -90,7 +90,9 @@ const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 pub fn frame(line: &str) -> Framed<'_> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = strip_junk(line);
-    let line = strip_mail_quote(line);
+    // A log quoted in a mail or a markdown issue: a bare report line such as `> unreferenced
+    // object ...` is then seen as the report it is.
+    let line = memdx_parse::document::strip_mail_quote(line);
     let b = line.as_bytes();
     if b.first() == Some(&b'{') {
         if let Some(f) = frame_json(line) {
@@ -131,19 +133,6 @@ pub fn frame(line: &str) -> Framed<'_> {
         }
     }
     frame_dmesg(line)
-}
-
-/// A log quoted in a mail or a markdown issue: `> line`, `>> line`, `> > line` (a bare report line
-/// such as `> unreferenced object ...` is then seen as the report it is).
-fn strip_mail_quote(line: &str) -> &str {
-    let mut s = line;
-    for _ in 0..8 {
-        match s.strip_prefix('>') {
-            Some(r) => s = r.strip_prefix(' ').unwrap_or(r),
-            None => break,
-        }
-    }
-    s
 }
 
 /// Serial consoles emit NULs, `\xff`, escape sequences and line noise before the first `[`.

@@ -324,15 +324,7 @@ fn is_fence(t: &str) -> bool {
 /// Removes mail/markdown quote markers (`> `, `>> `), a `12 | ` or `12│` gutter, and markdown bold
 /// wrapped around the line (`**HugePages_Total: 5**`).
 pub fn unquote(line: &str) -> &str {
-    let mut s = line;
-    // `> `, `>> `, `> > `: at most a few levels.
-    for _ in 0..8 {
-        let t = s.trim_start_matches([' ', '\t']);
-        match t.strip_prefix('>') {
-            Some(r) if !r.starts_with(">> ") && !r.starts_with('=') => s = r.strip_prefix(' ').unwrap_or(r),
-            _ => break,
-        }
-    }
+    let mut s = strip_mail_quote(line);
     s = strip_gutter(s);
     let lead = s.len() - s.trim_start_matches([' ', '\t']).len();
     if let Some(r) = s[lead..].strip_prefix("**").filter(|r| !r.starts_with('*')) {
@@ -343,6 +335,20 @@ pub fn unquote(line: &str) -> &str {
         Some(r) if !r.ends_with('*') => r,
         _ => s,
     }
+}
+
+/// Removes mail/markdown quote markers: `> `, `>> `, `> > ` (at most a few levels). A Python
+/// prompt (`>>> `) and `>=` are not quotes. The kernel log engine strips them the same way.
+pub fn strip_mail_quote(line: &str) -> &str {
+    let mut s = line;
+    for _ in 0..8 {
+        let t = s.trim_start_matches([' ', '\t']);
+        match t.strip_prefix('>') {
+            Some(r) if !r.starts_with(">> ") && !r.starts_with('=') => s = r.strip_prefix(' ').unwrap_or(r),
+            _ => break,
+        }
+    }
+    s
 }
 
 /// `  12 | text`, `12│text`: a line-number gutter from a code viewer.
