@@ -347,7 +347,14 @@ pub fn parse_registers(t: &str) -> Option<Vec<Register>> {
 /// Calls `f(name, value)` for each register of a register line, without allocating; returns how
 /// many there were (0 when the line is not a register line). [`parse_registers`] collects them.
 pub fn visit_registers<'a>(t: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> usize {
-    let end = t.bytes().position(|c| c == b':' || c == b' ').unwrap_or(t.len());
+    // The first token is a register name (2 to 8 bytes): look no further than 9 bytes for its
+    // end; this runs on every kernel line that is not a frame.
+    let b = t.as_bytes();
+    let end = match b[..b.len().min(9)].iter().position(|&c| c == b':' || c == b' ') {
+        Some(i) => i,
+        None if b.len() <= 8 => b.len(),
+        None => return 0,
+    };
     if !is_reg_name(&t[..end]) {
         return 0;
     }

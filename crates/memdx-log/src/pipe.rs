@@ -193,7 +193,7 @@ impl Batch {
                         parsed = true;
                         self.frames.push(frame);
                     } else {
-                        body = is_body(t);
+                        body = is_body_parsed(t, None);
                     }
                 }
             }

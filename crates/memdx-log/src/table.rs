@@ -502,6 +502,9 @@ pub static ROWS: &[Row] = &[
 struct Filters {
     /// Per first byte: the rows whose prefix starts with it, in table order.
     by_byte: [Vec<u16>; 256],
+    /// Per first byte: the second bytes those prefixes have (a bit set of 256; every bit for a
+    /// one-byte prefix). Most messages start with a byte some prefix starts with, few with a pair.
+    second: [[u64; 4]; 256],
     /// One SIMD pass (Teddy, from aho-corasick) over the line for all `Contains` strings.
     contains: Option<aho_corasick::packed::Searcher>,
     contains_rows: Vec<u16>,
@@ -509,6 +512,7 @@ struct Filters {
 
 static FILTERS: std::sync::LazyLock<Filters> = std::sync::LazyLock::new(|| {
     let mut by_byte: [Vec<u16>; 256] = std::array::from_fn(|_| Vec::new());
+    let mut second = [[0u64; 4]; 256];
     let mut needles = Vec::new();
     let mut contains_rows = Vec::new();
     for (i, r) in ROWS.iter().enumerate() {
@@ -516,6 +520,10 @@ static FILTERS: std::sync::LazyLock<Filters> = std::sync::LazyLock::new(|| {
             Prefix(p) | PrefixContains(p, _) => {
                 if let Some(&b) = p.as_bytes().first() {
                     by_byte[usize::from(b)].push(i as u16);
+                    match p.as_bytes().get(1) {
+                        Some(&c) => second[usize::from(b)][usize::from(c >> 6)] |= 1 << (c & 63),
+                        None => second[usize::from(b)] = [u64::MAX; 4],
+                    }
                 }
             }
             Contains(p) => {
@@ -524,7 +532,7 @@ static FILTERS: std::sync::LazyLock<Filters> = std::sync::LazyLock::new(|| {
             }
         }
     }
-    Filters { by_byte, contains: aho_corasick::packed::Searcher::new(needles), contains_rows }
+    Filters { by_byte, second, contains: aho_corasick::packed::Searcher::new(needles), contains_rows }
 });
 
 fn row_matches(r: &Row, t: &str) -> bool {
@@ -539,8 +547,16 @@ fn row_matches(r: &Row, t: &str) -> bool {
 pub fn header(t: &str) -> Option<&'static Row> {
     let first = *t.as_bytes().first()?;
     let f = &*FILTERS;
-    let by_prefix =
-        f.by_byte[usize::from(first)].iter().copied().find(|&i| row_matches(&ROWS[usize::from(i)], t));
+    let seconds = &f.second[usize::from(first)];
+    let pair = match t.as_bytes().get(1) {
+        Some(&c) => seconds[usize::from(c >> 6)] & (1 << (c & 63)) != 0,
+        None => *seconds == [u64::MAX; 4],
+    };
+    let by_prefix = if pair {
+        f.by_byte[usize::from(first)].iter().copied().find(|&i| row_matches(&ROWS[usize::from(i)], t))
+    } else {
+        None
+    };
     let contains_possible = f.contains.as_ref().is_none_or(|s| s.find(t).is_some());
     let by_contains = if contains_possible {
         f.contains_rows.iter().copied().find(|&i| row_matches(&ROWS[usize::from(i)], t))
