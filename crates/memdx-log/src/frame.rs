@@ -89,6 +89,15 @@ const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// Frames one line (without its newline).
 pub fn frame(line: &str) -> Framed<'_> {
     let line = line.strip_suffix('\r').unwrap_or(line);
+    // The common framings by their first byte (dmesg `[`; ISO syslog and /dev/kmsg a digit): the
+    // general path below tries the same framings, after checks that fail on these first bytes.
+    match line.as_bytes().first() {
+        Some(b'[') => return frame_dmesg(line),
+        Some(c) if c.is_ascii_digit() => {
+            return frame_iso(line).or_else(|| frame_kmsg(line)).unwrap_or_else(|| frame_dmesg(line));
+        }
+        _ => {}
+    }
     let line = strip_junk(line);
     // A log quoted in a mail or a markdown issue: a bare report line such as `> unreferenced
     // object ...` is then seen as the report it is.

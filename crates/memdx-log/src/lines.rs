@@ -350,6 +350,9 @@ pub fn visit_registers<'a>(t: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> u
     // The first token is a register name (2 to 8 bytes): look no further than 9 bytes for its
     // end; this runs on every kernel line that is not a frame.
     let b = t.as_bytes();
+    if !b.first().is_some_and(|&c| is_reg_first(c)) {
+        return 0;
+    }
     let end = match b[..b.len().min(9)].iter().position(|&c| c == b':' || c == b' ') {
         Some(i) => i,
         None if b.len() <= 8 => b.len(),
@@ -386,14 +389,16 @@ pub fn visit_registers<'a>(t: &'a str, mut f: impl FnMut(&'a str, &'a str)) -> u
     n
 }
 
+/// Whether a register name can start with `c`.
+fn is_reg_first(c: u8) -> bool {
+    matches!(
+        c,
+        b'R' | b'E' | b'F' | b'G' | b'C' | b'D' | b'S' | b'O' | b'P' | b'p' | b'l' | b's' | b'f' | b'x'
+    )
+}
+
 fn is_reg_name(n: &str) -> bool {
-    if n.len() < 2
-        || n.len() > 8
-        || !matches!(
-            n.as_bytes()[0],
-            b'R' | b'E' | b'F' | b'G' | b'C' | b'D' | b'S' | b'O' | b'P' | b'p' | b'l' | b's' | b'f' | b'x'
-        )
-    {
+    if n.len() < 2 || n.len() > 8 || !is_reg_first(n.as_bytes()[0]) {
         return false;
     }
     // A `match` compiles to a length switch and a few word compares; this runs on most report lines.

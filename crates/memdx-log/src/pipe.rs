@@ -64,6 +64,8 @@ pub(crate) struct Batch {
     pub owned: Vec<String>,
     /// `parse_frame` of the lines marked [`Pre::parsed`], in order.
     pub frames: Vec<Option<Frame>>,
+    /// Where the table's `Contains` strings start in `text` (reused buffer).
+    hits: Vec<usize>,
 }
 
 fn offset(n: usize) -> u32 {
@@ -173,6 +175,9 @@ impl Batch {
         }
         self.raw.clear();
         let text = self.text.as_str();
+        let mut hits = std::mem::take(&mut self.hits);
+        table::contains_hits(text, &mut hits);
+        let mut next_hit = 0;
         for (a, z, cut, bad_utf8) in spans {
             let line = text.get(a as usize..z as usize).unwrap_or("");
             let f = frame::frame(line);
@@ -184,7 +189,18 @@ impl Batch {
                 if !t.is_empty() {
                     // As the state machine reads it.
                     let t = crate::unglue(t);
-                    header = table::header(t);
+                    // Whether a `Contains` string starts in the message: found in the batch's
+                    // text at once when the message lies in it (every framing but journal JSON).
+                    let off = (t.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+                    header = if off <= text.len() && t.len() <= text.len() - off {
+                        while hits.get(next_hit).is_some_and(|&h| h < off) {
+                            next_hit += 1;
+                        }
+                        let inside = hits.get(next_hit).is_some_and(|&h| h < off + t.len());
+                        table::header_hinted(t, inside)
+                    } else {
+                        table::header(t)
+                    };
                     // A frame line has `+` (func+off/size): the others are left to the state
                     // machine, which parses only those it feeds to a report (few).
                     if header.is_none() && memchr::memchr(b'+', t.as_bytes()).is_some() {
@@ -214,6 +230,7 @@ impl Batch {
                 parsed,
             });
         }
+        self.hits = hits;
     }
 }
 

@@ -545,6 +545,21 @@ fn row_matches(r: &Row, t: &str) -> bool {
 
 /// The row a message starts, if any. `t` has its leading spaces removed.
 pub fn header(t: &str) -> Option<&'static Row> {
+    let contains = FILTERS.contains.as_ref().is_none_or(|s| s.find(t).is_some());
+    header_hinted(t, contains)
+}
+
+/// Where a `Contains` row's string starts in `text`, in order (one pass over many lines at once:
+/// on lines of ~100 bytes the searcher's setup costs more than its scan).
+pub(crate) fn contains_hits(text: &str, out: &mut Vec<usize>) {
+    out.clear();
+    if let Some(s) = &FILTERS.contains {
+        out.extend(s.find_iter(text).map(|m| m.start()));
+    }
+}
+
+/// [`header`] of a message that contains no `Contains` row's string when `contains` is false.
+pub(crate) fn header_hinted(t: &str, contains: bool) -> Option<&'static Row> {
     let first = *t.as_bytes().first()?;
     let f = &*FILTERS;
     let seconds = &f.second[usize::from(first)];
@@ -557,8 +572,7 @@ pub fn header(t: &str) -> Option<&'static Row> {
     } else {
         None
     };
-    let contains_possible = f.contains.as_ref().is_none_or(|s| s.find(t).is_some());
-    let by_contains = if contains_possible {
+    let by_contains = if contains {
         f.contains_rows.iter().copied().find(|&i| row_matches(&ROWS[usize::from(i)], t))
     } else {
         None
