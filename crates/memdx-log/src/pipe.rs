@@ -66,6 +66,8 @@ pub(crate) struct Batch {
     pub frames: Vec<Option<Frame>>,
     /// Where the table's `Contains` strings start in `text` (reused buffer).
     hits: Vec<usize>,
+    /// Where `text` has a `+` (reused buffer).
+    plus: Vec<usize>,
 }
 
 fn offset(n: usize) -> u32 {
@@ -178,6 +180,11 @@ impl Batch {
         let mut hits = std::mem::take(&mut self.hits);
         table::contains_hits(text, &mut hits);
         let mut next_hit = 0;
+        // Every `+` of the batch at once, for the same reason.
+        let mut plus = std::mem::take(&mut self.plus);
+        plus.clear();
+        plus.extend(memchr::memchr_iter(b'+', text.as_bytes()));
+        let mut next_plus = 0;
         for (a, z, cut, bad_utf8) in spans {
             let line = text.get(a as usize..z as usize).unwrap_or("");
             let f = frame::frame(line);
@@ -192,18 +199,23 @@ impl Batch {
                     // Whether a `Contains` string starts in the message: found in the batch's
                     // text at once when the message lies in it (every framing but journal JSON).
                     let off = (t.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-                    header = if off <= text.len() && t.len() <= text.len() - off {
-                        while hits.get(next_hit).is_some_and(|&h| h < off) {
-                            next_hit += 1;
-                        }
-                        let inside = hits.get(next_hit).is_some_and(|&h| h < off + t.len());
-                        table::header_hinted(t, inside)
+                    let has_plus;
+                    if off <= text.len() && t.len() <= text.len() - off {
+                        let inside = |at: &[usize], next: &mut usize| {
+                            while at.get(*next).is_some_and(|&h| h < off) {
+                                *next += 1;
+                            }
+                            at.get(*next).is_some_and(|&h| h < off + t.len())
+                        };
+                        header = table::header_hinted(t, inside(&hits, &mut next_hit));
+                        has_plus = inside(&plus, &mut next_plus);
                     } else {
-                        table::header(t)
-                    };
+                        header = table::header(t);
+                        has_plus = memchr::memchr(b'+', t.as_bytes()).is_some();
+                    }
                     // A frame line has `+` (func+off/size): the others are left to the state
                     // machine, which parses only those it feeds to a report (few).
-                    if header.is_none() && memchr::memchr(b'+', t.as_bytes()).is_some() {
+                    if header.is_none() && has_plus {
                         let frame = parse_frame(t);
                         body = is_body_parsed(t, frame.as_ref());
                         parsed = true;
@@ -231,6 +243,7 @@ impl Batch {
             });
         }
         self.hits = hits;
+        self.plus = plus;
     }
 }
 
