@@ -182,11 +182,186 @@ pub struct Case {
     pub numastat: Option<memdx_parse::numastat::Numastat>,
     /// THP settings and hugetlb pools read from /sys/kernel/mm files.
     pub mm_sysfs: Option<memdx_parse::mm_sysfs::MmSysfs>,
+    /// Set in a case read apart ([`Case::apart`]): what it held back for [`Case::merge`].
+    held: Option<Vec<(usize, Held)>>,
+}
+
+/// Evidence a case keeps one of, where what a new input does depends on what came before (the one
+/// with MemTotal wins, the more fragmented buddyinfo is judged, a second kernel release is a
+/// warning, ...). A case read apart holds it back, with the number of diagnostics it had then, and
+/// [`Case::merge`] applies it in input order, its diagnostics in the same place.
+#[derive(Debug)]
+enum Held {
+    Meminfo(Meminfo),
+    Buddyinfo(Buddyinfo),
+    Kernel(KernelRelease),
+    Sysctl(Sysctls),
+    Kmem(KmemInfo),
+    /// A crash session's `kmem -i`: used when no other is known.
+    CrashKmem(KmemInfo),
 }
 
 impl Case {
     pub fn new() -> Self {
         Case::default()
+    }
+
+    /// An empty case for reading some inputs apart from the others (on another thread): merged
+    /// into the case of all inputs with [`Case::merge`], in input order, it gives the same case as
+    /// reading those inputs into it directly.
+    pub fn apart() -> Self {
+        Case { held: Some(Vec::new()), ..Case::default() }
+    }
+
+    /// Adds `part`, a case read [`apart`](Case::apart) from the inputs that follow those already in
+    /// `self`, as if its inputs had been read into `self`. Callers check what a case read apart
+    /// cannot know: whether an input of `self` has the name of one of `part`'s (a document where
+    /// nothing is recognised is listed as skipped only if no other reader used it).
+    pub fn merge(&mut self, part: Case) {
+        // Every field by name: a new one must be merged here.
+        let Case {
+            inputs,
+            skipped,
+            missing,
+            diags,
+            live,
+            kernel,
+            meminfo,
+            slabs,
+            buddyinfo,
+            buddyinfo_others,
+            pagetypeinfo,
+            zoneinfo,
+            vmstat,
+            sysctl,
+            cmdline,
+            cgroups,
+            psi,
+            memcg_stats,
+            slab_aliases,
+            kmem,
+            logs,
+            traces,
+            memcgs,
+            memcg_tree,
+            slab_pairing,
+            kmem_traces,
+            tool_stacks,
+            journals,
+            memcg_files,
+            frees,
+            arcstats,
+            slub_traces,
+            messages,
+            processes,
+            proc_statuses,
+            smaps_rollups,
+            mem_samples,
+            vmallocinfo,
+            numastat,
+            mm_sysfs,
+            held,
+        } = part;
+        // Held evidence goes in between the diagnostics, where it came.
+        let mut diags = diags.into_iter();
+        let mut at = 0;
+        for (pos, h) in held.unwrap_or_default() {
+            self.diags.extend(diags.by_ref().take(pos - at));
+            at = pos;
+            self.apply(h);
+        }
+        self.diags.extend(diags);
+        // A case not read apart applied these itself.
+        let direct = [
+            meminfo.map(Held::Meminfo),
+            buddyinfo.map(Held::Buddyinfo),
+            kernel.map(Held::Kernel),
+            sysctl.map(Held::Sysctl),
+            kmem.map(Held::Kmem),
+        ];
+        for h in direct.into_iter().flatten() {
+            self.apply(h);
+        }
+        self.inputs.extend(inputs);
+        self.skipped.extend(skipped);
+        self.missing.extend(missing);
+        self.live |= live;
+        self.slabs.extend(slabs);
+        self.buddyinfo_others.extend(buddyinfo_others);
+        // The last one read is kept.
+        macro_rules! last {
+            ($($f:ident),*) => {$(
+                if $f.is_some() {
+                    self.$f = $f;
+                }
+            )*};
+        }
+        last!(pagetypeinfo, zoneinfo, vmstat, cmdline, cgroups, memcgs, memcg_tree, vmallocinfo, numastat);
+        self.psi.extend(psi);
+        self.memcg_stats.extend(memcg_stats);
+        for (target, names) in slab_aliases.groups {
+            for n in names {
+                self.slab_aliases.insert(&n, &target);
+            }
+        }
+        if self.slab_aliases.source.is_none() {
+            self.slab_aliases.source = slab_aliases.source;
+        }
+        self.logs.extend(logs);
+        self.traces.extend(traces);
+        self.slab_pairing.extend(slab_pairing);
+        self.kmem_traces.extend(kmem_traces);
+        self.tool_stacks.extend(tool_stacks);
+        self.journals.extend(journals);
+        self.memcg_files.extend(memcg_files);
+        self.frees.extend(frees);
+        match (&mut self.arcstats, arcstats) {
+            (Some(a), Some(v)) => a.values.extend(v.values),
+            (a @ None, v) => *a = v,
+            (Some(_), None) => {}
+        }
+        self.slub_traces.extend(slub_traces);
+        self.messages.extend(messages);
+        self.processes.extend(processes);
+        self.proc_statuses.extend(proc_statuses);
+        self.smaps_rollups.extend(smaps_rollups);
+        self.mem_samples.extend(mem_samples);
+        match (&mut self.mm_sysfs, mm_sysfs) {
+            (Some(m), Some(v)) => m.extend(v),
+            (m @ None, v) => *m = v,
+            (Some(_), None) => {}
+        }
+    }
+
+    /// Applies `h` now, or holds it back in a case read apart.
+    fn hold(&mut self, h: Held) {
+        match &mut self.held {
+            Some(held) => held.push((self.diags.len(), h)),
+            None => self.apply(h),
+        }
+    }
+
+    fn apply(&mut self, h: Held) {
+        match h {
+            Held::Meminfo(v) => self.replace_meminfo(v),
+            Held::Buddyinfo(v) => self.replace_buddyinfo(v),
+            Held::Kernel(k) => self.apply_kernel(k),
+            Held::Sysctl(v) => match &mut self.sysctl {
+                // Several sources (a tree and a `sysctl -a`): later ones add to earlier ones.
+                Some(existing) if existing.source == v.source => existing.entries.extend(v.entries),
+                Some(existing) => {
+                    for e in v.entries {
+                        existing.entries.retain(|x| x.name != e.name);
+                        existing.entries.push(e);
+                    }
+                }
+                None => self.sysctl = Some(v),
+            },
+            Held::Kmem(v) => self.kmem = Some(v),
+            Held::CrashKmem(v) => {
+                self.kmem.get_or_insert(v);
+            }
+        }
     }
 
     /// The kernel version, when a release string was seen.
@@ -225,13 +400,13 @@ impl Case {
     }
 
     /// [`Case::ingest`] when the caller already sniffed the first [`memdx_parse::sniff::SNIFF_BYTES`]
-    /// of `text` and found `head_format` there: the head is not sniffed again.
+    /// of `text`: `sniffed` is what [`sniff`] said of them (a format or why none), not asked again.
     pub fn ingest_sniffed(
         &mut self,
         file: &str,
         text: &str,
         time: Option<i64>,
-        head_format: Option<Format>,
+        sniffed: Option<Result<Format, String>>,
     ) -> Vec<Format> {
         let time = time.or_else(|| sections::capture_time(text));
         if let Some(parts) = sections::split(text) {
@@ -252,7 +427,7 @@ impl Case {
         if !memdx_parse::document::has_structure(text) {
             let src = SourceRef::new(file);
             let head = &text.as_bytes()[..text.len().min(memdx_parse::sniff::SNIFF_BYTES)];
-            let reason = match head_format.map_or_else(|| sniff(head), Ok) {
+            let reason = match sniffed.unwrap_or_else(|| sniff(head)) {
                 // The format just sniffed is handed on: not sniffed a second time.
                 Ok(f) => match self.ingest_one(
                     &src,
@@ -338,7 +513,7 @@ impl Case {
                 for e in &mut v.entries {
                     e.line += line_offset as u32;
                 }
-                self.replace_meminfo(v);
+                self.hold(Held::Meminfo(v));
             }
             Format::Slabinfo | Format::Slabtop => {
                 let mut v = take!(if format == Format::Slabinfo {
@@ -354,7 +529,7 @@ impl Case {
             Format::Buddyinfo => {
                 let mut v = take!(memdx_parse::buddyinfo::parse(text, s));
                 v.zones.iter_mut().for_each(|z| z.line += line_offset as u32);
-                self.replace_buddyinfo(v);
+                self.hold(Held::Buddyinfo(v));
             }
             Format::Pagetypeinfo => {
                 let mut v = take!(memdx_parse::pagetypeinfo::parse(text, s));
@@ -384,17 +559,7 @@ impl Case {
             Format::Sysctl => {
                 let mut v = take!(memdx_parse::sysctl::parse(text, s));
                 v.entries.iter_mut().for_each(|e| e.line += line_offset as u32);
-                match &mut self.sysctl {
-                    // Several sources (a tree and a `sysctl -a`): later ones add to earlier ones.
-                    Some(existing) if existing.source == v.source => existing.entries.extend(v.entries),
-                    Some(existing) => {
-                        for e in v.entries {
-                            existing.entries.retain(|x| x.name != e.name);
-                            existing.entries.push(e);
-                        }
-                    }
-                    None => self.sysctl = Some(v),
-                }
+                self.hold(Held::Sysctl(v));
             }
             Format::Cmdline => self.cmdline = Some(take!(memdx_parse::cmdline::parse(text, s))),
             Format::Cgroups => {
@@ -433,7 +598,7 @@ impl Case {
             Format::CrashKmem => {
                 let mut v = take!(memdx_parse::crash_kmem::parse(text, s));
                 v.rows.iter_mut().for_each(|r| r.line += line_offset as u32);
-                self.kmem = Some(v);
+                self.hold(Held::Kmem(v));
             }
             Format::KernelRelease => {
                 let v = take!(memdx_parse::kernel::parse(text, s));
@@ -570,6 +735,10 @@ impl Case {
     /// Sets the kernel release unless one is known already (a conflicting one is a diagnostic: the
     /// inputs may come from different machines or boots).
     pub fn set_kernel(&mut self, k: KernelRelease) {
+        self.hold(Held::Kernel(k));
+    }
+
+    fn apply_kernel(&mut self, k: KernelRelease) {
         match &self.kernel {
             Some(old) if old.release != k.release => self.diags.push(Diag::warning(
                 k.source.clone(),
@@ -623,7 +792,7 @@ impl Case {
         }
         self.diags.extend(scan.diags.iter().cloned());
         // A crash session's `kmem -i` is memory evidence like a loose `kmem -i` file.
-        if let (None, Some(crash)) = (&self.kmem, &scan.crash) {
+        if let Some(crash) = &scan.crash {
             if crash.kmem.iter().any(|r| r.label == "TOTAL MEM") {
                 let rows = crash
                     .kmem
@@ -636,7 +805,10 @@ impl Case {
                         line: r.line,
                     })
                     .collect();
-                self.kmem = Some(memdx_parse::crash_kmem::KmemInfo { rows, source: SourceRef::new(file) });
+                self.hold(Held::CrashKmem(memdx_parse::crash_kmem::KmemInfo {
+                    rows,
+                    source: SourceRef::new(file),
+                }));
             }
         }
         self.logs.push(scan);

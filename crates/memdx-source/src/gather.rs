@@ -8,6 +8,8 @@ use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// A callback told each file name as it is read.
 pub type OnFile = Box<dyn Fn(&str)>;
@@ -59,6 +61,12 @@ pub(crate) struct Budget {
     /// The archive member being read (named in the warning).
     at: RefCell<String>,
     hit: RefCell<Option<String>>,
+    /// Reading a file apart from the case, on a worker thread (see [`read_apart`]).
+    apart: bool,
+    /// Apart: the names of the streams read.
+    names: RefCell<Vec<String>>,
+    /// Apart: the file held more than [`APART_HOLD`], and stopped.
+    held_too_much: Cell<bool>,
 }
 
 impl Budget {
@@ -71,7 +79,27 @@ impl Budget {
             entries: Cell::new(0),
             at: RefCell::new(String::new()),
             hit: RefCell::new(None),
+            apart: false,
+            names: RefCell::new(Vec::new()),
+            held_too_much: Cell::new(false),
         }
+    }
+
+    /// The budget of a file read apart.
+    fn apart(limits: UnpackLimits) -> Budget {
+        Budget { apart: true, ..Budget::new(limits) }
+    }
+
+    /// Stops reading a file apart that holds too much (see [`APART_HOLD`]).
+    fn hold_too_much(&self) -> std::io::Error {
+        self.held_too_much.set(true);
+        std::io::Error::other("held too much to be read apart")
+    }
+
+    /// Counts what a file read apart unpacked against the run's limits.
+    fn took_run(&self, bytes: u64, entries: u64) {
+        self.run_bytes.set(self.run_bytes.get().saturating_add(bytes));
+        self.run_entries.set(self.run_entries.get().saturating_add(entries));
     }
 
     fn start_input(&self, name: &str) {
@@ -169,58 +197,351 @@ const MAX_NESTING: u32 = 6;
 
 /// Reads every path into `case`. Paths that cannot be read at all are returned as errors; everything
 /// else (unrecognised files, damaged archives) is recorded in the case and never stops the others.
+///
+/// Files are read on every core, each into a case of its own ([`Case::apart`]) merged into `case`
+/// in input order: the result is the one of reading them one after the other.
 pub fn gather(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions) -> Vec<SourceError> {
-    let mut errors = Vec::new();
-    let budget = Budget::new(opts.limits);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    gather_on(paths, case, opts, cores.min(MAX_THREADS))
+}
+
+/// [`gather`] reading files on at most `threads` threads.
+fn gather_on(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions, threads: usize) -> Vec<SourceError> {
+    let (mut items, mut jobs) = (Vec::new(), Vec::new());
     for p in paths {
         let name = p.display().to_string();
-        let meta = match std::fs::metadata(p) {
-            Ok(m) => m,
-            Err(e) => {
-                errors.push(SourceError::Io { path: name, source: e });
-                continue;
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let tree = Arc::new(Tree { path: p.clone(), resolved: std::fs::canonicalize(p).ok() });
+                walk(&tree, p, &mut items, &mut jobs);
             }
-        };
-        if meta.is_dir() {
-            walk(p, p, case, opts, &budget, &mut errors);
-        } else {
-            read_file(p, &name, case, opts, &budget, &mut errors);
+            Ok(_) => {
+                items.push(Item::File(jobs.len()));
+                jobs.push(Job { name, path: p.clone(), root: None, symlink: false });
+            }
+            Err(e) => items.push(Item::Error(SourceError::Io { path: name, source: e })),
         }
+    }
+    let mut errors = Vec::new();
+    let threads = threads.min(jobs.len());
+    if threads < 2 {
+        apply_items(items, &jobs, case, opts, &mut errors, &mut || None);
+    } else {
+        read_parallel(items, &jobs, threads, case, opts, &mut errors);
     }
     case.finish();
     errors
 }
 
-fn read_file(
-    p: &Path,
-    name: &str,
-    case: &mut Case,
-    opts: &GatherOptions,
-    budget: &Budget,
-    errors: &mut Vec<SourceError>,
-) {
-    if let Some(cb) = &opts.on_file {
-        cb(name);
-    }
-    match std::fs::File::open(p) {
-        Ok(f) => read_opened(f, name, case, opts, budget),
-        Err(e) => errors.push(SourceError::Io { path: name.to_string(), source: e }),
+/// The most text a file read apart holds in memory at once (a log held whole for two readers, a
+/// /proc-style file): a file holding more is read again on the caller's thread, so that the
+/// threads together hold at most one large text, as when files are read one after the other.
+const APART_HOLD: u64 = 4 << 20;
+
+/// At most this many threads read files.
+const MAX_THREADS: usize = 8;
+
+/// How many files may be read ahead of the next one merged: bounds the memory held by cases not
+/// merged yet when one file takes long.
+const AHEAD: usize = 64;
+
+/// What a walk found, in input order.
+enum Item {
+    /// A file to read: its index in the jobs.
+    File(usize),
+    Error(SourceError),
+    /// A `sys/kernel/slab` directory: its symlinks (alias, target) are the slab alias map.
+    SlabAliases {
+        dir: String,
+        links: Vec<(String, String)>,
+    },
+}
+
+/// A directory given as input.
+struct Tree {
+    path: PathBuf,
+    /// Its resolved path, when it resolved.
+    resolved: Option<PathBuf>,
+}
+
+/// A file to read.
+struct Job {
+    name: String,
+    path: PathBuf,
+    /// The walked directory the file was found in (untrusted: read through [`crate::rooted`]);
+    /// `None` for a file named on the command line, read as given.
+    root: Option<Arc<Tree>>,
+    /// The directory entry is a symlink.
+    symlink: bool,
+}
+
+/// A file read apart from the case, on a worker thread.
+struct Apart {
+    case: Case,
+    errors: Vec<SourceError>,
+    /// The file was opened ([`GatherOptions::on_file`] is told).
+    opened: bool,
+    /// The warning when the file reached an unpack limit ([`GatherOptions::on_limit`] is told).
+    limit: Option<String>,
+    /// The names of the streams read: the file's and its archive members'.
+    names: Vec<String>,
+    /// The file holds more than [`APART_HOLD`]: it is read on the caller's thread.
+    held_too_much: bool,
+    /// Bytes unpacked and archive entries read.
+    bytes: u64,
+    entries: u64,
+}
+
+fn read_apart(job: &Job, limits: UnpackLimits) -> Apart {
+    let mut case = Case::apart();
+    let budget = Budget::apart(limits);
+    let mut errors = Vec::new();
+    let opened = Cell::new(false);
+    let limit = RefCell::new(None);
+    read_job(job, &mut case, &budget, &mut errors, &|_| opened.set(true), &|_, msg| {
+        limit.replace(Some(msg.to_string()));
+    });
+    Apart {
+        case,
+        errors,
+        opened: opened.get(),
+        limit: limit.into_inner(),
+        names: budget.names.take(),
+        held_too_much: budget.held_too_much.get(),
+        bytes: budget.run_bytes.get(),
+        entries: budget.run_entries.get(),
     }
 }
 
-fn read_opened(f: std::fs::File, name: &str, case: &mut Case, opts: &GatherOptions, budget: &Budget) {
+/// Reads the jobs on `threads` threads and applies the items in order on this one.
+fn read_parallel(
+    items: Vec<Item>,
+    jobs: &[Job],
+    threads: usize,
+    case: &mut Case,
+    opts: &GatherOptions,
+    errors: &mut Vec<SourceError>,
+) {
+    type Done = (usize, std::thread::Result<Apart>);
+    let next = AtomicUsize::new(0);
+    // Jobs merged so far; `usize::MAX` stops the workers.
+    let merged = Mutex::new(0usize);
+    let moved = Condvar::new();
+    let limits = opts.limits;
+    /// Stops the workers however this thread leaves (a panic included).
+    struct Stop<'a>(&'a Mutex<usize>, &'a Condvar);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = usize::MAX;
+            self.1.notify_all();
+        }
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, merged, moved) = (&next, &merged, &moved);
+            s.spawn(move || loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(k) else { break };
+                {
+                    let mut m = merged.lock().unwrap_or_else(PoisonError::into_inner);
+                    while k >= m.saturating_add(AHEAD) {
+                        m = moved.wait(m).unwrap_or_else(PoisonError::into_inner);
+                    }
+                    if *m == usize::MAX {
+                        break;
+                    }
+                }
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_apart(job, limits)));
+                if tx.send((k, done)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let _stop = Stop(&merged, &moved);
+        let mut ready = std::collections::HashMap::new();
+        let mut k = 0;
+        let mut take = || {
+            let done = loop {
+                if let Some(d) = ready.remove(&k) {
+                    break Some(d);
+                }
+                match rx.recv() {
+                    Ok((i, d)) => {
+                        ready.insert(i, d);
+                    }
+                    // Every worker ended: read it here.
+                    Err(_) => break None,
+                }
+            };
+            k += 1;
+            let mut m = merged.lock().unwrap_or_else(PoisonError::into_inner);
+            if *m != usize::MAX {
+                *m = k;
+            }
+            drop(m);
+            moved.notify_all();
+            match done {
+                Some(Ok(apart)) => Some(apart),
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => None,
+            }
+        };
+        apply_items(items, jobs, case, opts, errors, &mut take);
+    });
+}
+
+/// Applies the items to `case` in order. `apart` gives the next file read apart, if it was; a file
+/// that was not, or whose reading apart cannot give the result of reading it here, is read here.
+fn apply_items(
+    items: Vec<Item>,
+    jobs: &[Job],
+    case: &mut Case,
+    opts: &GatherOptions,
+    errors: &mut Vec<SourceError>,
+    apart: &mut dyn FnMut() -> Option<Apart>,
+) {
+    let budget = Budget::new(opts.limits);
+    let on_file = |name: &str| {
+        if let Some(cb) = &opts.on_file {
+            cb(name);
+        }
+    };
+    let on_limit = |name: &str, msg: &str| {
+        if let Some(cb) = &opts.on_limit {
+            cb(name, msg);
+        }
+    };
+    // The names of the case's inputs (the first `known` of them).
+    let mut names = std::collections::HashSet::new();
+    let mut known = 0;
+    for item in items {
+        match item {
+            Item::Error(e) => errors.push(e),
+            Item::SlabAliases { dir, links } => {
+                for (alias, target) in &links {
+                    case.slab_aliases.insert(alias, target);
+                }
+                if !links.is_empty() {
+                    case.slab_aliases.source.get_or_insert_with(|| memdx_core::SourceRef::new(dir.as_str()));
+                    case.inputs.push(memdx_analyze::InputInfo {
+                        file: dir,
+                        format: "slab aliases".into(),
+                        diagnostics: 0,
+                    });
+                }
+            }
+            Item::File(j) => {
+                let job = &jobs[j];
+                if let Some(a) = apart() {
+                    names.extend(case.inputs[known..].iter().map(|i| i.file.clone()));
+                    known = case.inputs.len();
+                    // Read apart, the file cannot know whether an input before it has its name
+                    // (a document nothing recognises is listed as skipped only when none has), nor
+                    // the run's unpack limit below its own.
+                    let same = a.names.iter().any(|n| names.contains(n));
+                    let below = budget.run_bytes.get() <= opts.limits.bytes.saturating_mul(RUN_FACTOR - 1)
+                        && budget.run_entries.get() <= opts.limits.entries.saturating_mul(RUN_FACTOR - 1);
+                    if !same && below && !a.held_too_much {
+                        if a.opened {
+                            on_file(&job.name);
+                        }
+                        case.merge(a.case);
+                        errors.extend(a.errors);
+                        if let Some(msg) = &a.limit {
+                            on_limit(&job.name, msg);
+                        }
+                        budget.took_run(a.bytes, a.entries);
+                        continue;
+                    }
+                }
+                read_job(job, case, &budget, errors, &on_file, &on_limit);
+            }
+        }
+    }
+}
+
+/// Reads one file into `case`, telling `on_file` when it was opened and `on_limit` when it reached
+/// an unpack limit.
+fn read_job(
+    job: &Job,
+    case: &mut Case,
+    budget: &Budget,
+    errors: &mut Vec<SourceError>,
+    on_file: &dyn Fn(&str),
+    on_limit: &dyn Fn(&str, &str),
+) {
+    let name = job.name.as_str();
+    let Some(root) = &job.root else {
+        on_file(name);
+        match std::fs::File::open(&job.path) {
+            Ok(f) => read_opened(f, name, case, budget, on_limit),
+            Err(e) => errors.push(SourceError::Io { path: name.to_string(), source: e }),
+        }
+        return;
+    };
+    // A directory given as input is untrusted: a symlink is followed only to a regular file
+    // inside it (never to /etc/shadow or /dev/zero; a directory is not followed: loops,
+    // /proc/self), FIFOs and devices are skipped, and the reason never quotes their content.
+    let opened = match &root.resolved {
+        Some(resolved) => crate::rooted::open_under(resolved, &job.path),
+        None => crate::rooted::open_in(&root.path, &job.path),
+    };
+    let file = match opened {
+        Ok(f) => f,
+        Err(crate::rooted::Refused::Io(e)) if job.symlink && e.kind() == std::io::ErrorKind::NotFound => {
+            case.skipped.push(Skipped {
+                file: name.to_string(),
+                reason: "a symlink to nothing: not followed".into(),
+            });
+            return;
+        }
+        Err(crate::rooted::Refused::Io(e)) => {
+            errors.push(SourceError::Io { path: name.to_string(), source: e });
+            return;
+        }
+        Err(r) => {
+            case.skipped.push(Skipped { file: name.to_string(), reason: r.to_string() });
+            return;
+        }
+    };
+    on_file(name);
+    let Some(h) = structural(&job.path) else {
+        read_opened(file, name, case, budget, on_limit);
+        return;
+    };
+    match read_text(file, 1 << 20) {
+        Ok(Text::Whole(text)) => apply_structural(case, name, &text, h, None),
+        Ok(Text::TooLarge(reason)) => case.skipped.push(Skipped { file: name.to_string(), reason }),
+        Ok(Text::Truncated(_, err)) | Err(err) => {
+            case.skipped.push(Skipped { file: name.to_string(), reason: format!("read error: {err}") })
+        }
+    }
+}
+
+fn read_opened(
+    f: std::fs::File,
+    name: &str,
+    case: &mut Case,
+    budget: &Budget,
+    on_limit: &dyn Fn(&str, &str),
+) {
     let r = BufReader::with_capacity(256 * 1024, f);
     budget.start_input(name);
     let res = stream(case, name, Box::new(r), None, 0, budget);
+    if budget.held_too_much.get() {
+        // Read again in order: what was read apart is dropped.
+        return;
+    }
     if let Some(what) = budget.hit.borrow().as_deref() {
         let what = what.replace(&format!(" (at {name})"), "");
         let msg = format!(
             "{what}: a decompression bomb? The rest of this input is not read (what came before is \
              used; the other inputs are read); --max-unpacked SIZE and --max-entries N raise the limits"
         );
-        if let Some(cb) = &opts.on_limit {
-            cb(name, &msg);
-        }
+        on_limit(name, &msg);
         case.diags.push(memdx_core::Diag::warning(memdx_core::SourceRef::new(name), msg));
     }
     if let Err(e) = res {
@@ -228,93 +549,44 @@ fn read_opened(f: std::fs::File, name: &str, case: &mut Case, opts: &GatherOptio
     }
 }
 
-/// Walks a directory in sorted order. Symlinks are not followed, except that the symlinks of a
+/// Lists a directory in sorted order. Symlinks are not followed, except that the symlinks of a
 /// `sys/kernel/slab` directory are read as the slab alias map.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    case: &mut Case,
-    opts: &GatherOptions,
-    budget: &Budget,
-    errors: &mut Vec<SourceError>,
-) {
+fn walk(tree: &Arc<Tree>, dir: &Path, items: &mut Vec<Item>, jobs: &mut Vec<Job>) {
+    let root = tree.path.as_path();
     let mut entries: Vec<_> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(Result::ok).collect(),
         Err(e) => {
-            errors.push(SourceError::Io { path: dir.display().to_string(), source: e });
+            items.push(Item::Error(SourceError::Io { path: dir.display().to_string(), source: e }));
             return;
         }
     };
     entries.sort_by_key(|e| e.file_name());
     let rel = dir.strip_prefix(root).unwrap_or(dir);
     if rel.ends_with("sys/kernel/slab") || (rel.as_os_str().is_empty() && root.ends_with("sys/kernel/slab")) {
-        let mut n = 0;
-        for e in &entries {
-            if let Ok(target) = std::fs::read_link(e.path()) {
-                case.slab_aliases.insert(&e.file_name().to_string_lossy(), &target.to_string_lossy());
-                n += 1;
-            }
-        }
-        if n > 0 {
-            case.slab_aliases
-                .source
-                .get_or_insert_with(|| memdx_core::SourceRef::new(dir.display().to_string()));
-            case.inputs.push(memdx_analyze::InputInfo {
-                file: dir.display().to_string(),
-                format: "slab aliases".into(),
-                diagnostics: 0,
-            });
-        }
+        let links = entries
+            .iter()
+            .filter_map(|e| {
+                let target = std::fs::read_link(e.path()).ok()?;
+                Some((e.file_name().to_string_lossy().into_owned(), target.to_string_lossy().into_owned()))
+            })
+            .collect();
+        items.push(Item::SlabAliases { dir: dir.display().to_string(), links });
         return;
     }
     for e in entries {
         let path = e.path();
         let Ok(ft) = e.file_type() else { continue };
-        let name = path.display().to_string();
         if ft.is_dir() {
-            walk(root, &path, case, opts, budget, errors);
+            walk(tree, &path, items, jobs);
             continue;
         }
-        // A directory given as input is untrusted: a symlink is followed only to a regular file
-        // inside it (never to /etc/shadow or /dev/zero; a directory is not followed: loops,
-        // /proc/self), FIFOs and devices are skipped, and the reason never quotes their content.
-        let file = match crate::rooted::open_in(root, &path) {
-            Ok(f) => f,
-            Err(crate::rooted::Refused::Io(e))
-                if ft.is_symlink() && e.kind() == std::io::ErrorKind::NotFound =>
-            {
-                case.skipped
-                    .push(Skipped { file: name, reason: "a symlink to nothing: not followed".into() });
-                continue;
-            }
-            Err(crate::rooted::Refused::Io(e)) => {
-                errors.push(SourceError::Io { path: name, source: e });
-                continue;
-            }
-            Err(r) => {
-                case.skipped.push(Skipped { file: name, reason: r.to_string() });
-                continue;
-            }
-        };
-        {
-            if let Some(h) = structural(&path) {
-                if let Some(cb) = &opts.on_file {
-                    cb(&name);
-                }
-                match read_text(file, 1 << 20) {
-                    Ok(Text::Whole(text)) => apply_structural(case, &name, &text, h, None),
-                    Ok(Text::TooLarge(reason)) => case.skipped.push(Skipped { file: name, reason }),
-                    Ok(Text::Truncated(_, err)) | Err(err) => {
-                        case.skipped.push(Skipped { file: name, reason: format!("read error: {err}") })
-                    }
-                }
-            } else {
-                if let Some(cb) = &opts.on_file {
-                    cb(&name);
-                }
-                read_opened(file, &name, case, opts, budget);
-            }
-        }
+        items.push(Item::File(jobs.len()));
+        jobs.push(Job {
+            name: path.display().to_string(),
+            path,
+            root: Some(tree.clone()),
+            symlink: ft.is_symlink(),
+        });
     }
 }
 
@@ -376,6 +648,9 @@ pub(crate) fn stream<'a>(
     depth: u32,
     budget: &'a Budget,
 ) -> std::io::Result<()> {
+    if budget.apart {
+        budget.names.borrow_mut().push(name.to_string());
+    }
     let err = Rc::new(RefCell::new(None));
     let r: Box<dyn BufRead + 'a> = Box::new(BufReader::new(Latch { inner: r, err: err.clone() }));
     let before = case.inputs.len();
@@ -453,16 +728,16 @@ fn stream_inner<'a>(
     }
     // /proc-style formats first (small, read whole); then kernel logs, which are streamed.
     // A shell session or `head` of several files may start like one /proc file: it is a document.
-    let sniffed = memdx_parse::sniff::sniff(&head).ok();
+    let sniffed = memdx_parse::sniff::sniff(&head);
     let proc_style =
-        sniffed.is_some() && !memdx_parse::document::has_structure(&String::from_utf8_lossy(&head));
+        sniffed.is_ok() && !memdx_parse::document::has_structure(&String::from_utf8_lossy(&head));
     if !proc_style {
-        return stream_events(case, name, joined, &head);
+        return stream_events(case, name, joined, &head, sniffed, budget);
     }
-    match read_text(joined, MAX_TEXT_FILE)? {
+    match read_held(joined, budget)? {
         Text::Whole(text) => {
-            // The head's format is known unless reading the text changed its bytes.
-            let known = sniffed.filter(|_| text.as_bytes().starts_with(&head));
+            // What the head is was sniffed, unless reading the text changed its bytes.
+            let known = Some(sniffed).filter(|_| same_head(&text, &head));
             case.ingest_sniffed(name, &text, time, known);
         }
         Text::Truncated(text, err) => {
@@ -481,6 +756,22 @@ fn stream_inner<'a>(
     Ok(())
 }
 
+/// [`read_text`] of a /proc-style file or a tool's output, read whole (see [`APART_HOLD`]).
+fn read_held<R: Read>(r: R, budget: &Budget) -> std::io::Result<Text> {
+    if !budget.apart {
+        return read_text(r, MAX_TEXT_FILE);
+    }
+    match read_text(r, APART_HOLD)? {
+        Text::TooLarge(_) => Err(budget.hold_too_much()),
+        text => Ok(text),
+    }
+}
+
+/// Whether `text` (read and made UTF-8) starts with the very bytes `head` that were sniffed.
+fn same_head(text: &str, head: &[u8]) -> bool {
+    text.as_bytes()[..text.len().min(SNIFF_BYTES)] == *head
+}
+
 /// How much of a log is held in memory so that both the kernel log engine and the systemd/journal
 /// analysis read it. Larger logs are streamed through the kernel log engine only.
 const BOTH_PARSERS_LIMIT: u64 = 64 * 1024 * 1024;
@@ -491,6 +782,8 @@ fn stream_events<'a>(
     name: &str,
     mut r: Box<dyn BufRead + 'a>,
     head: &[u8],
+    sniffed: Result<Format, String>,
+    budget: &Budget,
 ) -> std::io::Result<()> {
     let head_text = String::from_utf8_lossy(head);
     let kmem_events = ["kmem_cache_alloc:", "kmem_cache_free:", "kmalloc:", "mm_page_alloc:"];
@@ -507,7 +800,7 @@ fn stream_events<'a>(
     }
     let is_log = memdx_log::sniff(head);
     if let Some(fmt) = memdx_slab::tools::sniff(&head_text).filter(|_| !is_log) {
-        match read_text(r, MAX_TEXT_FILE)? {
+        match read_held(r, budget)? {
             Text::Whole(text) | Text::Truncated(text, _) => {
                 case.add_tool_stacks(name, memdx_slab::tools::parse_as(&text, name, fmt))
             }
@@ -519,11 +812,17 @@ fn stream_events<'a>(
     // document reader cuts out /proc-style blocks and streams the rest through the kernel log engine.
     let is_journal = memdx_slab::journal::sniff(&head_text);
     let mut buf = Vec::new();
-    (&mut r).take(BOTH_PARSERS_LIMIT).read_to_end(&mut buf)?;
+    let hold = if budget.apart { APART_HOLD + 1 } else { BOTH_PARSERS_LIMIT };
+    (&mut r).take(hold).read_to_end(&mut buf)?;
+    if budget.apart && buf.len() as u64 > APART_HOLD {
+        return Err(budget.hold_too_much());
+    }
     let whole = (buf.len() as u64) < BOTH_PARSERS_LIMIT;
     if whole && !is_log && !is_journal {
         // Section dumps (`== /proc/x`, supportconfig) and documents.
-        case.ingest(name, &String::from_utf8_lossy(&buf), None);
+        let text = String::from_utf8_lossy(&buf);
+        let known = Some(sniffed).filter(|_| same_head(&text, head));
+        case.ingest_sniffed(name, &text, None, known);
         return Ok(());
     }
     if whole {
@@ -659,6 +958,68 @@ mod tests {
         );
         assert_eq!(structural(Path::new("/proc/pressure/memory")), Some(Structural::Psi("memory".into())));
         assert_eq!(structural(Path::new("meminfo")), None);
+    }
+
+    #[test]
+    fn files_read_apart_give_the_case_read_in_order() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(data.join("diagnose"))
+            .unwrap()
+            .filter_map(|e| Some(e.ok()?.path().join("inputs")))
+            .filter(|p| p.is_dir())
+            .collect();
+        paths.sort();
+        paths.push(data.join("log"));
+        // Named twice (a document nothing recognises is skipped only the first time: the second
+        // reading sees the first one's input), and a file holding a whole snapshot.
+        paths.push(data.join("diagnose/bad_inputs/inputs/prose.txt"));
+        paths.push(data.join("diagnose/bad_inputs/inputs/prose.txt"));
+        paths.push(data.join("diagnose/live-6.18-dying-memcg/snapshot.tar.zst"));
+        // A file with the name of an archive member before it: prose there is not listed as
+        // skipped, since an input of its name (the member) was read.
+        let dir = std::env::temp_dir().join(format!("memdx-gather-apart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let meminfo = std::fs::read(data.join("diagnose/live618_snapshot/inputs/proc_meminfo.txt")).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(meminfo.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "b", &meminfo[..]).unwrap();
+        std::fs::write(dir.join("a.tar"), b.into_inner().unwrap()).unwrap();
+        std::fs::write(dir.join("a.tar:b"), "nothing a reader knows here\n").unwrap();
+        // More than a file read apart may hold: read again in order.
+        let mut big = std::fs::read(data.join("log/qemu61_global_oom.dmesg")).unwrap();
+        big.resize(big.len() + (APART_HOLD as usize), b'\n');
+        std::fs::write(dir.join("big.dmesg"), big).unwrap();
+        paths.push(dir.clone());
+        let read = |threads| {
+            let mut case = Case::new();
+            let errors = gather_on(&paths, &mut case, &GatherOptions::default(), threads);
+            let report = memdx_analyze::analyze(&case);
+            let all = format!(
+                "{:?}\n{:?}\n{:?}\n{:?}\n{errors:?}\n{report:?}",
+                case.inputs, case.skipped, case.diags, case.missing
+            );
+            (all, case.inputs.len())
+        };
+        let (one, inputs) = read(1);
+        let others: Vec<_> = [2, 3, 8].into_iter().map(|t| (t, read(t).0)).collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(inputs > 200, "{inputs} inputs");
+        for (threads, apart) in others {
+            let at = one
+                .bytes()
+                .zip(apart.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(one.len().min(apart.len()));
+            assert!(
+                one == apart,
+                "{threads} threads differ at byte {at}: {:.300}",
+                &apart[at.saturating_sub(100)..]
+            );
+        }
+        assert!(!one.contains("a.tar:b\", reason"), "{one:.300}");
     }
 
     #[test]

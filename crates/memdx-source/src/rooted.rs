@@ -53,8 +53,13 @@ fn kind(ft: std::fs::FileType) -> Option<&'static str> {
 /// The resolved path of `path` if it is a regular file inside `root`.
 pub fn resolve_in(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
     let croot = std::fs::canonicalize(root).map_err(Refused::Io)?;
+    resolve_under(&croot, path)
+}
+
+/// [`resolve_in`] for the tree whose resolved path is `croot`.
+fn resolve_under(croot: &Path, path: &Path) -> Result<PathBuf, Refused> {
     let real = std::fs::canonicalize(path).map_err(Refused::Io)?;
-    if !real.starts_with(&croot) {
+    if !real.starts_with(croot) {
         return Err(Refused::Outside);
     }
     let meta = std::fs::symlink_metadata(&real).map_err(Refused::Io)?;
@@ -66,13 +71,22 @@ pub fn resolve_in(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
 
 /// Opens `path`, a file of the tree `root` (see the module documentation).
 pub fn open_in(root: &Path, path: &Path) -> Result<File, Refused> {
-    let real = resolve_in(root, path)?;
+    open_resolved(&resolve_in(root, path)?)
+}
+
+/// [`open_in`] for the tree whose resolved path (`std::fs::canonicalize(root)`) is `croot`: a
+/// walk resolves its tree once for all its files.
+pub fn open_under(croot: &Path, path: &Path) -> Result<File, Refused> {
+    open_resolved(&resolve_under(croot, path)?)
+}
+
+fn open_resolved(real: &Path) -> Result<File, Refused> {
     // O_NOFOLLOW: a symlink swapped in since resolution is not followed; O_NONBLOCK: a FIFO swapped
     // in does not block the open (it is refused by the check below).
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&real)
+        .open(real)
         .map_err(Refused::Io)?;
     if let Some(k) = kind(f.metadata().map_err(Refused::Io)?.file_type()) {
         return Err(Refused::NotRegular(k));
