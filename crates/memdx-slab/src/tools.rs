@@ -544,20 +544,21 @@ type PerfHeader = (String, Option<u32>, Option<u32>, Option<f64>, String);
 
 fn perf_event_header(l: &str) -> Option<PerfHeader> {
     let (head, _payload) = l.split_once(": ")?;
-    // The timestamp is the last token of `head` (before ': ').
-    let mut toks: Vec<&str> = head.split_whitespace().collect();
-    let ts = toks.pop()?.trim_end_matches(':');
+    // From the end of `head` (before ': '): the timestamp, an optional `[cpu]`, the pid; the
+    // command name before them is joined only once the line is known to be a header (the sniffer
+    // asks this of every line).
+    let mut toks = head.split_whitespace().rev();
+    let ts = toks.next()?.trim_end_matches(':');
     let time: f64 = ts.parse().ok()?;
-    if toks.last().is_some_and(|t| t.starts_with('[') && t.ends_with(']')) {
-        toks.pop();
+    let mut pidtok = toks.next()?;
+    if pidtok.starts_with('[') && pidtok.ends_with(']') {
+        pidtok = toks.next()?;
     }
-    let pidtok = toks.pop()?;
     let (pid, tid) = match pidtok.split_once('/') {
         Some((p, t)) => (p.parse().ok(), t.parse().ok()),
         None => (pidtok.parse().ok(), None),
     };
     pid?;
-    let comm = toks.join(" ");
     let rest = &l[l.find(": ")? + 2..];
     let rest = rest.trim_start();
     // Optional period before the event name: `   1 kmem:kmem_cache_alloc:` or `cycles:`.
@@ -566,6 +567,7 @@ fn perf_event_header(l: &str) -> Option<PerfHeader> {
     if ev.parse::<u64>().is_ok() {
         ev = it.next()?;
     }
+    let comm = toks.rev().collect::<Vec<_>>().join(" ");
     Some((comm, pid, tid, Some(time), ev.trim_end_matches(':').to_string()))
 }
 
