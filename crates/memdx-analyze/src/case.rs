@@ -282,12 +282,27 @@ impl Case {
         for h in direct.into_iter().flatten() {
             self.apply(h);
         }
-        self.inputs.extend(inputs);
-        self.skipped.extend(skipped);
-        self.missing.extend(missing);
         self.live |= live;
-        self.slabs.extend(slabs);
-        self.buddyinfo_others.extend(buddyinfo_others);
+        // Lists: appended, in input order.
+        macro_rules! append {
+            ($($f:ident),*) => {$(
+                self.$f.extend($f);
+            )*};
+        }
+        append!(
+            inputs,
+            skipped,
+            missing,
+            slabs,
+            buddyinfo_others,
+            psi,
+            memcg_stats,
+            logs,
+            traces,
+            slab_pairing
+        );
+        append!(kmem_traces, tool_stacks, journals, memcg_files, frees, slub_traces, messages, processes);
+        append!(proc_statuses, smaps_rollups, mem_samples);
         // The last one read is kept.
         macro_rules! last {
             ($($f:ident),*) => {$(
@@ -297,8 +312,7 @@ impl Case {
             )*};
         }
         last!(pagetypeinfo, zoneinfo, vmstat, cmdline, cgroups, memcgs, memcg_tree, vmallocinfo, numastat);
-        self.psi.extend(psi);
-        self.memcg_stats.extend(memcg_stats);
+        // Merged: the first source is kept, the values of both are.
         for (target, names) in slab_aliases.groups {
             for n in names {
                 self.slab_aliases.insert(&n, &target);
@@ -307,25 +321,11 @@ impl Case {
         if self.slab_aliases.source.is_none() {
             self.slab_aliases.source = slab_aliases.source;
         }
-        self.logs.extend(logs);
-        self.traces.extend(traces);
-        self.slab_pairing.extend(slab_pairing);
-        self.kmem_traces.extend(kmem_traces);
-        self.tool_stacks.extend(tool_stacks);
-        self.journals.extend(journals);
-        self.memcg_files.extend(memcg_files);
-        self.frees.extend(frees);
         match (&mut self.arcstats, arcstats) {
             (Some(a), Some(v)) => a.values.extend(v.values),
             (a @ None, v) => *a = v,
             (Some(_), None) => {}
         }
-        self.slub_traces.extend(slub_traces);
-        self.messages.extend(messages);
-        self.processes.extend(processes);
-        self.proc_statuses.extend(proc_statuses);
-        self.smaps_rollups.extend(smaps_rollups);
-        self.mem_samples.extend(mem_samples);
         match (&mut self.mm_sysfs, mm_sysfs) {
             (Some(m), Some(v)) => m.extend(v),
             (m @ None, v) => *m = v,
