@@ -401,65 +401,66 @@ fn is_reg_name(n: &str) -> bool {
     if n.len() < 2 || n.len() > 8 || !is_reg_first(n.as_bytes()[0]) {
         return false;
     }
-    // A `match` compiles to a length switch and a few word compares; this runs on most report lines.
-    matches!(
-        n,
-        "RIP"
-            | "RSP"
-            | "RAX"
-            | "RBX"
-            | "RCX"
-            | "RDX"
-            | "RSI"
-            | "RDI"
-            | "RBP"
-            | "R08"
-            | "R09"
-            | "R10"
-            | "R11"
-            | "R12"
-            | "R13"
-            | "R14"
-            | "R15"
-            | "FS"
-            | "GS"
-            | "CS"
-            | "DS"
-            | "ES"
-            | "SS"
-            | "CR0"
-            | "CR2"
-            | "CR3"
-            | "CR4"
-            | "DR0"
-            | "DR1"
-            | "DR2"
-            | "DR3"
-            | "DR6"
-            | "DR7"
-            | "EFLAGS"
-            | "ORIG_RAX"
-            | "EIP"
-            | "EAX"
-            | "EBX"
-            | "ECX"
-            | "EDX"
-            | "ESI"
-            | "EDI"
-            | "EBP"
-            | "ESP"
-            | "PKRU"
-            | "pc"
-            | "lr"
-            | "sp"
-            | "pstate"
-            | "fp"
-    ) || n.len() >= 2 && n.len() <= 3 && n.starts_with('x') && n[1..].bytes().all(|c| c.is_ascii_digit())
+    if n.as_bytes()[0] == b'x' {
+        // arm64 `x0`..`x30` (no other name starts with `x`): most names of an arm64 dump.
+        return n.len() <= 3 && n[1..].bytes().all(|c| c.is_ascii_digit());
+    }
+    // The name as one integer, compared with the names' integers (a `match` on the strings
+    // compiles to a byte comparison per name); this runs on most report lines.
+    REG_KEYS.binary_search(&reg_key(n)).is_ok()
 }
+
+/// Every register name of x86-64, i386, arm and arm64 dumps but arm64's `x0`..`x30`.
+const REG_NAMES: [&str; 50] = [
+    "RIP", "RSP", "RAX", "RBX", "RCX", "RDX", "RSI", "RDI", "RBP", "R08", "R09", "R10", "R11", "R12", "R13",
+    "R14", "R15", "FS", "GS", "CS", "DS", "ES", "SS", "CR0", "CR2", "CR3", "CR4", "DR0", "DR1", "DR2", "DR3",
+    "DR6", "DR7", "EFLAGS", "ORIG_RAX", "EIP", "EAX", "EBX", "ECX", "EDX", "ESI", "EDI", "EBP", "ESP",
+    "PKRU", "pc", "lr", "sp", "pstate", "fp",
+];
+
+/// A name of at most 8 bytes as an integer (bytes in order, so distinct names differ).
+const fn reg_key(n: &str) -> u64 {
+    let b = n.as_bytes();
+    let mut k = 0u64;
+    let mut i = 0;
+    while i < b.len() && i < 8 {
+        k = k << 8 | b[i] as u64;
+        i += 1;
+    }
+    k
+}
+
+/// [`REG_NAMES`] as [`reg_key`]s, sorted.
+const REG_KEYS: [u64; REG_NAMES.len()] = {
+    let mut keys = [0u64; REG_NAMES.len()];
+    let mut i = 0;
+    while i < REG_NAMES.len() {
+        // Insertion sort (a const context has no `sort`).
+        let k = reg_key(REG_NAMES[i]);
+        let mut j = i;
+        while j > 0 && keys[j - 1] > k {
+            keys[j] = keys[j - 1];
+            j -= 1;
+        }
+        keys[j] = k;
+        i += 1;
+    }
+    keys
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn register_names() {
+        for n in REG_NAMES.iter().chain(&["x0", "x9", "x29", "x30"]) {
+            assert!(is_reg_name(n), "{n}");
+        }
+        for n in ["x", "x300", "xa", "CPU", "Call", "Object", "RIPX", "RI", "R1", "pcs", "EFLAG", "ORIG_RA", "R"] {
+            assert!(!is_reg_name(n), "{n}");
+        }
+    }
     #[test]
     fn frames() {
         let f = parse_frame(" ? srso_return_thunk+0x5/0x5f").unwrap();
