@@ -71,10 +71,20 @@ pub struct Episode {
 }
 
 impl Episode {
-    fn open(kind: EpisodeKind, h: &RawEvent<'_>, order: Option<i32>) -> Self {
-        Episode {
+    /// Resets `self` (a finished episode whose buffers are reused) to a new open episode.
+    fn reopen(&mut self, kind: EpisodeKind, h: &RawEvent<'_>, order: Option<i32>, names: &mut Vec<String>) {
+        let mut comm = std::mem::take(&mut self.comm);
+        comm.clear();
+        comm.push_str(h.comm);
+        let mut shrinkers = std::mem::take(&mut self.shrinkers);
+        for s in shrinkers.drain(..) {
+            if names.len() < MAX_SPARE {
+                names.push(s.shrinker);
+            }
+        }
+        *self = Episode {
             kind,
-            comm: h.comm.to_string(),
+            comm,
             pid: h.pid,
             cpu: h.cpu,
             end_cpu: None,
@@ -89,14 +99,14 @@ impl Episode {
             isolated: [0; 5],
             slab_calls: 0,
             slab_ns: 0,
-            shrinkers: Vec::new(),
+            shrinkers,
             throttled: 0,
             throttled_us: 0,
             nr_dirty: 0,
             nr_writeback: 0,
             nr_immediate: 0,
             end: EpisodeEnd::OpenAtEnd,
-        }
+        };
     }
 
     fn prio(&mut self, p: Option<i32>) {
@@ -114,8 +124,14 @@ impl Episode {
 struct Task {
     stack: Vec<Episode>,
     last_lru: Option<Lru>,
-    slab_open: Option<(u64, String)>,
+    /// Start of the open shrink_slab call, and its shrinker in `slab_name`.
+    slab_open: Option<u64>,
+    slab_name: String,
 }
+
+/// Most finished tasks, episodes and shrinker names kept for reuse: the tracker allocates while
+/// it meets new tasks, not per event or per episode.
+const MAX_SPARE: usize = 64;
 
 /// What the tracker saw besides complete episodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -128,8 +144,8 @@ pub struct TrackerCounts {
 
 /// A shrink_slab call, completed (start and end seen on the same task).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlabCall {
-    pub shrinker: String,
+pub struct SlabCall<'a> {
+    pub shrinker: &'a str,
     pub ns: u64,
     pub in_episode: bool,
 }
@@ -139,13 +155,16 @@ pub struct SlabCall {
 pub struct EpisodeTracker {
     tasks: HashMap<i32, Task, foldhash::fast::FixedState>,
     pub counts: TrackerCounts,
+    /// Finished tasks, episodes and shrinker names, for reuse.
+    spare_tasks: Vec<Task>,
+    spare_episodes: Vec<Episode>,
+    spare_names: Vec<String>,
 }
 
-/// What one event produced.
+/// What one event produced (the episodes it closed go to the caller's vector).
 #[derive(Debug, Default)]
-pub struct Step {
-    pub closed: Vec<Episode>,
-    pub slab_call: Option<SlabCall>,
+pub struct Step<'a> {
+    pub slab_call: Option<SlabCall<'a>>,
     /// The event belonged to an open episode.
     pub in_episode: bool,
 }
@@ -155,8 +174,48 @@ impl EpisodeTracker {
         Self::default()
     }
 
-    pub fn push(&mut self, h: &RawEvent<'_>, ev: &Event<'_>) -> Step {
+    /// Hands back an episode the caller is done with, so that its buffers serve a later one.
+    pub fn recycle(&mut self, e: Episode) {
+        if self.spare_episodes.len() < MAX_SPARE {
+            self.spare_episodes.push(e);
+        }
+    }
+
+    /// A new open episode, in the buffers of a recycled one when there is one.
+    fn open(&mut self, kind: EpisodeKind, h: &RawEvent<'_>, order: Option<i32>) -> Episode {
+        let mut e = self.spare_episodes.pop().unwrap_or_else(|| Episode {
+            kind,
+            comm: String::new(),
+            pid: 0,
+            cpu: None,
+            end_cpu: None,
+            start_ns: 0,
+            duration_ns: 0,
+            nr_reclaimed: None,
+            order: None,
+            lowest_priority: None,
+            anon: ScanReclaim::default(),
+            file: ScanReclaim::default(),
+            other: ScanReclaim::default(),
+            isolated: [0; 5],
+            slab_calls: 0,
+            slab_ns: 0,
+            shrinkers: Vec::new(),
+            throttled: 0,
+            throttled_us: 0,
+            nr_dirty: 0,
+            nr_writeback: 0,
+            nr_immediate: 0,
+            end: EpisodeEnd::OpenAtEnd,
+        });
+        e.reopen(kind, h, order, &mut self.spare_names);
+        e
+    }
+
+    /// Feeds one event; the episodes it closes are appended to `closed`, in closing order.
+    pub fn push<'e>(&mut self, h: &RawEvent<'_>, ev: &Event<'e>, closed: &mut Vec<Episode>) -> Step<'e> {
         let mut step = Step::default();
+        let closed_before = closed.len();
         if matches!(
             ev,
             Event::Other
@@ -167,34 +226,33 @@ impl EpisodeTracker {
         ) {
             return step;
         }
-        let task = self.tasks.entry(h.pid).or_default();
+        // A begin opens its episode before the task is looked up (both need the tracker).
+        let begin = match ev {
+            Event::ReclaimBegin { kind, order, .. } => Some(self.open(*kind, h, *order)),
+            Event::KswapdWake { order, .. } => Some(self.open(EpisodeKind::Kswapd, h, *order)),
+            _ => None,
+        };
+        let spare = &mut self.spare_tasks;
+        let task = self.tasks.entry(h.pid).or_insert_with(|| spare.pop().unwrap_or_default());
         match ev {
-            Event::ReclaimBegin { kind, order, .. } => {
-                // A begin of a kind already open on this task means the end was lost.
-                if let Some(pos) = task.stack.iter().position(|e| e.kind == *kind) {
-                    for mut e in task.stack.drain(pos..).rev() {
-                        e.end = EpisodeEnd::Superseded;
-                        e.duration_ns = h.ts_ns.saturating_sub(e.start_ns);
-                        step.closed.push(e);
+            Event::ReclaimBegin { .. } | Event::KswapdWake { .. } => {
+                if let Some(new) = begin {
+                    // A begin of a kind already open on this task means the end was lost.
+                    if let Some(pos) = task.stack.iter().position(|e| e.kind == new.kind) {
+                        for mut e in task.stack.drain(pos..).rev() {
+                            e.end = EpisodeEnd::Superseded;
+                            e.duration_ns = h.ts_ns.saturating_sub(e.start_ns);
+                            closed.push(e);
+                        }
                     }
+                    task.stack.push(new);
                 }
-                task.stack.push(Episode::open(*kind, h, *order));
-            }
-            Event::KswapdWake { order, .. } => {
-                if let Some(pos) = task.stack.iter().position(|e| e.kind == EpisodeKind::Kswapd) {
-                    for mut e in task.stack.drain(pos..).rev() {
-                        e.end = EpisodeEnd::Superseded;
-                        e.duration_ns = h.ts_ns.saturating_sub(e.start_ns);
-                        step.closed.push(e);
-                    }
-                }
-                task.stack.push(Episode::open(EpisodeKind::Kswapd, h, *order));
             }
             Event::ReclaimEnd { kind, nr_reclaimed } => {
-                Self::close(task, &mut self.counts, *kind, h, Some(*nr_reclaimed), &mut step);
+                Self::close(task, &mut self.counts, *kind, h, Some(*nr_reclaimed), closed);
             }
             Event::KswapdSleep { .. } => {
-                Self::close(task, &mut self.counts, EpisodeKind::Kswapd, h, None, &mut step);
+                Self::close(task, &mut self.counts, EpisodeKind::Kswapd, h, None, closed);
             }
             Event::Isolate(i) => {
                 task.last_lru = i.lru;
@@ -225,27 +283,34 @@ impl EpisodeTracker {
                 }
             }
             Event::SlabStart { shrinker, priority, .. } => {
-                task.slab_open = Some((h.ts_ns, shrinker.to_string()));
+                task.slab_open = Some(h.ts_ns);
+                task.slab_name.clear();
+                task.slab_name.push_str(shrinker);
                 if let Some(e) = task.stack.last_mut() {
                     e.prio(*priority);
                 }
             }
             Event::SlabEnd { shrinker, .. } => match task.slab_open.take() {
-                Some((t0, name)) if name == *shrinker => {
+                Some(t0) if task.slab_name == *shrinker => {
                     let ns = h.ts_ns.saturating_sub(t0);
                     let in_episode = !task.stack.is_empty();
                     if let Some(e) = task.stack.last_mut() {
                         e.slab_calls += 1;
                         e.slab_ns += ns;
-                        match e.shrinkers.iter_mut().find(|s| s.shrinker == name) {
+                        match e.shrinkers.iter_mut().find(|s| s.shrinker == *shrinker) {
                             Some(s) => {
                                 s.calls += 1;
                                 s.ns += ns;
                             }
-                            None => e.shrinkers.push(ShrinkerUse { shrinker: name.clone(), calls: 1, ns }),
+                            None => {
+                                let mut name = self.spare_names.pop().unwrap_or_default();
+                                name.clear();
+                                name.push_str(shrinker);
+                                e.shrinkers.push(ShrinkerUse { shrinker: name, calls: 1, ns });
+                            }
                         }
                     }
-                    step.slab_call = Some(SlabCall { shrinker: name, ns, in_episode });
+                    step.slab_call = Some(SlabCall { shrinker, ns, in_episode });
                 }
                 _ => self.counts.unmatched_slab_end += 1,
             },
@@ -261,9 +326,14 @@ impl EpisodeTracker {
             | Event::OomVictim { .. }
             | Event::WakeupKswapd { .. } => {}
         }
-        step.in_episode = !task.stack.is_empty() || !step.closed.is_empty();
+        step.in_episode = !task.stack.is_empty() || closed.len() > closed_before;
         if task.stack.is_empty() && task.slab_open.is_none() {
-            self.tasks.remove(&h.pid);
+            if let Some(mut t) = self.tasks.remove(&h.pid) {
+                if self.spare_tasks.len() < MAX_SPARE {
+                    t.last_lru = None;
+                    self.spare_tasks.push(t);
+                }
+            }
         }
         step
     }
@@ -274,7 +344,7 @@ impl EpisodeTracker {
         kind: EpisodeKind,
         h: &RawEvent<'_>,
         nr: Option<u64>,
-        step: &mut Step,
+        closed: &mut Vec<Episode>,
     ) {
         match task.stack.iter().rposition(|e| e.kind == kind) {
             Some(pos) => {
@@ -283,7 +353,7 @@ impl EpisodeTracker {
                     if let Some(mut inner) = task.stack.pop() {
                         inner.end = EpisodeEnd::Superseded;
                         inner.duration_ns = h.ts_ns.saturating_sub(inner.start_ns);
-                        step.closed.push(inner);
+                        closed.push(inner);
                     }
                 }
                 if let Some(mut e) = task.stack.pop() {
@@ -291,7 +361,7 @@ impl EpisodeTracker {
                     e.end_cpu = h.cpu;
                     e.nr_reclaimed = nr;
                     e.duration_ns = h.ts_ns.saturating_sub(e.start_ns);
-                    step.closed.push(e);
+                    closed.push(e);
                 }
             }
             None => counts.unmatched_end[kind.index()] += 1,

@@ -2,6 +2,8 @@
 //! `Option`s: a field absent on the traced kernel is `None`, never a made-up zero.
 
 use crate::fmt::{Slots, F};
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
 
 /// The reclaim entry points with begin/end tracepoints, plus kswapd's wake/sleep cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,8 +181,30 @@ pub enum Event<'a> {
     Other,
 }
 
+/// `v` as a number when it is 1 to `max` plain decimal digits (the usual field value): the
+/// same value `str::parse` gives, without its sign and overflow handling. `None` otherwise.
+#[inline]
+fn plain_digits(v: &str, max: usize) -> Option<u64> {
+    let b = v.as_bytes();
+    if b.is_empty() || b.len() > max {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    Some(n)
+}
+
 fn num_u(f: &Slots<'_>, name: F) -> Option<u64> {
     let v = f.get(name)?;
+    if let Some(n) = plain_digits(v, 19) {
+        return Some(n);
+    }
     match v.strip_prefix("0x") {
         Some(h) => u64::from_str_radix(h, 16).ok(),
         None => v.parse().ok().or_else(|| v.parse::<i64>().ok().map(|x| x.max(0) as u64)),
@@ -188,18 +212,30 @@ fn num_u(f: &Slots<'_>, name: F) -> Option<u64> {
 }
 
 fn num_i(f: &Slots<'_>, name: F) -> Option<i64> {
-    f.get(name)?.parse().ok()
+    let v = f.get(name)?;
+    match plain_digits(v, 18) {
+        Some(n) => i64::try_from(n).ok(),
+        None => v.parse().ok(),
+    }
 }
 
 fn num_i32(f: &Slots<'_>, name: F) -> Option<i32> {
-    f.get(name)?.parse().ok()
+    let v = f.get(name)?;
+    match plain_digits(v, 9) {
+        Some(n) => i32::try_from(n).ok(),
+        None => v.parse().ok(),
+    }
 }
+
+/// Searchers of the reclaim flags, built once.
+static WB_FILE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("RECLAIM_WB_FILE"));
+static WB_ANON: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("RECLAIM_WB_ANON"));
 
 fn file_flag(f: &Slots<'_>) -> Option<bool> {
     let flags = f.get(F::ReclaimFlags).or_else(|| f.get(F::Flags))?;
-    if flags.contains("RECLAIM_WB_FILE") {
+    if WB_FILE.find(flags.as_bytes()).is_some() {
         Some(true)
-    } else if flags.contains("RECLAIM_WB_ANON") {
+    } else if WB_ANON.find(flags.as_bytes()).is_some() {
         Some(false)
     } else {
         None
@@ -208,7 +244,10 @@ fn file_flag(f: &Slots<'_>) -> Option<bool> {
 
 /// Symbol of `super_cache_scan+0x0/0x210` or `super_cache_scan+0x0` (perf): `super_cache_scan`.
 pub fn shrinker_symbol(s: &str) -> &str {
-    s.split('+').next().unwrap_or(s)
+    match s.as_bytes().iter().position(|&c| c == b'+') {
+        Some(i) => &s[..i],
+        None => s,
+    }
 }
 
 /// Why a known event could not be typed (a required field was missing or not a number).

@@ -66,9 +66,27 @@ pub(crate) fn trim_end(s: &str) -> &str {
     &s[..i]
 }
 
-/// `str::trim` with an ASCII fast path.
+/// Whether `c` is printable ASCII other than space (no trimming needed at that end).
 #[inline]
+fn is_graphic(c: u8) -> bool {
+    (0x21..0x7f).contains(&c)
+}
+
+/// `str::trim` with an ASCII fast path.
+#[inline(always)]
 pub(crate) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    if let (Some(&f), Some(&l)) = (b.first(), b.last()) {
+        if is_graphic(f) && is_graphic(l) {
+            return s;
+        }
+    }
+    trim_slow(s)
+}
+
+/// [`trim`] of a value that starts or ends with a blank or a non-ASCII character, or is empty.
+#[inline(never)]
+fn trim_slow(s: &str) -> &str {
     trim_end(trim_start(s))
 }
 
@@ -97,6 +115,15 @@ pub fn split_line(line: &str) -> LineKind<'_> {
         end -= 1;
     }
     let line = &line[..end];
+    if let Some((h, ts_ns, after)) = ftrace_head(line) {
+        if let Some(ev) = plain_event_after(line, after) {
+            return event(h, ts_ns, ev);
+        }
+        return match event_after(line, after) {
+            Ok(ev) => event(h, ts_ns, ev),
+            Err(why) => LineKind::Damaged(why),
+        };
+    }
     let t = trim_start(line);
     if t.is_empty() || t.starts_with('#') {
         return LineKind::Ignored;
@@ -110,6 +137,37 @@ pub fn split_line(line: &str) -> LineKind<'_> {
         }
         return LineKind::Damaged("no timestamp followed by ':'");
     };
+    let ev = match event_after(line, after) {
+        Ok(ev) => ev,
+        Err(why) => return LineKind::Damaged(why),
+    };
+    let head = trim_end(&line[..ts_start]);
+    let h = if verbose { split_verbose(head) } else { split_head(head) };
+    let Some(h) = h else {
+        return LineKind::Damaged("task, pid or CPU not understood");
+    };
+    event(h, ts_ns, ev)
+}
+
+/// The event of header `h`, timestamp `ts_ns` and (system, name, payload) `ev`.
+#[inline]
+fn event<'a>(h: Head<'a>, ts_ns: u64, ev: (Option<&'a str>, &'a str, &'a str)) -> LineKind<'a> {
+    let (system, name, payload) = ev;
+    LineKind::Event(RawEvent {
+        comm: h.comm,
+        pid: h.pid,
+        tgid: h.tgid,
+        cpu: h.cpu,
+        ts_ns,
+        system,
+        name,
+        payload,
+    })
+}
+
+/// The (system, name, payload) of the event after the timestamp's colon (`after`).
+#[inline]
+fn event_after(line: &str, after: usize) -> Result<(Option<&str>, &str, &str), &'static str> {
     let rest = trim_start(&line[after..]);
     let rb = rest.as_bytes();
     let sep = memchr::memchr_iter(b':', rb).find(|&i| rb.get(i + 1) == Some(&b' '));
@@ -119,27 +177,134 @@ pub fn split_line(line: &str) -> LineKind<'_> {
     };
     let event = trim(event);
     if event.is_empty() || find_byte(event.as_bytes(), b' ').is_some() {
-        return LineKind::Damaged("no event name after the timestamp");
+        return Err("no event name after the timestamp");
     }
     let (system, name) = match rfind_byte(event.as_bytes(), b':') {
         Some(i) => (Some(&event[..i]), &event[i + 1..]),
         None => (None, event),
     };
-    let head = trim_end(&line[..ts_start]);
-    let h = if verbose { split_verbose(head) } else { split_head(head) };
-    let Some(h) = h else {
-        return LineKind::Damaged("task, pid or CPU not understood");
+    Ok((system, name, trim_end(payload)))
+}
+
+/// [`event_after`] for the usual shape, one space, a name of letters, digits and `_`, then `: `
+/// and the payload: the same result in one pass over the name. `None` for any other shape.
+#[inline]
+fn plain_event_after(line: &str, after: usize) -> Option<(Option<&str>, &str, &str)> {
+    let b = line.as_bytes();
+    if b.get(after) != Some(&b' ') {
+        return None;
+    }
+    let start = after + 1;
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if i == start || b.get(i) != Some(&b':') || b.get(i + 1) != Some(&b' ') {
+        return None;
+    }
+    Some((None, &line[start..i], trim_end(&line[i + 2..])))
+}
+
+/// Digits at `b[i..]`, at most `max` of them: (value, index after them); `None` when there are
+/// none or more than `max`.
+#[inline]
+fn short_digits(b: &[u8], mut i: usize, max: usize) -> Option<(u64, usize)> {
+    let start = i;
+    let mut v: u64 = 0;
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + u64::from(c - b'0');
+        i += 1;
+        if i - start > max {
+            return None;
+        }
+    }
+    (i > start).then_some((v, i))
+}
+
+/// The header of the usual ftrace line, `   comm-pid [cpu] flags secs.frac: `, read in one pass:
+/// (task, pid and CPU; timestamp in ns; index just after the timestamp's colon). `None` for any
+/// other shape (tgid column, latency or perf layouts, odd spacing, a `[` after the timestamp as in
+/// `[LOST N EVENTS]`...), which [`split_line`]'s general path reads. Accepts only lines that the
+/// general path splits the same way, so which path reads a line never changes the result.
+#[inline]
+fn ftrace_head(line: &str) -> Option<(Head<'_>, u64, usize)> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let first = *b.get(i)?;
+    if first == b'#' || is_ws(first) || !first.is_ascii() {
+        return None;
+    }
+    // comm: up to the first '['; a ': ' in it could be taken for the timestamp's colon
+    let mut open = i;
+    loop {
+        match *b.get(open)? {
+            b'[' => break,
+            b':' if b.get(open + 1) == Some(&b' ') => return None,
+            _ => open += 1,
+        }
+    }
+    let mut k = open;
+    while k > i && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    let pid_end = k;
+    while k > i && b[k - 1].is_ascii_digit() {
+        k -= 1;
+    }
+    if k == pid_end || pid_end - k > 9 || k == i || b[k - 1] != b'-' {
+        return None;
+    }
+    let (pid, _) = short_digits(b, k, 9)?;
+    let dash = k - 1;
+    let (cpu, close) = short_digits(b, open + 1, 9)?;
+    if b.get(close) != Some(&b']') {
+        return None;
+    }
+    // flags (optional), then the timestamp, each after spaces
+    let mut p = close + 1;
+    while b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let mut q = p;
+    while b.get(q).is_some_and(|&c| is_flag_char(c)) {
+        q += 1;
+    }
+    let ts_start = match b.get(q) {
+        // no flags: the token is the timestamp
+        Some(b':') if p > close + 1 => p,
+        Some(b' ') => {
+            while b.get(q) == Some(&b' ') {
+                q += 1;
+            }
+            q
+        }
+        _ => return None,
     };
-    LineKind::Event(RawEvent {
-        comm: h.comm,
-        pid: h.pid,
-        tgid: h.tgid,
-        cpu: h.cpu,
-        ts_ns,
-        system,
-        name,
-        payload: trim_end(payload),
-    })
+    let (secs, dot) = short_digits(b, ts_start, 10)?;
+    if b.get(dot) != Some(&b'.') {
+        return None;
+    }
+    let (frac, colon) = short_digits(b, dot + 1, 9)?;
+    if b.get(colon) != Some(&b':') || !matches!(b.get(colon + 1), None | Some(b' ')) {
+        return None;
+    }
+    if memchr::memchr(b'[', &b[colon..]).is_some() {
+        return None;
+    }
+    let ts_ns = secs * 1_000_000_000 + frac * 10u64.pow(9 - (colon - dot - 1) as u32);
+    let cpu = u32::try_from(cpu).ok()?;
+    let pid = i32::try_from(pid).ok()?;
+    Some((Head { comm: &line[i..dash], pid, tgid: None, cpu: Some(cpu) }, ts_ns, colon + 1))
 }
 
 /// `[LOST N ` anywhere in the line (trace_pipe, trace-cmd).

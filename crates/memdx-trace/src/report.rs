@@ -241,6 +241,8 @@ pub struct Analyzer {
     longest: Vec<Episode>,
     last_lru: HashMap<i32, Lru, foldhash::fast::FixedState>,
     last_ts: u64,
+    /// Episodes closed by the current event (kept to reuse its allocation).
+    closed: Vec<Episode>,
 }
 
 impl Analyzer {
@@ -270,6 +272,7 @@ impl Analyzer {
             longest: Vec::new(),
             last_lru: HashMap::default(),
             last_ts: 0,
+            closed: Vec::new(),
         }
     }
 
@@ -338,11 +341,14 @@ impl Analyzer {
             }
             Event::Throttled { usec_delayed, reason, .. } => {
                 let key = if reason.is_empty() { "unknown" } else { reason };
-                let t = self.throttle.entry(key.to_string()).or_insert_with(|| ThrottleTotals {
-                    reason: key.to_string(),
-                    events: 0,
-                    delayed_us: 0,
-                });
+                let t = match self.throttle.get_mut(key) {
+                    Some(t) => t,
+                    None => self.throttle.entry(key.to_string()).or_insert_with(|| ThrottleTotals {
+                        reason: key.to_string(),
+                        events: 0,
+                        delayed_us: 0,
+                    }),
+                };
                 t.events += 1;
                 t.delayed_us += usec_delayed;
             }
@@ -356,14 +362,19 @@ impl Analyzer {
             Event::CgroupRmdir { .. } => self.cgroup_rmdir += 1,
             Event::ShrinkActive { .. } | Event::SlabStart { .. } | Event::SlabEnd { .. } | Event::Other => {}
         }
-        let step: Step = self.tracker.push(h, &rec.event);
+        let mut closed = std::mem::take(&mut self.closed);
+        let step: Step = self.tracker.push(h, &rec.event, &mut closed);
         if let Some(call) = step.slab_call {
-            let s = match self.shrinkers.get_mut(&call.shrinker) {
+            let s = match self.shrinkers.get_mut(call.shrinker) {
                 Some(s) => s,
                 None => {
-                    let t =
-                        ShrinkerTotals { shrinker: call.shrinker.clone(), calls: 0, ns: 0, in_episode_ns: 0 };
-                    self.shrinkers.entry(call.shrinker).or_insert(t)
+                    let t = ShrinkerTotals {
+                        shrinker: call.shrinker.to_string(),
+                        calls: 0,
+                        ns: 0,
+                        in_episode_ns: 0,
+                    };
+                    self.shrinkers.entry(call.shrinker.to_string()).or_insert(t)
                 }
             };
             s.calls += 1;
@@ -372,9 +383,10 @@ impl Analyzer {
                 s.in_episode_ns += call.ns;
             }
         }
-        for e in step.closed {
+        for e in closed.drain(..) {
             self.episode(e);
         }
+        self.closed = closed;
     }
 
     fn episode(&mut self, e: Episode) {
@@ -450,6 +462,8 @@ impl Analyzer {
         }
         if self.first.len() < self.opts.keep_first {
             self.first.push(e);
+        } else {
+            self.tracker.recycle(e);
         }
     }
 
