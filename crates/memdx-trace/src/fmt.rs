@@ -8,7 +8,7 @@
 //! Written by hand: this is the kernel's own `print fmt` mini-language (a printf string plus C
 //! argument expressions); no crate interprets it.
 
-use crate::line::trim;
+use crate::line::{find_byte, trim};
 use memchr::memmem::Finder;
 use memdx_core::{Diag, SourceRef};
 use std::collections::HashMap;
@@ -208,7 +208,7 @@ fn find_lit(h: &[u8], lit: &[u8], finder: &Finder<'_>) -> Option<usize> {
     let first = lit[0];
     let mut from = 0;
     for _ in 0..4 {
-        let i = from + h[from..].iter().position(|&c| c == first)?;
+        let i = from + find_byte(&h[from..], first)?;
         if starts_with_short(&h[i..], lit) {
             return Some(i);
         }

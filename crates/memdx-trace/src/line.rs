@@ -102,10 +102,71 @@ fn rfind_byte(b: &[u8], c: u8) -> Option<usize> {
     b.iter().rposition(|&x| x == c)
 }
 
-/// First `c` in the short slice `b`.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The 8 bytes of `b` at `i`, first byte lowest (`b` holds at least `i + 8` bytes).
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// The zero bytes of `x`, flagged in their high bit; the lowest flag is always a zero byte (a
+/// false flag can only sit above a true one).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// First `c` in `b`, eight bytes at a time: field values and names are a few bytes long, and a
+/// byte-by-byte loop mispredicts its exit on every one.
 #[inline]
-fn find_byte(b: &[u8], c: u8) -> Option<usize> {
-    b.iter().position(|&x| x == c)
+pub(crate) fn find_byte(b: &[u8], c: u8) -> Option<usize> {
+    let p = LO * u64::from(c);
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let t = zero_bytes(word(b, i) ^ p);
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&x| x == c).map(|j| i + j)
+}
+
+/// First `c` or `d` in `b`, eight bytes at a time.
+#[inline]
+fn find_byte2(b: &[u8], c: u8, d: u8) -> Option<usize> {
+    let (p, q) = (LO * u64::from(c), LO * u64::from(d));
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = word(b, i);
+        let t = zero_bytes(w ^ p) | zero_bytes(w ^ q);
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&x| x == c || x == d).map(|j| i + j)
+}
+
+/// Index of the first byte of `b` at or after `i` that is not a space.
+#[inline]
+fn skip_spaces(b: &[u8], mut i: usize) -> usize {
+    let p = LO * u64::from(b' ');
+    while i + 8 <= b.len() {
+        let y = word(b, i) ^ p;
+        if y != 0 {
+            return i + (y.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i
 }
 
 /// Splits one line (without or with its trailing newline).
@@ -186,8 +247,9 @@ fn event_after(line: &str, after: usize) -> Result<(Option<&str>, &str, &str), &
     Ok((system, name, trim_end(payload)))
 }
 
-/// [`event_after`] for the usual shape, one space, a name of letters, digits and `_`, then `: `
-/// and the payload: the same result in one pass over the name. `None` for any other shape.
+/// [`event_after`] for the usual shape, one space, a name without spaces or colons that starts
+/// and ends with a printable ASCII character, then `: ` and the payload: the same result in one
+/// pass over the name. `None` for any other shape.
 #[inline]
 fn plain_event_after(line: &str, after: usize) -> Option<(Option<&str>, &str, &str)> {
     let b = line.as_bytes();
@@ -195,15 +257,13 @@ fn plain_event_after(line: &str, after: usize) -> Option<(Option<&str>, &str, &s
         return None;
     }
     let start = after + 1;
-    let mut i = start;
-    while let Some(&c) = b.get(i) {
-        if c.is_ascii_alphanumeric() || c == b'_' {
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    if i == start || b.get(i) != Some(&b':') || b.get(i + 1) != Some(&b' ') {
+    let i = start + find_byte2(&b[start..], b':', b' ')?;
+    if i == start
+        || b[i] != b':'
+        || b.get(i + 1) != Some(&b' ')
+        || !is_graphic(b[start])
+        || !is_graphic(b[i - 1])
+    {
         return None;
     }
     Some((None, &line[start..i], trim_end(&line[i + 2..])))
@@ -236,10 +296,7 @@ fn short_digits(b: &[u8], mut i: usize, max: usize) -> Option<(u64, usize)> {
 #[inline]
 fn ftrace_head(line: &str) -> Option<(Head<'_>, u64, usize)> {
     let b = line.as_bytes();
-    let mut i = 0;
-    while b.get(i) == Some(&b' ') {
-        i += 1;
-    }
+    let i = skip_spaces(b, 0);
     let first = *b.get(i)?;
     if first == b'#' || is_ws(first) || !first.is_ascii() {
         return None;
@@ -247,11 +304,14 @@ fn ftrace_head(line: &str) -> Option<(Head<'_>, u64, usize)> {
     // comm: up to the first '['; a ': ' in it could be taken for the timestamp's colon
     let mut open = i;
     loop {
-        match *b.get(open)? {
-            b'[' => break,
-            b':' if b.get(open + 1) == Some(&b' ') => return None,
-            _ => open += 1,
+        open += find_byte2(&b[open..], b'[', b':')?;
+        if b[open] == b'[' {
+            break;
         }
+        if b.get(open + 1) == Some(&b' ') {
+            return None;
+        }
+        open += 1;
     }
     let mut k = open;
     while k > i && b[k - 1] == b' ' {

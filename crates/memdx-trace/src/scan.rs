@@ -82,6 +82,28 @@ pub struct Scanner {
     /// Event names seen, and their index in `events`.
     names: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
     events: Vec<EventInfo>,
+    /// Index in `events` of the last name seen per slot (see `event_index`); `usize::MAX`: none.
+    recent: [usize; RECENT],
+}
+
+/// Slots of [`Scanner`]'s cache of recent event names.
+const RECENT: usize = 32;
+
+/// Whether two event names are equal, compared a word at a time (names are 10 to 40 bytes).
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        if a[i..i + 8] != b[i..i + 8] {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..] == b[i..]
 }
 
 impl Scanner {
@@ -93,6 +115,7 @@ impl Scanner {
             diags: Vec::new(),
             names: HashMap::default(),
             events: Vec::new(),
+            recent: [usize::MAX; RECENT],
         }
     }
 
@@ -118,6 +141,21 @@ impl Scanner {
     }
 
     fn event_index(&mut self, name: &str) -> usize {
+        // The same few names recur line after line: a slot per (length, last byte) remembers the
+        // last one seen, which spares hashing the name and comparing it through `memcmp`.
+        let b = name.as_bytes();
+        let slot = (b.len() ^ usize::from(b.last().copied().unwrap_or(0)) << 2) % RECENT;
+        if let Some(&i) = self.recent.get(slot) {
+            if self.events.get(i).is_some_and(|e| same_name(&e.name, name)) {
+                return i;
+            }
+        }
+        let i = self.lookup(name);
+        self.recent[slot] = i;
+        i
+    }
+
+    fn lookup(&mut self, name: &str) -> usize {
         if let Some(&i) = self.names.get(name) {
             return i;
         }
@@ -142,6 +180,7 @@ impl Scanner {
     }
 
     /// Scans one line (`lineno` 1-based, for diagnostics).
+    #[inline]
     pub fn line<'a>(&mut self, line: &'a str, lineno: usize) -> Option<Record<'a>> {
         self.stats.lines += 1;
         let raw = match split_line(line) {
