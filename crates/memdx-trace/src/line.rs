@@ -185,6 +185,11 @@ pub fn split_line(line: &str) -> LineKind<'_> {
             Err(why) => LineKind::Damaged(why),
         };
     }
+    split_general(line)
+}
+
+/// [`split_line`] of a line without its newline, for every layout.
+fn split_general(line: &str) -> LineKind<'_> {
     let t = trim_start(line);
     if t.is_empty() || t.starts_with('#') {
         return LineKind::Ignored;
@@ -548,6 +553,121 @@ fn split_task(left: &str, cpu: Option<u32>) -> Option<Head<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    /// The one-pass reading of the usual ftrace line gives what the general splitter gives, on
+    /// every line of the real traces in testdata/trace and on lines bent at the places where the
+    /// two could part (spacing, comm, pid, CPU, flags, timestamp, event name, payload).
+    #[test]
+    fn fast_path_agrees_with_general_path() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/trace");
+        let mut lines = Vec::new();
+        for sub in ["reclaim-6.18/swappiness0", "thrash-6.18", "layouts-6.18"] {
+            for ent in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let p = ent.unwrap().path();
+                if p.extension().is_some_and(|e| e == "gz") {
+                    let mut text = String::new();
+                    flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
+                        .read_to_string(&mut text)
+                        .unwrap();
+                    lines.extend(text.lines().take(20_000).map(str::to_string));
+                }
+            }
+        }
+        assert!(lines.len() > 20_000);
+        let base =
+            "              dd-10694   [000] d..1.   261.046354: mm_vmscan_memcg_reclaim_end: nr_reclaimed=3";
+        let bends: &[(&str, &[&str])] = &[
+            (
+                "              dd",
+                &[
+                    "",
+                    "dd",
+                    "\tdd",
+                    "#dd",
+                    "a: b",
+                    "x 12: y",
+                    "kworker/u4:2",
+                    "Web Content",
+                    "x[1]",
+                    "\u{a0}dd",
+                    "\u{e9}t\u{e9}",
+                    "a-b",
+                ],
+            ),
+            ("-10694", &["-", "-0", "-123456789", "-1234567890", "-+5", "--5", " 10694", "-5a"]),
+            (
+                "   [000]",
+                &[
+                    "[000]",
+                    "\t[000]",
+                    " [1]",
+                    " [0123456789]",
+                    " [1234567890]",
+                    " []",
+                    " [ 1]",
+                    " [x]",
+                    " (-------) [000]",
+                    " (  42) [000]",
+                ],
+            ),
+            (" d..1.   ", &[" ", "d..1. ", " d.. 1. ", " X ", " \t", " ..!.. ", " dNs2. "]),
+            (
+                "261.046354:",
+                &[
+                    "261:",
+                    "1234567890.1:",
+                    "12345678901.1:",
+                    "261.1234567890:",
+                    "261.:",
+                    ".5:",
+                    "261.04a:",
+                    "261us :",
+                    "261.0:x",
+                    "261.0",
+                ],
+            ),
+            (
+                " mm_vmscan_memcg_reclaim_end: ",
+                &[
+                    " mm_vmscan_memcg_reclaim_end:",
+                    "  mm_vmscan_memcg_reclaim_end: ",
+                    " vmscan:mm_x: ",
+                    " a b: ",
+                    " \u{e9}x: ",
+                    " x\u{e9}: ",
+                    " x\ty: ",
+                    " : ",
+                    " x :  ",
+                ],
+            ),
+            (
+                "nr_reclaimed=3",
+                &[
+                    "",
+                    "nr_reclaimed=3 ",
+                    "x [LOST 3 EVENTS] y",
+                    "[LOST 12 EVENTS]",
+                    "a: b",
+                    "nr_reclaimed=3\r",
+                ],
+            ),
+        ];
+        for (part, alts) in bends {
+            assert!(base.contains(part), "{part}");
+            for alt in *alts {
+                lines.push(base.replacen(part, alt, 1));
+            }
+        }
+        let mut fast = 0;
+        for l in &lines {
+            if ftrace_head(l).is_some() {
+                fast += 1;
+            }
+            assert_eq!(split_line(l), split_general(l), "{l:?}");
+        }
+        assert!(fast > lines.len() / 4, "{fast} of {} lines on the fast path", lines.len());
+    }
 
     fn ev(l: &str) -> RawEvent<'_> {
         match split_line(l) {
