@@ -71,18 +71,18 @@ pub struct Episode {
 }
 
 impl Episode {
-    /// Resets `self` (a finished episode whose buffers are reused) to a new open episode.
-    fn reopen(&mut self, kind: EpisodeKind, h: &RawEvent<'_>, order: Option<i32>, names: &mut Vec<String>) {
-        let mut comm = std::mem::take(&mut self.comm);
+    /// A new open episode of `h`'s task, in the given buffers (`comm` gets the task's name,
+    /// `shrinkers` must be empty).
+    fn started(
+        kind: EpisodeKind,
+        h: &RawEvent<'_>,
+        order: Option<i32>,
+        mut comm: String,
+        shrinkers: Vec<ShrinkerUse>,
+    ) -> Self {
         comm.clear();
         comm.push_str(h.comm);
-        let mut shrinkers = std::mem::take(&mut self.shrinkers);
-        for s in shrinkers.drain(..) {
-            if names.len() < MAX_SPARE {
-                names.push(s.shrinker);
-            }
-        }
-        *self = Episode {
+        Episode {
             kind,
             comm,
             pid: h.pid,
@@ -106,7 +106,7 @@ impl Episode {
             nr_writeback: 0,
             nr_immediate: 0,
             end: EpisodeEnd::OpenAtEnd,
-        };
+        }
     }
 
     fn prio(&mut self, p: Option<i32>) {
@@ -183,33 +183,16 @@ impl EpisodeTracker {
 
     /// A new open episode, in the buffers of a recycled one when there is one.
     fn open(&mut self, kind: EpisodeKind, h: &RawEvent<'_>, order: Option<i32>) -> Episode {
-        let mut e = self.spare_episodes.pop().unwrap_or_else(|| Episode {
-            kind,
-            comm: String::new(),
-            pid: 0,
-            cpu: None,
-            end_cpu: None,
-            start_ns: 0,
-            duration_ns: 0,
-            nr_reclaimed: None,
-            order: None,
-            lowest_priority: None,
-            anon: ScanReclaim::default(),
-            file: ScanReclaim::default(),
-            other: ScanReclaim::default(),
-            isolated: [0; 5],
-            slab_calls: 0,
-            slab_ns: 0,
-            shrinkers: Vec::new(),
-            throttled: 0,
-            throttled_us: 0,
-            nr_dirty: 0,
-            nr_writeback: 0,
-            nr_immediate: 0,
-            end: EpisodeEnd::OpenAtEnd,
-        });
-        e.reopen(kind, h, order, &mut self.spare_names);
-        e
+        let (comm, mut shrinkers) = match self.spare_episodes.pop() {
+            Some(e) => (e.comm, e.shrinkers),
+            None => (String::new(), Vec::new()),
+        };
+        for s in shrinkers.drain(..) {
+            if self.spare_names.len() < MAX_SPARE {
+                self.spare_names.push(s.shrinker);
+            }
+        }
+        Episode::started(kind, h, order, comm, shrinkers)
     }
 
     /// Feeds one event; the episodes it closes are appended to `closed`, in closing order.
