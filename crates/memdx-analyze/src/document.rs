@@ -34,7 +34,9 @@ struct Parts {
     blocks: Vec<Block>,
     unread: Vec<Unread>,
     scanner: Scanner,
-    /// Line number of the next log line handed on.
+    /// `log` lower-cased, for the memory message scanner's keyword search.
+    folded: Vec<u8>,
+    /// Line number of the last log line handed on.
     next_line: usize,
     /// First line that looks like data (digits, `:` or `=`), for the skipped list.
     first_text: Option<(usize, String)>,
@@ -54,10 +56,6 @@ impl Out for Parts {
             if self.first_text.is_none() && line.bytes().any(|b| b.is_ascii_digit() || b == b':' || b == b'=')
             {
                 self.first_text = Some((self.next_line, line.chars().take(80).collect()));
-            }
-            if self.scanner.wants(line.as_bytes()) {
-                let f = memdx_log::frame::frame(line);
-                self.scanner.line(&f.msg, self.next_line);
             }
         }
         self.log.extend_from_slice(line.as_bytes());
@@ -93,17 +91,26 @@ impl<R: BufRead> Feed<R> {
         let Feed { lines, seg, parts, pos, done, .. } = self;
         parts.log.clear();
         *pos = 0;
-        while parts.log.len() < CHUNK && !*done {
-            match lines.next_line()? {
-                Some(l) => seg.push(&l.text(), parts),
-                None => {
-                    seg.finish(parts);
-                    parts.scanner.finish();
-                    *done = true;
+        let first = parts.next_line + 1;
+        let mut read = || {
+            while parts.log.len() < CHUNK && !*done {
+                match lines.next_line()? {
+                    Some(l) => seg.push(&l.text(), parts),
+                    None => {
+                        seg.finish(parts);
+                        *done = true;
+                    }
                 }
             }
+            Ok(())
+        };
+        let res = read();
+        // Memory messages: one keyword search over the chunk (its lines up to a read error too).
+        parts.scanner.text(&parts.log, first, &mut parts.folded, |l| memdx_log::frame::frame(l).msg);
+        if *done {
+            parts.scanner.finish();
         }
-        Ok(())
+        res
     }
 }
 

@@ -258,6 +258,52 @@ impl Scanner {
         Scanner { pre: PRE.clone(), open: None, messages: Vec::new(), dropped: 0, usage: None }
     }
 
+    /// Feeds [`Scanner::line`] the lines of `text` (each ended by `\n`, read as UTF-8 with
+    /// replacement characters; the first is numbered `first`) that it must see, framed by `msg`:
+    /// the non-empty lines with a keyword and those that follow while a list is open. The same as [`Scanner::wants`] then [`Scanner::line`] on
+    /// each non-empty line in turn, with one search over the whole text instead of one per line:
+    /// the text is lower-cased into `folded` (reused) and searched for the lower-case keywords,
+    /// a search with a SIMD prefilter, where the case-insensitive automaton visits every byte.
+    pub fn text<F>(&mut self, text: &[u8], first: usize, folded: &mut Vec<u8>, msg: F)
+    where
+        F: for<'a> Fn(&'a str) -> std::borrow::Cow<'a, str>,
+    {
+        static LOWER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+            AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostFirst).build(KEYWORDS).ok()
+        });
+        let Some(lower) = LOWER.as_ref() else {
+            // Not expected (the keywords build); the per-line path gives the same result.
+            for (no, l) in (first..).zip(text.split(|&c| c == b'\n')) {
+                if !l.is_empty() && self.wants(l) {
+                    self.line(&msg(&String::from_utf8_lossy(l)), no);
+                }
+            }
+            return;
+        };
+        folded.clear();
+        folded.extend(text.iter().map(u8::to_ascii_lowercase));
+        let b = text;
+        // `at` is the start of a line, numbered `no`, before which every line was seen.
+        let (mut at, mut no) = (0usize, first);
+        while at < b.len() {
+            let start = if self.open.is_some() {
+                at
+            } else {
+                let Some(m) = lower.find(aho_corasick::Input::new(&folded[..]).range(at..)) else { break };
+                let start = memchr::memrchr(b'\n', &b[at..m.start()]).map_or(at, |i| at + i + 1);
+                no += memchr::memchr_iter(b'\n', &b[at..start]).count();
+                start
+            };
+            let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |i| start + i);
+            let line = &b[start..end];
+            if !line.is_empty() {
+                self.line(&msg(&String::from_utf8_lossy(line)), no);
+            }
+            at = end + 1;
+            no += 1;
+        }
+    }
+
     /// True when [`Scanner::line`] must see this raw line (a keyword, or a leak list is open).
     pub fn wants(&self, raw: &[u8]) -> bool {
         self.open.is_some() || self.pre.is_match(raw)
@@ -590,5 +636,66 @@ mod tests {
         assert_eq!(m[0].kind, MessageKind::SyscallEnomem { call: "mmap".into(), size: Some(4294967296) });
         assert_eq!(m[1].kind, MessageKind::RuntimeOom);
         assert_eq!(m.len(), 2);
+    }
+
+    /// One search over a whole text finds what the per-line pre-filter finds, on every pasted
+    /// incident and kernel log in testdata (with the case of each line changed too, and lists
+    /// that stay open across lines), with the same line numbers.
+    #[test]
+    fn whole_text_is_line_by_line() {
+        fn same(l: &str) -> std::borrow::Cow<'_, str> {
+            std::borrow::Cow::Borrowed(l)
+        }
+        let per_line = |text: &str, first: usize| {
+            let mut s = Scanner::new();
+            for (i, l) in text.lines().enumerate() {
+                if !l.is_empty() && s.wants(l.as_bytes()) {
+                    s.line(l, first + i);
+                }
+            }
+            s.finish();
+            (s.messages, s.dropped)
+        };
+        let whole = |text: &str, first: usize| {
+            let mut s = Scanner::new();
+            let mut folded = Vec::new();
+            // In two parts cut at a line end, as the document reader hands chunks.
+            let cut = text[..text.len() / 2].rfind('\n').map_or(0, |i| i + 1);
+            s.text(text[..cut].as_bytes(), first, &mut folded, same);
+            let n = text[..cut].matches('\n').count();
+            s.text(text[cut..].as_bytes(), first + n, &mut folded, same);
+            s.finish();
+            (s.messages, s.dropped)
+        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut files = Vec::new();
+        for dir in ["pasted", "log"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                match std::fs::read_dir(&p) {
+                    Ok(sub) => files.extend(sub.map(|e| e.unwrap().path())),
+                    Err(_) => files.push(p),
+                }
+            }
+        }
+        let mut found = 0;
+        for p in files.iter().filter(|p| p.is_file()) {
+            let Ok(text) = std::fs::read_to_string(p) else { continue };
+            let mut text = text.replace('\r', "");
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let upper: String = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| if i % 2 == 0 { l.to_ascii_uppercase() } else { l.into() } + "\n")
+                .collect();
+            for t in [&text, &upper] {
+                let want = per_line(t, 7);
+                assert_eq!(whole(t, 7), want, "{}", p.display());
+                found += want.0.len();
+            }
+        }
+        assert!(found > 20, "only {found} messages in {} files", files.len());
     }
 }
