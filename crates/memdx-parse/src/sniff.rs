@@ -114,7 +114,10 @@ pub fn sniff(head: &[u8]) -> Result<Format, String> {
     };
     let any = |pred: &dyn Fn(&str) -> bool| lines.iter().any(|l| pred(l));
 
-    if n == 1 && crate::kernel::parse(first, &memdx_core::SourceRef::new("")).is_ok() {
+    // A release is one word or a `Linux ...` line (checked first: a failed parse costs errors).
+    let one_word =
+        || first.split_whitespace().nth(1).is_none() || first.split_whitespace().next() == Some("Linux");
+    if n == 1 && one_word() && crate::kernel::parse(first, &memdx_core::SourceRef::new("")).is_ok() {
         return Ok(Format::KernelRelease);
     }
     if first.starts_with("slabinfo - version:") {
