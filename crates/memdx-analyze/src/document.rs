@@ -21,11 +21,31 @@ fn is_log(line: &str) -> bool {
     let b = line.as_bytes();
     // Cheap rejection first: framed lines start with `[`, `<`, a digit, a month or `kern`/`{`.
     match b.first() {
+        Some(b'[') if dmesg_stamp(b) => true,
         Some(
             b'[' | b'<' | b'{' | b'0'..=b'9' | b'A' | b'D' | b'F' | b'J' | b'M' | b'N' | b'O' | b'S' | b'k',
         ) => memdx_log::frame::frame(line).framing != memdx_log::Framing::Bare,
         _ => false,
     }
+}
+
+/// `[  201.452633]` at the start: the dmesg time stamp, which the framer reads as the dmesg framing
+/// whatever follows it (the common case, checked without framing the line; anything else here
+/// goes to the framer).
+fn dmesg_stamp(b: &[u8]) -> bool {
+    let mut i = 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let digits =
+        |from: usize| b.get(from..).map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count());
+    let int = digits(i);
+    if int == 0 || b.get(i + int) != Some(&b'.') {
+        return false;
+    }
+    let frac = digits(i + int + 1);
+    let close = i + int + 1 + frac;
+    frac > 0 && int + frac <= 15 && close < 40 && b.get(close) == Some(&b']')
 }
 
 #[derive(Default)]
@@ -78,6 +98,10 @@ impl Out for Parts {
 /// A reader of log text: pulls document lines from `inner` through the segmenter.
 struct Feed<R> {
     lines: LineReader<R>,
+    /// Whole lines taken from the reader at once (UTF-8 checked once for all of them), and the
+    /// start of the next one to segment.
+    block: String,
+    at: usize,
     seg: Segmenter,
     parts: Parts,
     pos: usize,
@@ -88,12 +112,31 @@ struct Feed<R> {
 
 impl<R: BufRead> Feed<R> {
     fn refill(&mut self) -> std::io::Result<()> {
-        let Feed { lines, seg, parts, pos, done, .. } = self;
+        let Feed { lines, block, at, seg, parts, pos, done, .. } = self;
         parts.log.clear();
         *pos = 0;
         let first = parts.next_line + 1;
         let mut read = || {
             while parts.log.len() < CHUNK && !*done {
+                if *at < block.len() {
+                    let rest = &block[*at..];
+                    let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+                    seg.push(&rest[..end], parts);
+                    *at += end + 1;
+                    continue;
+                }
+                // The whole lines in the reader's buffer; else one line, which may be longer
+                // than the buffer (capped by the reader).
+                let mut bytes = std::mem::take(block).into_bytes();
+                bytes.clear();
+                *at = 0;
+                let n = lines.take_lines(&mut bytes, usize::MAX)?;
+                // Lossy over the block is lossy over each line: no bad sequence spans a `\n`.
+                *block = String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                if n > 0 {
+                    continue;
+                }
                 match lines.next_line()? {
                     Some(l) => seg.push(&l.text(), parts),
                     None => {
@@ -232,6 +275,8 @@ impl Case {
     pub fn read_document<R: BufRead>(&mut self, file: &str, r: R, time: Option<i64>) -> Vec<Format> {
         let mut feed = Feed {
             lines: LineReader::new(r),
+            block: String::new(),
+            at: 0,
             seg: Segmenter::new(is_log),
             parts: Parts::default(),
             pos: 0,
