@@ -190,9 +190,12 @@ impl<R: BufRead> BufRead for Feed<R> {
 /// Chunks of log text in flight between the segmenting thread and the log engine's.
 const IN_FLIGHT: usize = 4;
 
-/// Runs the kernel log engine on its own thread over the log text `feed` produces on this one,
+/// Runs the kernel log engine on its own threads over the log text `feed` produces on this one,
 /// chunk by chunk in order (a bounded queue; chunk buffers go back to be reused). `feed` holds
 /// its first chunk. The result is the same as [`memdx_log::scan_with`] reading `feed` directly.
+/// The engine frames lines on a thread of its own beside its state machine's: three threads
+/// for two cores, which the queues keep busy whichever side has more work per line (segmenting
+/// a document, framing its log lines, or assembling reports).
 fn scan_beside<R: BufRead>(
     feed: &mut Feed<R>,
     file: &str,
@@ -203,7 +206,7 @@ fn scan_beside<R: BufRead>(
     std::thread::scope(|s| {
         let engine = s.spawn(move || {
             let chunks = Chunks { rx, cur: Vec::new(), pos: 0, free: free_tx };
-            memdx_log::scan_with_one_thread(chunks, file, pairing)
+            memdx_log::scan_with(chunks, file, pairing)
         });
         loop {
             let chunk = std::mem::replace(&mut feed.parts.log, free_rx.try_recv().unwrap_or_default());
