@@ -39,14 +39,14 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         Some(i) => (&s[..i], s[i + 1..].trim_ascii()),
         None => (s, ""),
     };
-    if !sym.contains('+') {
+    let Some(plus) = sym.bytes().rposition(|c| c == b'+') else {
         return bare_frame(sym, rest, bracketed, reliable);
-    }
+    };
     // 32-bit ARM since 5.16 prints `func+0x1/0x2 from caller+0x3/0x4` without addresses when
     // the function has an offset (`%pS`), and `func from caller` for the first frame (`%ps`).
     let rest = strip_arm_from(rest);
     // The kernel's `%pS` always prints the size in a trace line.
-    let (func, offset, Some(size)) = split_symbol(sym)? else { return None };
+    let (func, offset, Some(size)) = split_symbol_at(sym, plus)? else { return None };
     if !is_ident(func) {
         return None;
     }
@@ -77,26 +77,45 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
 /// in decimal): function, offset and size. The one reader of this form for the log engine, the slab
 /// engine's tool outputs and the trace readers; `None` without a `+offset` or with an empty name.
 pub fn split_symbol(sym: &str) -> Option<(&str, u64, Option<u64>)> {
-    let plus = sym.bytes().rposition(|c| c == b'+')?;
+    split_symbol_at(sym, sym.bytes().rposition(|c| c == b'+')?)
+}
+
+/// [`split_symbol`] of a symbol whose last `+` is at `plus`. Byte loops instead of `split_once`
+/// and `from_str_radix`: this runs on every frame line of a log.
+fn split_symbol_at(sym: &str, plus: usize) -> Option<(&str, u64, Option<u64>)> {
     let func = &sym[..plus];
     if func.is_empty() {
         return None;
     }
-    let (off, size) = match sym[plus + 1..].split_once('/') {
-        Some((o, z)) => (o, Some(z)),
-        None => (&sym[plus + 1..], None),
-    };
-    let number = |s: &str| match s.strip_prefix("0x") {
-        Some(h) if !h.is_empty() => u64::from_str_radix(h, 16).ok(),
-        Some(_) => None,
-        None if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => s.parse().ok(),
-        None => None,
+    let tail = &sym.as_bytes()[plus + 1..];
+    let (off, size) = match tail.iter().position(|&c| c == b'/') {
+        Some(i) => (&tail[..i], Some(&tail[i + 1..])),
+        None => (tail, None),
     };
     let size = match size {
-        Some(z) => Some(number(z)?),
+        Some(z) => Some(symbol_number(z)?),
         None => None,
     };
-    Some((func, number(off)?, size))
+    Some((func, symbol_number(off)?, size))
+}
+
+/// `0x1f` (hex, as `u64::from_str_radix` reads it: one leading `+` allowed) or `26` (decimal
+/// digits only); `None` when empty, malformed or above `u64::MAX`.
+fn symbol_number(s: &[u8]) -> Option<u64> {
+    let (digits, radix) = match s.strip_prefix(b"0x") {
+        Some(h) if !h.is_empty() => (h.strip_prefix(b"+").unwrap_or(h), 16),
+        Some(_) => return None,
+        None => (s, 10),
+    };
+    if digits.is_empty() || radix == 10 && s.first() == Some(&b'+') {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in digits {
+        let d = (c as char).to_digit(radix)?;
+        n = n.checked_mul(u64::from(radix))?.checked_add(u64::from(d))?;
+    }
+    Some(n)
 }
 
 /// 32-bit ARM before 5.x: `[<c0012345>] (func+0x0/0xf4) from [<c0056789>] (caller+0x14/0x1b8)`
@@ -453,11 +472,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn symbol_numbers_read_as_std_does() {
+        let std_number = |s: &str| match s.strip_prefix("0x") {
+            Some(h) if !h.is_empty() => u64::from_str_radix(h, 16).ok(),
+            Some(_) => None,
+            None if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => s.parse().ok(),
+            None => None,
+        };
+        for s in [
+            "0x0",
+            "0x190",
+            "0xFFfe",
+            "0x+1f",
+            "0x+",
+            "0x",
+            "0x-1",
+            "0xg",
+            "26",
+            "+26",
+            "-26",
+            "",
+            "0",
+            "x1",
+            "0xffffffffffffffff",
+            "0x10000000000000000",
+            "18446744073709551615",
+            "18446744073709551616",
+            "0x 1",
+            "1 ",
+            "0x1f/",
+            "\u{e9}",
+            "0x\u{e9}",
+        ] {
+            assert_eq!(symbol_number(s.as_bytes()), std_number(s), "{s:?}");
+        }
+    }
+
+    #[test]
     fn register_names() {
         for n in REG_NAMES.iter().chain(&["x0", "x9", "x29", "x30"]) {
             assert!(is_reg_name(n), "{n}");
         }
-        for n in ["x", "x300", "xa", "CPU", "Call", "Object", "RIPX", "RI", "R1", "pcs", "EFLAG", "ORIG_RA", "R"] {
+        for n in
+            ["x", "x300", "xa", "CPU", "Call", "Object", "RIPX", "RI", "R1", "pcs", "EFLAG", "ORIG_RA", "R"]
+        {
             assert!(!is_reg_name(n), "{n}");
         }
     }
