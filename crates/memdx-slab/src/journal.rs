@@ -389,14 +389,22 @@ impl Journal {
 
 /// True when the head of a file looks like syslog/journal text with systemd or dbus lines.
 pub fn sniff(head: &str) -> bool {
-    // The program's name is in its line: most texts name neither, and need no line parsed.
-    if !head.contains("systemd") && !head.contains("dbus") {
-        return false;
-    }
-    head.lines().take(500).any(|l| {
-        timestamp(l)
-            .and_then(|(_, _, r)| program(r))
-            .is_some_and(|(p, _)| p == "systemd" || p.starts_with("dbus"))
+    // Of the first 500 lines, one naming systemd or dbus as its program: such a line holds the
+    // word, so only the lines around its occurrences are parsed (a kernel log names systemd in a
+    // few lines, most texts in none).
+    let end = head.match_indices('\n').nth(499).map_or(head.len(), |(i, _)| i);
+    ["systemd", "dbus"].iter().any(|word| {
+        head[..end].match_indices(word).any(|(at, _)| {
+            let start = head[..at].rfind('\n').map_or(0, |i| i + 1);
+            // As `str::lines` cuts it: a `\r` before the newline is not part of the line.
+            let l = match head[at..].find('\n') {
+                Some(n) => head[start..at + n].strip_suffix('\r').unwrap_or(&head[start..at + n]),
+                None => &head[start..],
+            };
+            timestamp(l)
+                .and_then(|(_, _, r)| program(r))
+                .is_some_and(|(p, _)| p == "systemd" || p.starts_with("dbus"))
+        })
     })
 }
 
@@ -412,6 +420,38 @@ pub fn parse_journal<R: BufRead>(r: R, source: &str) -> JournalReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sniffer parses only the lines naming systemd or dbus: the answer is that of parsing
+    /// each of the first 500 lines, on real logs and journals and with `\r\n` line ends.
+    #[test]
+    fn sniff_reads_the_lines_naming_the_programs() {
+        let every_line = |head: &str| {
+            head.lines().take(500).any(|l| {
+                timestamp(l)
+                    .and_then(|(_, _, r)| program(r))
+                    .is_some_and(|(p, _)| p == "systemd" || p.starts_with("dbus"))
+            })
+        };
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut seen = [0, 0];
+        for dir in ["slab/seed000", "log", "journal"] {
+            let Ok(rd) = std::fs::read_dir(data.join(dir)) else { continue };
+            for e in rd.flatten() {
+                let Ok(bytes) = std::fs::read(e.path()) else { continue };
+                let text = String::from_utf8_lossy(&bytes[..bytes.len().min(8192)]).into_owned();
+                for t in [
+                    text.clone(),
+                    text.replace('\n', "\r\n"),
+                    text.lines().skip(3).collect::<Vec<_>>().join("\n"),
+                ] {
+                    let want = every_line(&t);
+                    assert_eq!(sniff(&t), want, "{}", e.path().display());
+                    seen[usize::from(want)] += 1;
+                }
+            }
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
+    }
 
     #[test]
     fn timestamps() {

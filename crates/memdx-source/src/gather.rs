@@ -217,7 +217,7 @@ fn gather_on(paths: &[PathBuf], case: &mut Case, opts: &GatherOptions, threads: 
             }
             Ok(_) => {
                 items.push(Item::File(jobs.len()));
-                jobs.push(Job { name, path: p.clone(), root: None, symlink: false });
+                jobs.push(Job { name, path: p.clone(), root: None, symlink: false, resolved: None });
             }
             Err(e) => items.push(Item::Error(SourceError::Io { path: name, source: e })),
         }
@@ -273,6 +273,9 @@ struct Job {
     root: Option<Arc<Tree>>,
     /// The directory entry is a symlink.
     symlink: bool,
+    /// A regular file of a walked tree (not a symlink): its resolved path, the tree's and the
+    /// directories' below it (neither symlinks: a walk does not follow them) joined.
+    resolved: Option<PathBuf>,
 }
 
 /// A file read apart from the case, on a worker thread.
@@ -485,9 +488,10 @@ fn read_job(
     // A directory given as input is untrusted: a symlink is followed only to a regular file
     // inside it (never to /etc/shadow or /dev/zero; a directory is not followed: loops,
     // /proc/self), FIFOs and devices are skipped, and the reason never quotes their content.
-    let opened = match &root.resolved {
-        Some(resolved) => crate::rooted::open_under(resolved, &job.path),
-        None => crate::rooted::open_in(&root.path, &job.path),
+    let opened = match (&job.resolved, &root.resolved) {
+        (Some(real), _) => crate::rooted::open_resolved(real),
+        (None, Some(resolved)) => crate::rooted::open_under(resolved, &job.path),
+        (None, None) => crate::rooted::open_in(&root.path, &job.path),
     };
     let file = match opened {
         Ok(f) => f,
@@ -573,6 +577,7 @@ fn walk(tree: &Arc<Tree>, dir: &Path, items: &mut Vec<Item>, jobs: &mut Vec<Job>
         items.push(Item::SlabAliases { dir: dir.display().to_string(), links });
         return;
     }
+    let resolved_dir = dir.strip_prefix(root).ok().zip(tree.resolved.as_ref()).map(|(rel, r)| r.join(rel));
     for e in entries {
         let path = e.path();
         let Ok(ft) = e.file_type() else { continue };
@@ -583,6 +588,7 @@ fn walk(tree: &Arc<Tree>, dir: &Path, items: &mut Vec<Item>, jobs: &mut Vec<Job>
         items.push(Item::File(jobs.len()));
         jobs.push(Job {
             name: path.display().to_string(),
+            resolved: resolved_dir.as_ref().filter(|_| ft.is_file()).map(|d| d.join(e.file_name())),
             path,
             root: Some(tree.clone()),
             symlink: ft.is_symlink(),
@@ -730,7 +736,7 @@ fn stream_inner<'a>(
     // A shell session or `head` of several files may start like one /proc file: it is a document.
     let sniffed = memdx_parse::sniff::sniff(&head);
     let proc_style =
-        sniffed.is_ok() && !memdx_parse::document::has_structure(&String::from_utf8_lossy(&head));
+        sniffed.is_ok() && !memdx_parse::document::has_structure(&memdx_core::lines::lossy(&head));
     if !proc_style {
         return stream_events(case, name, joined, &head, sniffed, budget);
     }
@@ -785,7 +791,7 @@ fn stream_events<'a>(
     sniffed: Result<Format, String>,
     budget: &Budget,
 ) -> std::io::Result<()> {
-    let head_text = String::from_utf8_lossy(head);
+    let head_text = memdx_core::lines::lossy(head);
     let kmem_events = ["kmem_cache_alloc:", "kmem_cache_free:", "kmalloc:", "mm_page_alloc:"];
     if memdx_trace::sniff(head)
         || (kmem_events.iter().any(|e| head_text.contains(e)) && head_text.contains(": ["))
@@ -820,7 +826,7 @@ fn stream_events<'a>(
     let whole = (buf.len() as u64) < BOTH_PARSERS_LIMIT;
     if whole && !is_log && !is_journal {
         // Section dumps (`== /proc/x`, supportconfig) and documents.
-        let text = String::from_utf8_lossy(&buf);
+        let text = memdx_core::lines::lossy(&buf);
         let known = Some(sniffed).filter(|_| same_head(&text, head));
         case.ingest_sniffed(name, &text, None, known);
         return Ok(());

@@ -80,7 +80,8 @@ pub fn open_under(croot: &Path, path: &Path) -> Result<File, Refused> {
     open_resolved(&resolve_under(croot, path)?)
 }
 
-fn open_resolved(real: &Path) -> Result<File, Refused> {
+/// Opens `real`, a resolved path inside a tree, if it is a regular file.
+pub(crate) fn open_resolved(real: &Path) -> Result<File, Refused> {
     // O_NOFOLLOW: a symlink swapped in since resolution is not followed; O_NONBLOCK: a FIFO swapped
     // in does not block the open (it is refused by the check below).
     let f = std::fs::OpenOptions::new()
