@@ -8,7 +8,7 @@
 //! Written by hand: this is the kernel's own `print fmt` mini-language (a printf string plus C
 //! argument expressions); no crate interprets it.
 
-use crate::line::{find_byte, trim};
+use crate::line::{find_byte, trim, word};
 use memchr::memmem::Finder;
 use memdx_core::{Diag, SourceRef};
 use std::collections::HashMap;
@@ -159,14 +159,6 @@ enum Until {
     End,
 }
 
-/// The 8 bytes of `b` at `i` as a number (`b` holds at least `i + 8` bytes).
-#[inline]
-fn load8(b: &[u8], i: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[i..i + 8]);
-    u64::from_ne_bytes(a)
-}
-
 /// The 4 bytes of `b` at `i` as a number (`b` holds at least `i + 4` bytes).
 #[inline]
 fn load4(b: &[u8], i: usize) -> u32 {
@@ -187,12 +179,12 @@ fn starts_with_short(h: &[u8], lit: &[u8]) -> bool {
     if n >= 8 {
         let mut i = 0;
         while i + 8 < n {
-            if load8(h, i) != load8(lit, i) {
+            if word(h, i) != word(lit, i) {
                 return false;
             }
             i += 8;
         }
-        load8(h, n - 8) == load8(lit, n - 8)
+        word(h, n - 8) == word(lit, n - 8)
     } else if n >= 4 {
         load4(h, 0) == load4(lit, 0) && load4(h, n - 4) == load4(lit, n - 4)
     } else {
@@ -349,6 +341,14 @@ impl Template {
         let b = payload.as_bytes();
         let mut pos = 0;
         for op in &self.ops {
+            // A field ended by a literal is the usual step: tested first, with a plain branch
+            // rather than the jump table a `match` becomes.
+            if let Op::Field { piece, slot, until: Until::Lit(lit, finder) } = op {
+                let Some(i) = find_lit(&b[pos..], lit, finder) else { return false };
+                f(*piece, *slot, &payload[pos..pos + i]);
+                pos += i + lit.len();
+                continue;
+            }
             match op {
                 Op::Lit(l) => {
                     if !starts_with_short(&b[pos..], l.as_bytes()) {

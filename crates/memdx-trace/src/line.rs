@@ -107,7 +107,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 
 /// The 8 bytes of `b` at `i`, first byte lowest (`b` holds at least `i + 8` bytes).
 #[inline(always)]
-fn word(b: &[u8], i: usize) -> u64 {
+pub(crate) fn word(b: &[u8], i: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[i..i + 8]);
     u64::from_le_bytes(a)

@@ -3,7 +3,7 @@
 
 use crate::event::{typed, Event, Kind};
 use crate::fmt::{key_values, Formats, Slots, Template};
-use crate::line::{split_line, LineKind, RawEvent};
+use crate::line::{split_line, word, LineKind, RawEvent};
 use memdx_core::{Diag, SourceRef};
 use std::collections::{BTreeMap, HashMap};
 
@@ -96,14 +96,17 @@ fn same_name(a: &str, b: &str) -> bool {
     if a.len() != b.len() {
         return false;
     }
+    if a.len() < 8 {
+        return a == b;
+    }
     let mut i = 0;
-    while i + 8 <= a.len() {
-        if a[i..i + 8] != b[i..i + 8] {
+    while i + 8 < a.len() {
+        if word(a, i) != word(b, i) {
             return false;
         }
         i += 8;
     }
-    a[i..] == b[i..]
+    word(a, a.len() - 8) == word(b, a.len() - 8)
 }
 
 impl Scanner {
