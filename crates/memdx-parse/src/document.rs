@@ -324,6 +324,12 @@ fn is_fence(t: &str) -> bool {
 /// Removes mail/markdown quote markers (`> `, `>> `), a `12 | ` or `12│` gutter, and markdown bold
 /// wrapped around the line (`**HugePages_Total: 5**`).
 pub fn unquote(line: &str) -> &str {
+    // Most lines have nothing to remove: no quote, gutter or bold can start with another byte.
+    if line.as_bytes().first().is_some_and(|&c| !matches!(c, b' ' | b'\t' | b'>' | b'0'..=b'9' | b'*'))
+        && !line.trim_end().ends_with("**")
+    {
+        return line;
+    }
     let mut s = strip_mail_quote(line);
     s = strip_gutter(s);
     let lead = s.len() - s.trim_start_matches([' ', '\t']).len();
@@ -468,27 +474,27 @@ fn prompt(t: &str) -> Option<&str> {
         let r = r.trim();
         return looks_like_command(r).then_some(r);
     }
-    // `[root@host ~]# cmd`, `[user@host dir]$ cmd`
-    if t.starts_with('[') {
-        let close = t.find(']')?;
-        if !t[..close].contains('@') {
-            return None;
-        }
+    // `[root@host ~]# cmd`, `[user@host dir]$ cmd`: a `@` before the first `]` (byte loops: this
+    // runs on every line, and a dmesg line's `]` is a few bytes in).
+    let b = t.as_bytes();
+    if b[0] == b'[' {
+        let at = b.iter().position(|&c| c == b']' || c == b'@').filter(|&i| b[i] == b'@')?;
+        let close = at + b[at..].iter().position(|&c| c == b']')?;
         let r = &t[close + 1..];
         let r = r.strip_prefix('#').or_else(|| r.strip_prefix('$'))?;
         return Some(r.trim());
     }
     // `user@host:~$ cmd`, `root@host:/x# cmd`, `host:~ # cmd`
-    let sp = t.find(' ').unwrap_or(t.len());
+    let sp = b.iter().position(|&c| c == b' ').unwrap_or(b.len());
     let first = &t[..sp];
-    if first.contains('@') && !first.contains("://") {
+    if first.as_bytes().contains(&b'@') && !first.contains("://") {
         let end = first.find(['$', '#'])?;
         if end + 1 != first.len() || end == 0 {
             return None;
         }
         return Some(t[sp..].trim());
     }
-    if first.contains(':') && first.len() > 2 && !first.ends_with(':') {
+    if first.len() > 2 && !first.ends_with(':') && first.as_bytes().contains(&b':') {
         let r = t[sp..].trim_start();
         let r = r.strip_prefix("# ").or_else(|| r.strip_prefix("$ "))?;
         return looks_like_command(r.trim()).then_some(r.trim());
