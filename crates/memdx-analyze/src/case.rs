@@ -14,7 +14,7 @@ use memdx_parse::pagetypeinfo::Pagetypeinfo;
 use memdx_parse::psi::Psi;
 use memdx_parse::slab_aliases::SlabAliases;
 use memdx_parse::slabinfo::{SlabFormat, SlabTable};
-use memdx_parse::sniff::{sniff, Format};
+use memdx_parse::sniff::{sniff, Format, BINARY, EMPTY};
 use memdx_parse::sysctl::Sysctls;
 use memdx_parse::zoneinfo::Zoneinfo;
 use memdx_parse::{sections, ParseResult};
@@ -423,8 +423,10 @@ impl Case {
             return found;
         }
         // A plain file is read whole; a shell session, `head` of several files or an issue body is
-        // cut into blocks (and what is not a block goes to the kernel log engine).
-        if !memdx_parse::document::has_structure(text) {
+        // cut into blocks (and what is not a block goes to the kernel log engine). A text whose
+        // head is known to be no /proc-style file (but text) is a document either way.
+        let document = matches!(&sniffed, Some(Err(r)) if r != BINARY && r != EMPTY);
+        if !document && !memdx_parse::document::has_structure(text) {
             let src = SourceRef::new(file);
             let head = &text.as_bytes()[..text.len().min(memdx_parse::sniff::SNIFF_BYTES)];
             let reason = match sniffed.unwrap_or_else(|| sniff(head)) {
@@ -440,7 +442,7 @@ impl Case {
                     Err(reason) => reason,
                 },
                 // Not text at all: nothing for the document reader either.
-                Err(reason) if reason == "binary content" || reason == "empty file" => reason,
+                Err(reason) if reason == BINARY || reason == EMPTY => reason,
                 Err(_) => return self.read_document(file, text.as_bytes(), time),
             };
             self.skipped.push(Skipped { file: file.to_string(), reason });

@@ -69,6 +69,11 @@ impl Format {
     }
 }
 
+/// [`sniff`]'s reason for a file with no bytes.
+pub const EMPTY: &str = "empty file";
+/// [`sniff`]'s reason for a file that is not text.
+pub const BINARY: &str = "binary content";
+
 /// How many bytes of a file [`sniff`] wants to see.
 pub const SNIFF_BYTES: usize = 8192;
 
@@ -91,13 +96,13 @@ fn is_meminfo_line(l: &str) -> bool {
 /// nothing matched, for the `skipped` list.
 pub fn sniff(head: &[u8]) -> Result<Format, String> {
     if head.is_empty() {
-        return Err("empty file".into());
+        return Err(EMPTY.into());
     }
     // Control bytes but tab, newline, carriage return and escape (NUL included), in a loop that
     // compiles to vector instructions.
     let bad = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x1b)).count();
     if bad * 20 > head.len().min(4096) {
-        return Err("binary content".into());
+        return Err(BINARY.into());
     }
     // Cut at the last newline so a truncated multibyte char or half line does not disturb us.
     let cut = head.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(head.len());
