@@ -392,9 +392,11 @@ pub fn sniff(head: &str) -> bool {
     // Of the first 500 lines, one naming systemd or dbus as its program: such a line holds the
     // word, so only the lines around its occurrences are parsed (a kernel log names systemd in a
     // few lines, most texts in none).
-    let end = head.match_indices('\n').nth(499).map_or(head.len(), |(i, _)| i);
     ["systemd", "dbus"].iter().any(|word| {
-        head[..end].match_indices(word).any(|(at, _)| {
+        head.match_indices(word).any(|(at, _)| {
+            if head.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() >= 500 {
+                return false;
+            }
             let start = head[..at].rfind('\n').map_or(0, |i| i + 1);
             // As `str::lines` cuts it: a `\r` before the newline is not part of the line.
             let l = match head[at..].find('\n') {

@@ -120,10 +120,10 @@ pub fn sniff(text: &str) -> Option<ToolFormat> {
 fn stackcount_line(t: &str) -> bool {
     let symbol =
         |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+/[]:<>-".contains(&b));
-    let w: Vec<&str> = t.split_whitespace().collect();
-    match w.as_slice() {
-        [s] => *s == "--" || *s == "-" || symbol(s),
-        [a, s] => match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+    let mut w = t.split_whitespace();
+    match (w.next(), w.next(), w.next()) {
+        (Some(s), None, _) => s == "--" || s == "-" || symbol(s),
+        (Some(a), Some(s), None) => match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             // `b'comm' [pid]`, or `symbol [module]`.
             Some(inner) => inner.parse::<u32>().is_ok() || symbol(a),
             None => a.bytes().all(|b| b.is_ascii_hexdigit()) && symbol(s),
