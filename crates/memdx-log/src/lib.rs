@@ -255,6 +255,7 @@ impl<S: Sink> State<'_, S> {
             self.age();
         }
         let t = unglue(t);
+        // The messages of `pipe::special_outside_reports`.
         if let Some(v) = t.strip_prefix("Linux version ") {
             if let Some(k) = v.split_whitespace().next() {
                 self.out.kernel = Some(k.to_string());
@@ -417,6 +418,9 @@ impl<S: Sink> Lines<'_, S> {
         let mut frames = std::mem::take(&mut b.frames);
         let mut slots = frames.iter_mut();
         for p in &b.lines {
+            if p.plain && self.plain(p) {
+                continue;
+            }
             let s = b.text.get(p.line.0 as usize..p.line.1 as usize).unwrap_or("");
             let f = LineFrame {
                 framing: p.framing,
@@ -433,6 +437,21 @@ impl<S: Sink> Lines<'_, S> {
         }
         frames.clear();
         b.frames = frames;
+    }
+
+    /// Counts a plain line ([`pipe::Pre::plain`]) as `text_line` would when no report is open or
+    /// lingering and no `crash>` command output is being read: then `text_line` and
+    /// `State::kernel_line` only count it. False (nothing done) otherwise.
+    fn plain(&mut self, p: &pipe::Pre) -> bool {
+        if self.crash_cmd.is_some() || !self.st.open.is_empty() || !self.st.lingering.is_empty() {
+            return false;
+        }
+        self.line_no += 1;
+        self.long_lines += u64::from(p.cut);
+        self.bad_utf8 += u64::from(p.bad_utf8);
+        self.framings[p.framing as usize] += 1;
+        self.st.out.kernel_lines += 1;
+        true
     }
 
     /// One line as text (`bad_utf8`: read with replacement characters), framed here when `framed`

@@ -47,6 +47,10 @@ pub(crate) struct Pre {
     /// Whether the message was given to `parse_frame` here: then the next entry of `frames`
     /// holds the result (the state machine takes it instead of parsing the line again).
     pub parsed: bool,
+    /// A kernel message that starts nothing: no header, not body, not a `crash>` prompt nor a
+    /// message the state machine looks at outside reports ([`special_outside_reports`]). While
+    /// no report is open or lingering it is only counted (`Lines::plain`).
+    pub plain: bool,
 }
 
 /// Lines read but not yet framed (`raw`, `ends`), then the same lines framed (`text`, `lines`,
@@ -191,11 +195,13 @@ impl Batch {
             let mut header = None;
             let mut body = false;
             let mut parsed = false;
+            let mut plain = false;
             if f.kernel {
                 let t = f.msg.trim_start();
                 if !t.is_empty() {
                     // As the state machine reads it.
                     let t = crate::unglue(t);
+                    plain = !line.starts_with("crash> ") && !special_outside_reports(t);
                     // Whether a `Contains` string starts in the message: found in the batch's
                     // text at once when the message lies in it (every framing but journal JSON).
                     let off = (t.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
@@ -223,6 +229,7 @@ impl Batch {
                     } else {
                         body = is_body_parsed(t, None);
                     }
+                    plain &= header.is_none() && !body && !parsed;
                 }
             }
             let msg = part(text, &f.msg, &mut self.owned);
@@ -240,11 +247,18 @@ impl Batch {
                 header,
                 body,
                 parsed,
+                plain,
             });
         }
         self.hits = hits;
         self.plus = plus;
     }
+}
+
+/// Messages the state machine acts on even when they start no report (`State::kernel_line`):
+/// the kernel release of `Linux version`, a slub_debug `TRACE` record.
+pub(crate) fn special_outside_reports(t: &str) -> bool {
+    t.starts_with("Linux version ") || t.starts_with("TRACE ")
 }
 
 /// Whether a kernel message outside any report starts one as body (the scan's rule).
