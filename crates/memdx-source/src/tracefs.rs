@@ -65,11 +65,19 @@ pub fn locate(root: &Path) -> Option<PathBuf> {
     let under = |p: &str| root.join(p.trim_start_matches('/'));
     // Only an existing tracefs mount is used. `debugfs/tracing` is not probed: touching it
     // automounts tracefs there, which would leave the system changed; memdx mounts its own instead.
+    // Another memdx run's private mount is not the system's: that run unmounts it when it ends
+    // (its unmount then fails while this run has files open in it, leaving the mount behind).
     mounts.lines().find_map(|l| {
         let mut f = l.split_whitespace();
         let (_, dir, ty) = (f.next()?, f.next()?, f.next()?);
-        (ty == "tracefs").then(|| under(dir))
+        (ty == "tracefs" && !is_private_mount(Path::new(dir))).then(|| under(dir))
     })
+}
+
+/// Whether `dir` (as `/proc/mounts` lists it) is a memdx run's private tracefs mount point.
+fn is_private_mount(dir: &Path) -> bool {
+    let private_name = dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(MOUNT_PREFIX));
+    private_name && dir.parent() == Some(std::env::temp_dir().as_path())
 }
 
 /// A stop flag for capture loops, set by SIGINT, SIGTERM, SIGHUP (a dropped SSH session) or
@@ -180,13 +188,12 @@ pub fn cleanup_stale(root: &Path) -> Stale {
     // Private mounts of dead owners (only on the live system: mounts are not under a --root).
     if root == Path::new("/") {
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-        let tmp = std::env::temp_dir();
         for l in mounts.lines() {
             let mut f = l.split_whitespace();
             let (Some(_), Some(dir), Some("tracefs")) = (f.next(), f.next(), f.next()) else { continue };
             let dir = Path::new(dir);
             let Some(name) = dir.file_name().and_then(|n| n.to_str()) else { continue };
-            if dir.parent() != Some(tmp.as_path()) || !name.starts_with(MOUNT_PREFIX) {
+            if !is_private_mount(dir) {
                 continue;
             }
             let tag = name.trim_start_matches(MOUNT_PREFIX).trim_start_matches('-');
@@ -552,6 +559,14 @@ mod tests {
         assert_eq!(locate(&root), Some(root.join("sys/kernel/tracing")));
         std::fs::write(root.join("proc/mounts"), "sysfs /sys sysfs rw 0 0\n").unwrap();
         assert_eq!(locate(&root), None);
+        // Another run's private mount is not the system's tracefs.
+        let private = std::env::temp_dir().join("memdx-tracefs-123-456-123-abcd-0");
+        let line = format!("nodev {} tracefs rw 0 0\n", private.display());
+        std::fs::write(root.join("proc/mounts"), &line).unwrap();
+        assert_eq!(locate(&root), None);
+        let elsewhere = format!("nodev /mnt/memdx-tracefs-1 tracefs rw 0 0\n{line}");
+        std::fs::write(root.join("proc/mounts"), elsewhere).unwrap();
+        assert_eq!(locate(&root), Some(root.join("mnt/memdx-tracefs-1")));
         std::fs::remove_dir_all(&root).unwrap();
     }
 
