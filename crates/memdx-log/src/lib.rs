@@ -779,6 +779,18 @@ mod tests {
         }
     }
 
+    /// The batch-wide search of the header table's contains-strings reports matches that do not
+    /// overlap: one that starts before a message (in its trimmed spaces) hides the one inside it.
+    #[test]
+    fn overlapping_header_strings_are_found_in_batches() {
+        let line =
+            "[    1.000000]  invoked oom-killer: invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0\n";
+        let data = format!("[    0.500000] hello\n{line}[    2.000000] bye\n");
+        let one = scan_with_one_thread(data.as_bytes(), "overlap", &mut NoSink);
+        assert_eq!(one.reports.len(), 1, "{one:?}");
+        same_in_batches("overlap", data.as_bytes());
+    }
+
     #[test]
     fn framing_on_another_thread_changes_nothing() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/log");

@@ -68,8 +68,8 @@ pub(crate) struct Batch {
     pub owned: Vec<String>,
     /// `parse_frame` of the lines marked [`Pre::parsed`], in order.
     pub frames: Vec<Option<Frame>>,
-    /// Where the table's `Contains` strings start in `text` (reused buffer).
-    hits: Vec<usize>,
+    /// Where the table's `Contains` strings lie in `text` (reused buffer).
+    hits: Vec<(usize, usize)>,
     /// Where `text` has a `+` (reused buffer).
     plus: Vec<usize>,
 }
@@ -207,14 +207,17 @@ impl Batch {
                     let off = (t.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
                     let has_plus;
                     if off <= text.len() && t.len() <= text.len() - off {
-                        let inside = |at: &[usize], next: &mut usize| {
-                            while at.get(*next).is_some_and(|&h| h < off) {
-                                *next += 1;
-                            }
-                            at.get(*next).is_some_and(|&h| h < off + t.len())
-                        };
-                        header = table::header_hinted(t, inside(&hits, &mut next_hit));
-                        has_plus = inside(&plus, &mut next_plus);
+                        let end = off + t.len();
+                        // A match that overlaps the message (it may have hidden one inside it).
+                        while hits.get(next_hit).is_some_and(|&(_, z)| z <= off) {
+                            next_hit += 1;
+                        }
+                        let contains = hits.get(next_hit).is_some_and(|&(a, _)| a < end);
+                        header = table::header_hinted(t, contains);
+                        while plus.get(next_plus).is_some_and(|&p| p < off) {
+                            next_plus += 1;
+                        }
+                        has_plus = plus.get(next_plus).is_some_and(|&p| p < end);
                     } else {
                         header = table::header(t);
                         has_plus = memchr::memchr(b'+', t.as_bytes()).is_some();

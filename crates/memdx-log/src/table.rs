@@ -549,12 +549,14 @@ pub fn header(t: &str) -> Option<&'static Row> {
     header_hinted(t, contains)
 }
 
-/// Where a `Contains` row's string starts in `text`, in order (one pass over many lines at once:
-/// on lines of ~100 bytes the searcher's setup costs more than its scan).
-pub(crate) fn contains_hits(text: &str, out: &mut Vec<usize>) {
+/// Where `Contains` rows' strings lie in `text` (start, end), in order (one pass over many lines
+/// at once: on lines of ~100 bytes the searcher's setup costs more than its scan). The matches
+/// do not overlap: an occurrence that overlaps a reported one is not reported, so a message that
+/// any reported match overlaps must be searched on its own.
+pub(crate) fn contains_hits(text: &str, out: &mut Vec<(usize, usize)>) {
     out.clear();
     if let Some(s) = &FILTERS.contains {
-        out.extend(s.find_iter(text).map(|m| m.start()));
+        out.extend(s.find_iter(text).map(|m| (m.start(), m.end())));
     }
 }
 
