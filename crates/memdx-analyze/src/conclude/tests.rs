@@ -549,9 +549,9 @@ const ZFS4953: &str = "pasted/zfs-4953-buddyinfo-external-fragmentation";
 
 /// zfs#4953 (a dev incident): two buddyinfo samples of a 12 GB box. In buddyinfo-after.txt the
 /// Normal zone has `77836 36734 123 35 2 1 0 0 0 0 0` free blocks: 152140 pages (594.3 MiB) free,
-/// none above order 5 (128 KiB); in buddyinfo-before.txt it has 1965 order-10 blocks and 154 + 31
-/// + 8 + 5 + 1965 = 2163 blocks of order 6 or above. DMA32 after: largest order 8; before: 619
-/// order-10 blocks.
+/// none above order 5 (128 KiB); in buddyinfo-before.txt it has 1965 order-10 blocks and
+/// 154 + 31 + 8 + 5 + 1965 = 2163 blocks of order 6 or above. DMA32 after: largest order 8;
+/// before: 619 order-10 blocks.
 #[test]
 fn fragmentation_joined_across_buddyinfo_samples() {
     let v =
