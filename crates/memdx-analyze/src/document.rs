@@ -21,31 +21,12 @@ fn is_log(line: &str) -> bool {
     let b = line.as_bytes();
     // Cheap rejection first: framed lines start with `[`, `<`, a digit, a month or `kern`/`{`.
     match b.first() {
-        Some(b'[') if dmesg_stamp(b) => true,
+        Some(b'[') if memdx_log::frame::starts_with_dmesg_stamp(b) => true,
         Some(
             b'[' | b'<' | b'{' | b'0'..=b'9' | b'A' | b'D' | b'F' | b'J' | b'M' | b'N' | b'O' | b'S' | b'k',
         ) => memdx_log::frame::frame(line).framing != memdx_log::Framing::Bare,
         _ => false,
     }
-}
-
-/// `[  201.452633]` at the start: the dmesg time stamp, which the framer reads as the dmesg framing
-/// whatever follows it (the common case, checked without framing the line; anything else here
-/// goes to the framer).
-fn dmesg_stamp(b: &[u8]) -> bool {
-    let mut i = 1;
-    while b.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    let digits =
-        |from: usize| b.get(from..).map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count());
-    let int = digits(i);
-    if int == 0 || b.get(i + int) != Some(&b'.') {
-        return false;
-    }
-    let frac = digits(i + int + 1);
-    let close = i + int + 1 + frac;
-    frac > 0 && int + frac <= 15 && close < 40 && b.get(close) == Some(&b']')
 }
 
 #[derive(Default)]

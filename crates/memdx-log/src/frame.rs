@@ -268,6 +268,12 @@ fn frame_dmesg(line: &str) -> Framed<'_> {
     f
 }
 
+/// Whether `line` starts with a dmesg time stamp (`[  201.452633]`), which [`frame`] reads as the
+/// dmesg framing whatever follows it.
+pub fn starts_with_dmesg_stamp(line: &[u8]) -> bool {
+    line.first() == Some(&b'[') && fast_mono(line).is_some()
+}
+
 /// `[  201.452633]` in one pass over the bytes (the common case of [`frame_dmesg`]): the time and
 /// the index of `]`. `None` sends the line down the general path, which gives the same result for
 /// everything this accepts.
