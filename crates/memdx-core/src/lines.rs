@@ -205,9 +205,6 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
-/// Calls `f(line, number)` for each line of `r` (1-based numbers; the line without its `\n`).
-/// Lines longer than [`MAX_LINE`] are skipped. Returns the number of lines read and the
-/// diagnostics: lines skipped as too long, and a read error that ended the input part way.
 /// `bytes` as text, invalid UTF-8 replaced by U+FFFD: [`String::from_utf8_lossy`], except that text
 /// that is valid (nearly always) is checked by the word-at-a-time validator of [`std::str::from_utf8`]
 /// rather than char by char.
@@ -218,6 +215,9 @@ pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Calls `f(line, number)` for each line of `r` (1-based numbers; the line without its `\n`).
+/// Lines longer than [`MAX_LINE`] are skipped. Returns the number of lines read and the
+/// diagnostics: lines skipped as too long, and a read error that ended the input part way.
 pub fn for_each_line<R: BufRead>(
     r: R,
     source: &SourceRef,
