@@ -28,9 +28,17 @@ impl Finished {
     }
 }
 
-/// A line's `parse_frame` when it was parsed already (on the framer thread): `Some(slot)`, and
-/// the frame is taken out of the slot when the line becomes one.
-pub type Parsed<'a> = Option<&'a mut Option<Frame>>;
+/// What the framer thread found of a line already; `Default` when the line was not framed there
+/// (then the builder works it out itself).
+#[derive(Default)]
+pub struct Parsed<'a> {
+    /// The line's `parse_frame`, when it was parsed already: `Some(slot)`, and the frame is taken
+    /// out of the slot when the line becomes one.
+    pub frame: Option<&'a mut Option<Frame>>,
+    /// Whether `visit_registers` finds registers in the line, when known: `Some(false)` spares
+    /// the builder looking for them on every line of a report.
+    pub regs: Option<bool>,
+}
 
 /// What `feed` did with a line.
 #[derive(Debug, PartialEq, Eq)]
@@ -270,9 +278,9 @@ impl Builder {
         }
     }
 
-    /// Feeds one message line (`t`: leading spaces removed). `parsed` is `Some` when the line was
-    /// already given to `parse_frame` (the framer thread's result): the frame is taken from it
-    /// when the line is taken as one, instead of parsing the line again.
+    /// Feeds one message line (`t`: leading spaces removed). `parsed` is what the framer thread
+    /// found of it: a frame it parsed is taken from it when the line is taken as one, instead of
+    /// parsing the line again.
     pub fn feed_parsed(&mut self, t: &str, line: usize, parsed: &mut Parsed<'_>) -> Fed {
         if self.report.lines >= MAX_LINES {
             self.report
@@ -301,10 +309,10 @@ impl Builder {
             return self.feed_lockdep(t);
         }
         // Taken only when the line becomes a frame (a rejected line may be fed to another report).
-        let frame = match parsed {
+        let frame = match &mut parsed.frame {
             Some(slot) if slot.is_some() => {
                 let f = slot.take();
-                *parsed = None;
+                parsed.frame = None;
                 f
             }
             Some(_) => None,
@@ -398,14 +406,20 @@ impl Builder {
         // The new pc is applied only when the whole line parses as registers.
         let had_pc = self.report.pc.is_some();
         let mut new_pc: Option<&str> = None;
-        let n = visit_registers(t, |name, value| {
-            if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none() || name == "RIP" && !header_pc {
-                let v = value.split_once(':').map(|(_, f)| f).unwrap_or(value);
-                if v.contains('+') {
-                    new_pc = Some(v);
+        let n = if parsed.regs == Some(false) {
+            0
+        } else {
+            visit_registers(t, |name, value| {
+                if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none()
+                    || name == "RIP" && !header_pc
+                {
+                    let v = value.split_once(':').map(|(_, f)| f).unwrap_or(value);
+                    if v.contains('+') {
+                        new_pc = Some(v);
+                    }
                 }
-            }
-        });
+            })
+        };
         if n > 0 {
             if let Some(v) = new_pc {
                 if self.body() == Body::Stall && self.stall_pcs.len() < 32 {
@@ -499,7 +513,7 @@ impl Builder {
             self.lockdep_trace = true;
             self.in_aux = false;
             self.site_next = false;
-            return self.feed_inner(t, &mut None);
+            return self.feed_inner(t, &mut Parsed::default());
         }
         if let Some(site) = lock_site(t) {
             if self.lock_sites.len() < 2 {
@@ -1702,18 +1716,20 @@ fn zone_mut<'a>(mem: &'a mut MemReport, node: u32, zone: &str) -> &'a mut ZoneSt
 /// report continuing after unrelated lines were interleaved into it.
 pub fn is_strict_body(t: &str) -> bool {
     // A frame has `+` (func+off/size): most lines have none, and need not be parsed (or allocate).
-    memchr::memchr(b'+', t.as_bytes()).is_some() && parse_frame(t).is_some() || is_strict_body_rest(t)
-}
-
-/// [`is_strict_body`] of a line whose `parse_frame` is `frame`.
-pub fn is_strict_body_parsed(t: &str, frame: Option<&Frame>) -> bool {
-    frame.is_some() && memchr::memchr(b'+', t.as_bytes()).is_some() || is_strict_body_rest(t)
-}
-
-/// [`is_strict_body`] but for frames.
-fn is_strict_body_rest(t: &str) -> bool {
-    matches!(t, "Call trace:" | "Call Trace:")
-        || boundary(t).is_some()
-        || t.starts_with("Code: ")
+    memchr::memchr(b'+', t.as_bytes()).is_some() && parse_frame(t).is_some()
+        || is_strict_body_rest(t)
         || visit_registers(t, |_, _| {}) > 0
+}
+
+/// [`is_strict_body`] of a line whose `parse_frame` is `frame` (`has_plus`: whether the line has
+/// a `+`), and whether the line has registers (`visit_registers`), which the builder then need
+/// not look for again.
+pub fn strict_body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (bool, bool) {
+    let regs = visit_registers(t, |_, _| {}) > 0;
+    (regs || frame.is_some() && has_plus || is_strict_body_rest(t), regs)
+}
+
+/// [`is_strict_body`] but for frames and registers.
+fn is_strict_body_rest(t: &str) -> bool {
+    matches!(t, "Call trace:" | "Call Trace:") || boundary(t).is_some() || t.starts_with("Code: ")
 }

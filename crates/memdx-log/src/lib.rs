@@ -419,6 +419,9 @@ impl<S: Sink> Lines<'_, S> {
         let mut slots = frames.iter_mut();
         for p in &b.lines {
             if p.plain && self.plain(p) {
+                if p.parsed {
+                    slots.next();
+                }
                 continue;
             }
             let s = b.text.get(p.line.0 as usize..p.line.1 as usize).unwrap_or("");
@@ -431,7 +434,10 @@ impl<S: Sink> Lines<'_, S> {
                 wall: p.wall.map(|w| b.part(w)),
                 pre: Some((p.header, p.body)),
                 // The framer numbered the parsed lines in order.
-                parsed: if p.parsed { slots.next() } else { None },
+                parsed: builder::Parsed {
+                    frame: if p.parsed { slots.next() } else { None },
+                    regs: p.kernel.then_some(p.regs),
+                },
             };
             self.text_line(s, p.cut, p.bad_utf8, Some(f));
         }
@@ -497,7 +503,7 @@ impl<S: Sink> Lines<'_, S> {
                     msg: &here.msg,
                     wall: here.wall.as_deref(),
                     pre: None,
-                    parsed: None,
+                    parsed: builder::Parsed::default(),
                 }
             }
         };

@@ -19,6 +19,11 @@ pub(crate) const BATCH: usize = 256 * 1024;
 pub(crate) const IN_FLIGHT: usize = 4;
 /// Batches read ahead of the state machine at most (framed or at the framer).
 pub(crate) const AHEAD: usize = 8;
+/// A line without `+` is given to `parse_frame` here when it comes at most this many lines after
+/// one that starts or continues a report in the same batch (a header or body line): then it is
+/// likely inside a report, where the state machine parses every line (an OOM report's task list
+/// or a register dump between frames). Elsewhere the state machine parses the few that need it.
+const NEAR_REPORT: usize = 256;
 
 /// Where a framed part of a line is: a span of the batch text, or one of the batch's owned
 /// strings (a journal JSON message, unescaped).
@@ -47,6 +52,8 @@ pub(crate) struct Pre {
     /// Whether the message was given to `parse_frame` here: then the next entry of `frames`
     /// holds the result (the state machine takes it instead of parsing the line again).
     pub parsed: bool,
+    /// Whether the message has registers (`visit_registers`; false for lines not looked at).
+    pub regs: bool,
     /// A kernel message that starts nothing: no header, not body, not a `crash>` prompt nor a
     /// message the state machine looks at outside reports ([`special_outside_reports`]). While
     /// no report is open or lingering it is only counted (`Lines::plain`).
@@ -189,12 +196,15 @@ impl Batch {
         plus.clear();
         plus.extend(memchr::memchr_iter(b'+', text.as_bytes()));
         let mut next_plus = 0;
-        for (a, z, cut, bad_utf8) in spans {
+        // The index of the last line that started or continued a report, for [`NEAR_REPORT`].
+        let mut last_report_line: Option<usize> = None;
+        for (i, (a, z, cut, bad_utf8)) in spans.into_iter().enumerate() {
             let line = text.get(a as usize..z as usize).unwrap_or("");
             let f = frame::frame(line);
             let mut header = None;
             let mut body = false;
             let mut parsed = false;
+            let mut regs = false;
             let mut plain = false;
             if f.kernel {
                 let t = f.msg.trim_start();
@@ -222,17 +232,23 @@ impl Batch {
                         header = table::header(t);
                         has_plus = memchr::memchr(b'+', t.as_bytes()).is_some();
                     }
-                    // A frame line has `+` (func+off/size): the others are left to the state
-                    // machine, which parses only those it feeds to a report (few).
-                    if header.is_none() && has_plus {
-                        let frame = parse_frame(t);
-                        body = is_body_parsed(t, frame.as_ref());
+                    // A frame line has `+` (func+off/size); the others are parsed here only near
+                    // a report, where the state machine would parse them (few elsewhere).
+                    let near = last_report_line.is_some_and(|l| i - l <= NEAR_REPORT);
+                    let frame = if header.is_none() && (has_plus || near) {
                         parsed = true;
-                        self.frames.push(frame);
+                        parse_frame(t)
                     } else {
-                        body = is_body_parsed(t, None);
+                        None
+                    };
+                    (body, regs) = body_and_regs(t, frame.as_ref(), has_plus);
+                    if parsed {
+                        self.frames.push(frame);
                     }
-                    plain &= header.is_none() && !body && !parsed;
+                    plain &= header.is_none() && !body;
+                    if header.is_some() || body {
+                        last_report_line = Some(i);
+                    }
                 }
             }
             let msg = part(text, &f.msg, &mut self.owned);
@@ -250,6 +266,7 @@ impl Batch {
                 header,
                 body,
                 parsed,
+                regs,
                 plain,
             });
         }
@@ -269,9 +286,11 @@ pub(crate) fn is_body(t: &str) -> bool {
     builder::is_strict_body(t) || t.starts_with("CPU: ") && t.contains(" Comm: ")
 }
 
-/// [`is_body`] of a message whose `parse_frame` is `frame`.
-fn is_body_parsed(t: &str, frame: Option<&Frame>) -> bool {
-    builder::is_strict_body_parsed(t, frame) || t.starts_with("CPU: ") && t.contains(" Comm: ")
+/// [`is_body`] of a message whose `parse_frame` is `frame` (`has_plus`: whether it has a `+`), and
+/// whether it has registers.
+fn body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (bool, bool) {
+    let (body, regs) = builder::strict_body_and_regs(t, frame, has_plus);
+    (body || t.starts_with("CPU: ") && t.contains(" Comm: "), regs)
 }
 
 /// `s` as a span of `text` when it lies in it, else as an owned string (a framing that unescaped
