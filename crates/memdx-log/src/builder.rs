@@ -12,14 +12,14 @@ use memdx_core::SourceRef;
 /// A report from [`Builder::finish`] whose registers and explanation are not filled in yet.
 pub struct Finished {
     pub report: Report,
-    reg_lines: Vec<String>,
+    reg_lines: String,
     body: ObjectFacts,
 }
 
 impl Finished {
     /// Parses the registers and explains the report.
     pub fn complete(&mut self) {
-        for l in &self.reg_lines {
+        for l in self.reg_lines.split_terminator('\n') {
             if let Some(regs) = parse_registers(l) {
                 self.report.registers.extend(regs);
             }
@@ -58,9 +58,10 @@ pub struct Builder {
     pub report: Report,
     pub cap: Option<String>,
     pub last_line: usize,
-    /// Register lines as printed, parsed into [`Register`]s only for reports that are kept
-    /// ([`Finished::complete`]): folded repeats never pay for them.
-    reg_lines: Vec<String>,
+    /// Register lines as printed, each ended by a newline, parsed into [`Register`]s only for
+    /// reports that are kept ([`Finished::complete`]): folded repeats never pay for them (one
+    /// string, not one per line: a report has dozens).
+    reg_lines: String,
     reg_count: usize,
     /// Stall reports: where in `report.frames` each `Call Trace:` began (the reports dump
     /// several CPUs).
@@ -79,7 +80,7 @@ pub struct Builder {
     /// lockdep: past the free-form part, in the call trace.
     lockdep_trace: bool,
     pub access: Option<String>,
-    context: Option<String>,
+    context: Option<&'static str>,
     in_trace: bool,
     in_tasks: Option<TaskCols>,
     in_memcg_stats: bool,
@@ -143,7 +144,7 @@ impl Builder {
             },
             cap: row.and_then(|r| table::capture(r, header)),
             last_line: line,
-            reg_lines: Vec::new(),
+            reg_lines: String::new(),
             reg_count: 0,
             stack_starts: Vec::new(),
             stall_pcs: Vec::new(),
@@ -325,8 +326,12 @@ impl Builder {
                 _ => &mut self.report.frames,
             };
             if frames.len() < MAX_FRAMES {
+                // A stack has dozens of frames: room for them at once, not four reallocations.
+                if frames.capacity() == 0 {
+                    frames.reserve(32);
+                }
                 let mut f = f;
-                f.context = self.context.clone();
+                f.context = self.context;
                 frames.push(f);
             }
             return Fed::Taken;
@@ -429,7 +434,8 @@ impl Builder {
                 self.report.pc = Some(v.to_string());
             }
             if self.reg_count < 64 {
-                self.reg_lines.push(t.to_string());
+                self.reg_lines.push_str(t);
+                self.reg_lines.push('\n');
                 self.reg_count += n;
             }
             return Fed::Taken;
@@ -1193,7 +1199,7 @@ fn pc_line(t: &str) -> Option<Option<&str>> {
     Some(tok.filter(|t| parse_frame(t).is_some()))
 }
 
-fn boundary(t: &str) -> Option<Option<String>> {
+fn boundary(t: &str) -> Option<Option<&'static str>> {
     let ctx = match t {
         "<IRQ>" => Some("irq"),
         "<NMI>" => Some("nmi"),
@@ -1203,12 +1209,12 @@ fn boundary(t: &str) -> Option<Option<String>> {
         "</IRQ>" | "</NMI>" | "</TASK>" | "</SOFTIRQ>" | "<EOI>" | "</#DF>" => None,
         _ => {
             if t.starts_with("--- <") && t.ends_with("> ---") || t.starts_with("Exception stack(") {
-                return Some(Some("irq".into()));
+                return Some(Some("irq"));
             }
             return None;
         }
     };
-    Some(ctx.map(str::to_string))
+    Some(ctx)
 }
 
 /// The line that opens a secondary stack, without its `:`: KASAN `Allocated by task 2760:`,
@@ -1294,123 +1300,136 @@ fn is_stack_words(t: &str) -> bool {
     n >= 2
 }
 
+/// Line starts [`is_oops_detail`] takes as report body.
+const OOPS_DETAIL: &[&str] = &[
+    "Mem abort info",
+    "ESR = ",
+    "EC = ",
+    "Exception class",
+    "SET = ",
+    "EA = ",
+    "FSC = ",
+    "Data abort info",
+    "ISV = ",
+    "CM = ",
+    "user pgtable",
+    "swapper pgtable",
+    "Internal error",
+    "pgd = ",
+    "last sysfs file",
+    "pc : [<",
+    "psr: ",
+    "ip : ",
+    "Flags: ",
+    "Control: ",
+    "Stack: (",
+    "Exception stack",
+    "Function entered at",
+    "Unwind",
+    "Register r",
+    "REGS: ",
+    "MSR: ",
+    "CFAR: ",
+    "DAR: ",
+    "GPR",
+    "Krnl ",
+    "Krnl Code",
+    "stack segment",
+    "RIP: ",
+    "Instruction dump",
+    "Last Breaking-Event",
+    "Process ",
+    "#PF: ",
+    "PGD ",
+    "P4D ",
+    "PUD ",
+    "PMD ",
+    "PTE ",
+    "Oops: ",
+    "Workqueue: ",
+    "Kernel panic",
+    "Kernel Offset",
+    "---[",
+    "------------[ cut here",
+    "irq event stamp",
+    "hardirqs last",
+    "softirqs last",
+    "CR2: ",
+    "Dumping ftrace",
+    "The buggy address",
+    "Allocated by task",
+    "Freed by task",
+    "Memory state around",
+    "INFO: ",
+    "Redzone ",
+    "Object ",
+    "Padding ",
+    "Bytes b4 ",
+    "FIX ",
+    "Disabling lock debugging",
+    "Last potentially related",
+    "Second to last",
+    "rcu: ",
+    "\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"",
+    "task:",
+    "Showing all locks",
+    "Sending NMI",
+    "NMI backtrace",
+    "Tainted: ",
+    "Hardware name",
+    "Kernel panic",
+    "Modules linked in",
+    "SMP: stopping",
+    "Unable to handle",
+    "Mem-Info",
+    "softirq",
+    "(detected by",
+    "rcu_",
+    "Task dump",
+    "Call trace",
+    "Call Trace",
+    "Corrupted ",
+    "Slab 0x",
+    "slab ",
+    "page:",
+    "page dumped",
+    "page_owner ",
+    "flags: ",
+    "raw: ",
+    "head: ",
+    "pstate: ",
+    "pc : ",
+    "lr : ",
+    "sp : ",
+    "[0",
+    "#0",
+    "#1",
+    "#2",
+    "#3",
+    "#4",
+    "#5",
+    "#6",
+    "#7",
+    "#8",
+    "#9",
+    "cache_from_obj",
+    "Modules linked",
+    "Code: ",
+];
+
+/// [`OOPS_DETAIL`] by first byte: a line is compared with the few starts that begin as it does
+/// (this runs on every report line nothing else took).
+static OOPS_DETAIL_BY_FIRST: std::sync::LazyLock<Vec<Vec<&'static str>>> = std::sync::LazyLock::new(|| {
+    let mut by = vec![Vec::new(); 256];
+    for p in OOPS_DETAIL {
+        by[usize::from(p.as_bytes()[0])].push(*p);
+    }
+    by
+});
+
 fn is_oops_detail(t: &str) -> bool {
-    const P: &[&str] = &[
-        "Mem abort info",
-        "ESR = ",
-        "EC = ",
-        "Exception class",
-        "SET = ",
-        "EA = ",
-        "FSC = ",
-        "Data abort info",
-        "ISV = ",
-        "CM = ",
-        "user pgtable",
-        "swapper pgtable",
-        "Internal error",
-        "pgd = ",
-        "last sysfs file",
-        "pc : [<",
-        "psr: ",
-        "ip : ",
-        "Flags: ",
-        "Control: ",
-        "Stack: (",
-        "Exception stack",
-        "Function entered at",
-        "Unwind",
-        "Register r",
-        "REGS: ",
-        "MSR: ",
-        "CFAR: ",
-        "DAR: ",
-        "GPR",
-        "Krnl ",
-        "Krnl Code",
-        "stack segment",
-        "RIP: ",
-        "Instruction dump",
-        "Last Breaking-Event",
-        "Process ",
-        "#PF: ",
-        "PGD ",
-        "P4D ",
-        "PUD ",
-        "PMD ",
-        "PTE ",
-        "Oops: ",
-        "Workqueue: ",
-        "Kernel panic",
-        "Kernel Offset",
-        "---[",
-        "------------[ cut here",
-        "irq event stamp",
-        "hardirqs last",
-        "softirqs last",
-        "CR2: ",
-        "Dumping ftrace",
-        "The buggy address",
-        "Allocated by task",
-        "Freed by task",
-        "Memory state around",
-        "INFO: ",
-        "Redzone ",
-        "Object ",
-        "Padding ",
-        "Bytes b4 ",
-        "FIX ",
-        "Disabling lock debugging",
-        "Last potentially related",
-        "Second to last",
-        "rcu: ",
-        "\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\"",
-        "task:",
-        "Showing all locks",
-        "Sending NMI",
-        "NMI backtrace",
-        "Tainted: ",
-        "Hardware name",
-        "Kernel panic",
-        "Modules linked in",
-        "SMP: stopping",
-        "Unable to handle",
-        "Mem-Info",
-        "softirq",
-        "(detected by",
-        "rcu_",
-        "Task dump",
-        "Call trace",
-        "Call Trace",
-        "Corrupted ",
-        "Slab 0x",
-        "slab ",
-        "page:",
-        "page dumped",
-        "page_owner ",
-        "flags: ",
-        "raw: ",
-        "head: ",
-        "pstate: ",
-        "pc : ",
-        "lr : ",
-        "sp : ",
-        "[0",
-        "#0",
-        "#1",
-        "#2",
-        "#3",
-        "#4",
-        "#5",
-        "#6",
-        "#7",
-        "#8",
-        "#9",
-        "cache_from_obj",
-        "Modules linked",
-        "Code: ",
-    ];
-    P.iter().any(|p| t.starts_with(p))
+    let first = t.as_bytes().first().map_or(0, |&c| usize::from(c));
+    OOPS_DETAIL_BY_FIRST[first].iter().any(|p| t.starts_with(p))
         || t.starts_with('[') && t.contains("pgd=")
         || t.len() >= 8 && t.bytes().all(|c| c == b'-' || c == b'=')
         || is_stack_words(t)

@@ -416,7 +416,7 @@ impl Session {
                 size: None,
                 module: None,
                 reliable: false,
-                context: Some("boundary".into()),
+                context: Some("boundary"),
                 location: None,
                 user: false,
             });
@@ -507,7 +507,7 @@ impl Session {
     }
 }
 
-fn push_sym(b: &mut Builder, sym: &str, ctx: Option<&str>) {
+fn push_sym(b: &mut Builder, sym: &str, ctx: Option<&'static str>) {
     let (func, off) = match sym.split_once('+') {
         Some((f, o)) => (f, o.parse::<u64>().ok()),
         None => (sym, None),
@@ -518,7 +518,7 @@ fn push_sym(b: &mut Builder, sym: &str, ctx: Option<&str>) {
         size: None,
         module: None,
         reliable: true,
-        context: ctx.map(str::to_string),
+        context: ctx,
         location: None,
         user: false,
     });

@@ -308,9 +308,16 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
 /// column per flag, so adjacent flags print as one word: `WC` is W and C): taint flags (`P W C O`,
 /// empty when not tainted) and kernel release. Also the standalone line hung-task reports print.
 pub fn parse_taint(tail: &str) -> (Option<String>, Option<String>) {
-    let (taint, after) = if let Some(i) = find_space_word(tail, &[" Not tainted"]) {
+    // One pass for both words; ` Not tainted` anywhere wins over an earlier ` Tainted: `.
+    let first = find_space_word(tail, &[" Not tainted", " Tainted: "]);
+    let not_tainted = match first {
+        Some(i) if tail.as_bytes()[i + 1] == b'N' => Some(i),
+        Some(i) => find_space_word(&tail[i + 1..], &[" Not tainted"]).map(|j| i + 1 + j),
+        None => None,
+    };
+    let (taint, after) = if let Some(i) = not_tainted {
         (Some(String::new()), &tail[i + 12..])
-    } else if let Some(i) = find_space_word(tail, &[" Tainted: "]) {
+    } else if let Some(i) = first {
         let a = &tail[i + 10..];
         let mut flags = String::new();
         let mut rest_at = a.len();

@@ -100,9 +100,10 @@ pub struct Frame {
     pub module: Option<String>,
     /// False for ` ? ` entries (a stale return address the unwinder is not sure of).
     pub reliable: bool,
-    /// Stack the frame is on when the trace marks it: `irq`, `nmi`, `task`, `softirq`, `exception`.
+    /// Stack the frame is on when the trace marks it: `irq`, `nmi`, `task`, `softirq`, `exception`
+    /// (a fixed set: no string per frame).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
+    pub context: Option<&'static str>,
     /// Source file:line when the trace carries it (`crash> bt -l`, decoded traces).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,

@@ -135,7 +135,7 @@ fn write_report<W: Write>(w: &mut W, r: &Report, verbose: bool) -> io::Result<()
     }
     let limit = if verbose { usize::MAX } else { 8 };
     for f in r.frames.iter().take(limit) {
-        let ctx = f.context.as_deref().map(|c| format!("  <{c}>")).unwrap_or_default();
+        let ctx = f.context.map(|c| format!("  <{c}>")).unwrap_or_default();
         let loc = f.location.as_deref().map(|l| format!("  {l}")).unwrap_or_default();
         writeln!(w, "    {f}{ctx}{loc}")?;
     }
