@@ -21,9 +21,11 @@ pub(crate) const IN_FLIGHT: usize = 4;
 pub(crate) const AHEAD: usize = 8;
 /// A line without `+` is given to `parse_frame` here when it comes at most this many lines after
 /// one that starts or continues a report in the same batch (a header or body line): then it is
-/// likely inside a report, where the state machine parses every line (an OOM report's task list
-/// or a register dump between frames). Elsewhere the state machine parses the few that need it.
-const NEAR_REPORT: usize = 256;
+/// likely inside a report, where the state machine parses every line (register dumps between
+/// frames, the ~40 lines of counters an OOM report prints between its call trace and its task
+/// list). Elsewhere the state machine parses the few that need it: a longer window parses, on a
+/// pasted document's boot logs, lines that follow a report the state machine has closed.
+const NEAR_REPORT: usize = 48;
 
 /// Where a framed part of a line is: a span of the batch text, or one of the batch's owned
 /// strings (a journal JSON message, unescaped).
