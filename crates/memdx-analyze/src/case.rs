@@ -914,4 +914,33 @@ mod tests {
         assert!(c.ingest("junk.bin", "\u{0}\u{0}\u{0}\u{0}", None).is_empty());
         assert_eq!(c.skipped[1].reason, "binary content");
     }
+    /// A document longer than one chunk of log text is scanned for memory messages on a thread of
+    /// its own: each copy of a real pasted strace and Go runtime line in a long document (boot logs
+    /// between them, so that they fall in many chunks) gives the messages the short document gives,
+    /// at its own line.
+    #[test]
+    fn messages_of_a_long_document_are_those_of_its_parts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+        let boot = read("log/live618_boot.dmesg");
+        let c3c = "pasted/c3c-469-heuristic-overcommit-4gib-mmap-enomem";
+        let part =
+            format!("{}{}", read(&format!("{c3c}/strace.txt")), read(&format!("{c3c}/fatal-error.txt")));
+        let mut short = Case::new();
+        short.read_document("short.txt", part.as_bytes(), None);
+        let want: Vec<_> = short.messages.iter().map(|(s, m)| (s.line.unwrap(), m.kind.clone())).collect();
+        assert!(!want.is_empty());
+        let (copies, mut doc, mut expected) = (20, String::new(), Vec::new());
+        for _ in 0..copies {
+            doc.push_str(&boot);
+            let before = u32::try_from(doc.lines().count()).unwrap();
+            doc.push_str(&part);
+            expected.extend(want.iter().map(|(l, k)| (before + l, k.clone())));
+        }
+        assert!(doc.len() > 6 * 64 * 1024, "the document spans many chunks");
+        let mut long = Case::new();
+        long.read_document("long.txt", doc.as_bytes(), None);
+        let got: Vec<_> = long.messages.iter().map(|(s, m)| (s.line.unwrap(), m.kind.clone())).collect();
+        assert_eq!(got, expected);
+    }
 }

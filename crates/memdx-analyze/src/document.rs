@@ -39,6 +39,8 @@ struct Parts {
     folded: Vec<u8>,
     /// Line number of the last log line handed on.
     next_line: usize,
+    /// Line number of the first line of `log`.
+    log_first: usize,
     /// First line that looks like data (digits, `:` or `=`), for the skipped list.
     first_text: Option<(usize, String)>,
     /// First line that is not blank.
@@ -89,6 +91,9 @@ struct Feed<R> {
     done: bool,
     /// A read error met before the log engine started reading, handed to it on its first read.
     err: Option<std::io::Error>,
+    /// Whether `refill` runs the memory message scanner over each chunk (else the caller does,
+    /// on another thread).
+    scan_here: bool,
 }
 
 impl<R: BufRead> Feed<R> {
@@ -97,6 +102,7 @@ impl<R: BufRead> Feed<R> {
         parts.log.clear();
         *pos = 0;
         let first = parts.next_line + 1;
+        parts.log_first = first;
         let mut read = || {
             while parts.log.len() < CHUNK && !*done {
                 if *at < block.len() {
@@ -130,9 +136,11 @@ impl<R: BufRead> Feed<R> {
         };
         let res = read();
         // Memory messages: one keyword search over the chunk (its lines up to a read error too).
-        parts.scanner.text(&parts.log, first, &mut parts.folded, |l| memdx_log::frame::frame(l).msg);
-        if *done {
-            parts.scanner.finish();
+        if self.scan_here {
+            scan_messages(&mut self.parts.scanner, &self.parts.log, first, &mut self.parts.folded);
+            if self.done {
+                self.parts.scanner.finish();
+            }
         }
         res
     }
@@ -171,12 +179,19 @@ impl<R: BufRead> BufRead for Feed<R> {
 /// Chunks of log text in flight between the segmenting thread and the log engine's.
 const IN_FLIGHT: usize = 4;
 
+/// The memory message scanner over one chunk of log text whose first line is `first`.
+fn scan_messages(scanner: &mut Scanner, log: &[u8], first: usize, folded: &mut Vec<u8>) {
+    scanner.text(log, first, folded, |l| memdx_log::frame::frame(l).msg);
+}
+
 /// Runs the kernel log engine on its own threads over the log text `feed` produces on this one,
-/// chunk by chunk in order (a bounded queue; chunk buffers go back to be reused). `feed` holds
-/// its first chunk. The result is the same as [`memdx_log::scan_with`] reading `feed` directly.
-/// The engine frames lines on a thread of its own beside its state machine's: three threads
-/// for two cores, which the queues keep busy whichever side has more work per line (segmenting
-/// a document, framing its log lines, or assembling reports).
+/// chunk by chunk in order (a bounded queue; chunk buffers go back to be reused), and the memory
+/// message scanner on one more, over copies of the same chunks. `feed` holds its first chunk,
+/// scanned already. The result is the same as [`memdx_log::scan_with`] reading `feed` directly
+/// with `feed` scanning each chunk. The engine frames lines on a thread of its own beside its
+/// state machine's: four threads for two cores, which the queues keep busy whichever side has
+/// more work per line (segmenting a document, scanning it for messages, framing its log lines,
+/// or assembling reports); segmenting is the most, and it is the only part that cannot be split.
 fn scan_beside<R: BufRead>(
     feed: &mut Feed<R>,
     file: &str,
@@ -184,25 +199,49 @@ fn scan_beside<R: BufRead>(
 ) -> memdx_log::LogScan {
     let (tx, rx) = std::sync::mpsc::sync_channel(IN_FLIGHT);
     let (free_tx, free_rx) = std::sync::mpsc::channel();
-    std::thread::scope(|s| {
+    let (msg_tx, msg_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+    let mut scanner = std::mem::take(&mut feed.parts.scanner);
+    feed.scan_here = false;
+    let scan = std::thread::scope(|s| {
         let engine = s.spawn(move || {
             let chunks = Chunks { rx, cur: Vec::new(), pos: 0, free: free_tx };
             memdx_log::scan_with(chunks, file, pairing)
         });
+        let messages = s.spawn(move || {
+            let mut folded = Vec::new();
+            for (log, first) in msg_rx {
+                scan_messages(&mut scanner, &log, first, &mut folded);
+            }
+            scanner
+        });
+        let mut first_chunk = true;
         loop {
             let chunk = std::mem::replace(&mut feed.parts.log, free_rx.try_recv().unwrap_or_default());
+            if !std::mem::take(&mut first_chunk) {
+                // A send fails only when the scanner stopped (it panicked): join says so below.
+                let _ = msg_tx.send((chunk.clone(), feed.parts.log_first));
+            }
             // A send fails only when the engine stopped (it panicked): join says so below.
             if tx.send(Ok(chunk)).is_err() || feed.done {
                 break;
             }
             if let Err(e) = feed.refill() {
+                // The lines read before the error are scanned for messages (not logged).
+                let _ = msg_tx.send((std::mem::take(&mut feed.parts.log), feed.parts.log_first));
                 let _ = tx.send(Err(e));
                 break;
             }
         }
         drop(tx);
-        engine.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
+        drop(msg_tx);
+        let scan = engine.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        feed.parts.scanner = messages.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        scan
+    });
+    if feed.done {
+        feed.parts.scanner.finish();
+    }
+    scan
 }
 
 /// The log engine's side of [`scan_beside`]: the chunks as one reader. A read error is returned
@@ -266,6 +305,7 @@ impl Case {
             pos: 0,
             done: false,
             err: None,
+            scan_here: true,
         };
         let mut pairing = memdx_slab::SlubPairing::new();
         // A document longer than one chunk of log text is read on both cores: this thread reads
