@@ -368,7 +368,8 @@ impl Builder {
             self.context = ctx;
             return Fed::Taken;
         }
-        if let Some(c) = parse_cpu_line(t) {
+        // The prefix test first: most lines are not CPU lines, and the call returns a large value.
+        if let Some(c) = t.starts_with("CPU: ").then(|| parse_cpu_line(t)).flatten() {
             self.report.cpu = self.report.cpu.or(c.cpu);
             self.report.pid = self.report.pid.or(c.pid);
             if self.report.comm.is_none() || self.report.kind == Kind::Unknown {
