@@ -21,7 +21,7 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         return Some(f);
     }
     if let Some(r) = s.strip_prefix("[<") {
-        let end = r.find(">]")?;
+        let end = find_short(r, b">]")?;
         s = r[end + 2..].trim_ascii_start();
         bracketed = true;
         if let Some(r) = s.strip_prefix("? ") {
@@ -56,10 +56,12 @@ pub fn parse_frame(t: &str) -> Option<Frame> {
         module = Some(m.split(']').next().unwrap_or(m).to_string());
     } else if let Some(l) = rest.strip_prefix('(') {
         location = Some(l.trim_end_matches(')').to_string());
-    } else if is_location(rest) {
-        location = Some(rest.to_string());
     } else if !rest.is_empty() {
-        return None;
+        // Most frames have nothing after the symbol: no location search for them.
+        if !is_location(rest) {
+            return None;
+        }
+        location = Some(rest.to_string());
     }
     Some(Frame {
         func: func.to_string(),
@@ -201,8 +203,8 @@ fn strip_arm_from(rest: &str) -> &str {
     // Most frames have no tail at all: no substring search for them (it was 3% of a dense log).
     match rest.as_bytes().first() {
         Some(b'f') if rest.starts_with("from ") => "",
-        Some(b'[') => match rest.split_once("] from ") {
-            Some((m, _)) => &rest[..m.len() + 1],
+        Some(b'[') => match find_short(rest, b"] from ") {
+            Some(m) => &rest[..m + 1],
             None => rest,
         },
         _ => rest,
@@ -210,7 +212,28 @@ fn strip_arm_from(rest: &str) -> &str {
 }
 
 fn is_ident(f: &str) -> bool {
-    !f.is_empty() && f.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$')
+    !f.is_empty() && f.bytes().all(|c| IDENT[usize::from(c)])
+}
+
+/// The bytes of a function name in a trace: ASCII letters and digits, `_`, `.` (compiler clones
+/// such as `.cold`, `.isra.0`) and `$` (one lookup per byte: this runs on every frame).
+static IDENT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$';
+        c += 1;
+    }
+    t
+};
+
+/// The first place `pat` occurs in `s`, for the short strings of a frame line: a byte loop, where
+/// `str::find`'s substring searcher spends more setting up than a frame line takes to scan.
+fn find_short(s: &str, pat: &[u8]) -> Option<usize> {
+    let first = *pat.first()?;
+    let b = s.as_bytes();
+    (0..b.len()).find(|&i| b[i] == first && b[i..].starts_with(pat))
 }
 
 /// `mm/kmsan/kmsan_test.c:273`, `??:?`: one token with a `:line` suffix.
