@@ -653,7 +653,9 @@ impl Builder {
             return Fed::Taken;
         }
         if self.in_memcg_stats {
-            if let Some((k, v)) = t.split_once(' ') {
+            // `anon 104452096`: the name is short, a byte loop finds its end (`split_once` sets up
+            // a searcher per line, ~40 lines per OOM report).
+            if let Some((k, v)) = t.bytes().position(|c| c == b' ').map(|i| (&t[..i], &t[i + 1..])) {
                 if let Ok(v) = v.trim().parse() {
                     if mem.memcg_stats.len() < 128 {
                         mem.memcg_stats.push((k.to_string(), v));
