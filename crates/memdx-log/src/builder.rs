@@ -948,12 +948,39 @@ impl Builder {
             Kind::Ubsan => self.cap.as_deref().map(|c| c.to_ascii_lowercase().replace(' ', "-")),
             _ => self.cap.clone(),
         };
-        title
-            .replace("{frame}", frame)
-            .replace("{cap}", cap.as_deref().unwrap_or("?"))
-            .replace("{access}", self.access.as_deref().unwrap_or("Access"))
-            .replace("{header}", &self.report.header)
+        fill_title(
+            &title,
+            &[
+                ("{frame}", frame),
+                ("{cap}", cap.as_deref().unwrap_or("?")),
+                ("{access}", self.access.as_deref().unwrap_or("Access")),
+                ("{header}", &self.report.header),
+            ],
+        )
     }
+}
+
+/// A title template with its `{name}` placeholders filled in one pass (one string built per
+/// report, not one per placeholder); text the values bring in is not filled again.
+fn fill_title(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match values.iter().find(|(k, _)| rest.starts_with(k)) {
+            Some((k, v)) => {
+                out.push_str(v);
+                rest = &rest[k.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A function as titles name it: syscall wrappers by their syscall (`__x64_sys_rmdir`,
@@ -1754,4 +1781,24 @@ pub fn strict_body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (
 /// [`is_strict_body`] but for frames and registers.
 fn is_strict_body_rest(t: &str) -> bool {
     matches!(t, "Call trace:" | "Call Trace:") || boundary(t).is_some() || t.starts_with("Code: ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_filled_once() {
+        let v = [
+            ("{frame}", "kfree"),
+            ("{cap}", "use-after-free"),
+            ("{access}", "Read"),
+            ("{header}", "a {cap} b"),
+        ];
+        assert_eq!(fill_title("KASAN: {cap} {access} in {frame}", &v), "KASAN: use-after-free Read in kfree");
+        // A header holding a placeholder's text is copied as it is; an unknown `{...}` stays.
+        assert_eq!(fill_title("{header} {x}", &v), "a {cap} b {x}");
+        assert_eq!(fill_title("no placeholders", &v), "no placeholders");
+        assert_eq!(fill_title("{", &v), "{");
+    }
 }
