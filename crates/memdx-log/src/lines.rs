@@ -314,7 +314,7 @@ pub fn parse_cpu_line(t: &str) -> Option<CpuLine> {
     let mut out = CpuLine::default();
     let (cpu, rest) = rest.split_once(' ')?;
     out.cpu = cpu.parse().ok();
-    let pid_at = rest.find("PID: ")?;
+    let pid_at = find_short(rest, b"PID: ")?;
     let rest = &rest[pid_at + 5..];
     let (pid, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     out.pid = pid.parse().ok();
@@ -373,10 +373,11 @@ pub fn parse_taint(tail: &str) -> (Option<String>, Option<String>) {
 }
 
 /// The first position where one of `pats` (each starting with a space) occurs: one pass over the
-/// spaces of `s` instead of a substring searcher per pattern.
+/// spaces of `s` instead of a substring searcher per pattern (a byte loop: the taint columns of a
+/// CPU line are runs of spaces, where restarting `memchr` at each one costs more).
 fn find_space_word(s: &str, pats: &[&str]) -> Option<usize> {
-    memchr::memchr_iter(b' ', s.as_bytes())
-        .find(|&i| pats.iter().any(|p| s.as_bytes()[i..].starts_with(p.as_bytes())))
+    let b = s.as_bytes();
+    (0..b.len()).find(|&i| b[i] == b' ' && pats.iter().any(|p| b[i..].starts_with(p.as_bytes())))
 }
 
 /// x86-64 (`RAX: ... RBX: ...`, `RIP: 0010:func+0x1/0x2`) and arm64 (`x29: ... x28: ...`,
