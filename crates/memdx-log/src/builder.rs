@@ -35,9 +35,10 @@ pub struct Parsed<'a> {
     /// The line's `parse_frame`, when it was parsed already: `Some(slot)`, and the frame is taken
     /// out of the slot when the line becomes one.
     pub frame: Option<&'a mut Option<Frame>>,
-    /// Whether `visit_registers` finds registers in the line, when known: `Some(false)` spares
-    /// the builder looking for them on every line of a report.
-    pub regs: Option<bool>,
+    /// How many registers `visit_registers` finds in the line, when known: the builder then
+    /// visits them again only when one may be the pc (`RIP`, `pc`), not on every line of a
+    /// report nor on every line of a register dump.
+    pub regs: Option<usize>,
 }
 
 /// What `feed` did with a line.
@@ -412,10 +413,9 @@ impl Builder {
         // The new pc is applied only when the whole line parses as registers.
         let had_pc = self.report.pc.is_some();
         let mut new_pc: Option<&str> = None;
-        let n = if parsed.regs == Some(false) {
-            0
-        } else {
-            visit_registers(t, |name, value| {
+        let n = match parsed.regs {
+            Some(n) if n == 0 || !may_name_pc(t) => n,
+            _ => visit_registers(t, |name, value| {
                 if (name == "RIP" || name == "pc") && !had_pc && new_pc.is_none()
                     || name == "RIP" && !header_pc
                 {
@@ -424,7 +424,7 @@ impl Builder {
                         new_pc = Some(v);
                     }
                 }
-            })
+            }),
         };
         if n > 0 {
             if let Some(v) = new_pc {
@@ -1771,11 +1771,22 @@ pub fn is_strict_body(t: &str) -> bool {
 }
 
 /// [`is_strict_body`] of a line whose `parse_frame` is `frame` (`has_plus`: whether the line has
-/// a `+`), and whether the line has registers (`visit_registers`), which the builder then need
-/// not look for again.
-pub fn strict_body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (bool, bool) {
-    let regs = visit_registers(t, |_, _| {}) > 0;
-    (regs || frame.is_some() && has_plus || is_strict_body_rest(t), regs)
+/// a `+`), and how many registers the line has (`visit_registers`), which the builder then need
+/// not count again.
+pub fn strict_body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (bool, usize) {
+    let regs = visit_registers(t, |_, _| {});
+    (regs > 0 || frame.is_some() && has_plus || is_strict_body_rest(t), regs)
+}
+
+/// Whether a register line may name the pc: it holds `RIP` or `pc` (the only names whose values
+/// the builder reads).
+fn may_name_pc(t: &str) -> bool {
+    let b = t.as_bytes();
+    (0..b.len().saturating_sub(1)).any(|i| match b[i] {
+        b'R' => b[i + 1..].starts_with(b"IP"),
+        b'p' => b[i + 1] == b'c',
+        _ => false,
+    })
 }
 
 /// [`is_strict_body`] but for frames and registers.

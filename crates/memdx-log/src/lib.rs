@@ -436,7 +436,8 @@ impl<S: Sink> Lines<'_, S> {
                 // The framer numbered the parsed lines in order.
                 parsed: builder::Parsed {
                     frame: if p.parsed { slots.next() } else { None },
-                    regs: p.kernel.then_some(p.regs),
+                    // A count at the cap is not exact: the builder counts again.
+                    regs: p.kernel.then_some(usize::from(p.regs)).filter(|&n| n < usize::from(u16::MAX)),
                 },
             };
             self.text_line(s, p.cut, p.bad_utf8, Some(f));

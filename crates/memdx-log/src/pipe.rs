@@ -54,8 +54,8 @@ pub(crate) struct Pre {
     /// Whether the message was given to `parse_frame` here: then the next entry of `frames`
     /// holds the result (the state machine takes it instead of parsing the line again).
     pub parsed: bool,
-    /// Whether the message has registers (`visit_registers`; false for lines not looked at).
-    pub regs: bool,
+    /// How many registers the message has (`visit_registers`; 0 for lines not looked at).
+    pub regs: u16,
     /// A kernel message that starts nothing: no header, not body, not a `crash>` prompt nor a
     /// message the state machine looks at outside reports ([`special_outside_reports`]). While
     /// no report is open or lingering it is only counted (`Lines::plain`).
@@ -206,7 +206,7 @@ impl Batch {
             let mut header = None;
             let mut body = false;
             let mut parsed = false;
-            let mut regs = false;
+            let mut regs = 0;
             let mut plain = false;
             if f.kernel {
                 let t = f.msg.trim_start();
@@ -243,7 +243,9 @@ impl Batch {
                     } else {
                         None
                     };
-                    (body, regs) = body_and_regs(t, frame.as_ref(), has_plus);
+                    let n;
+                    (body, n) = body_and_regs(t, frame.as_ref(), has_plus);
+                    regs = u16::try_from(n).unwrap_or(u16::MAX);
                     if parsed {
                         self.frames.push(frame);
                     }
@@ -289,8 +291,8 @@ pub(crate) fn is_body(t: &str) -> bool {
 }
 
 /// [`is_body`] of a message whose `parse_frame` is `frame` (`has_plus`: whether it has a `+`), and
-/// whether it has registers.
-fn body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (bool, bool) {
+/// how many registers it has.
+fn body_and_regs(t: &str, frame: Option<&Frame>, has_plus: bool) -> (bool, usize) {
     let (body, regs) = builder::strict_body_and_regs(t, frame, has_plus);
     (body || t.starts_with("CPU: ") && t.contains(" Comm: "), regs)
 }
