@@ -15,7 +15,7 @@
 //! ends, at most [`MAX_BLOCK`] bytes; a longer run is handed on as log text, so memory does not grow
 //! with the input.
 
-use crate::sniff::{sniff, Format, SNIFF_BYTES};
+use crate::sniff::{format_of, Format, SNIFF_BYTES};
 
 /// Largest block held while deciding what it is.
 pub const MAX_BLOCK: usize = 4 << 20;
@@ -236,7 +236,7 @@ fn decide(h: Held, out: &mut impl Out) {
     }
     let format = h.hint.format.or_else(|| {
         let head = &h.text.as_bytes()[..h.text.len().min(SNIFF_BYTES)];
-        sniff(head).ok()
+        format_of(head)
     });
     match format {
         Some(format) => {

@@ -4,6 +4,8 @@
 //! own crates (`memdx_log::sniff`, `memdx_trace::sniff`); the caller tries those too.
 
 use crate::uint;
+use aho_corasick::AhoCorasick;
+use std::sync::LazyLock;
 
 /// The formats this crate parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +92,58 @@ fn is_meminfo_line(l: &str) -> bool {
         && it.next().and_then(uint).is_some()
         && matches!(it.next(), None | Some("kB"))
         && it.next().is_none()
+}
+
+/// Words of which [`sniff`] needs one in a text with no ASCII digit, `=` or `[` before it can
+/// recognise a format (see [`may_match`]).
+const DIGITLESS_WORDS: &[&str] = &[
+    "slabinfo", // `slabinfo - version:`
+    " : ",      // slabinfo rows: ` : tunables `, ` : slabdata `
+    "Name:",    // /proc/<pid>/status
+    "PID",      // ps/top header
+    "free",     // vmstat (`free`), sar -r (`kbmemfree`) headers
+    "Mem:",     // free
+    "/sys/",    // `grep . /sys/kernel/mm/...` lines
+    "Page block order:",
+    "#subsys_name", // /proc/cgroups
+    "OBJS",         // slabtop header
+    "TOTAL MEM",    // crash kmem -i
+    ", zone",       // zoneinfo
+    " -> :",        // slab aliases
+    "systemd.",     // command line parameters (with `cgroup_`, `ro`, `quiet`; the rest have `=`)
+    "cgroup_",
+];
+
+/// False only when [`sniff`] cannot recognise a format in `head`, decided in one pass over the
+/// bytes and one keyword search: most short blocks of a pasted document (a line of prose between
+/// two pastes) are then not sniffed at all.
+///
+/// Every format needs an ASCII digit, `=` or `[` somewhere in its text (a value, a release, a
+/// `key=value`, `[rollup]`, a THP choice `[madvise]`), but those whose test can pass without one,
+/// and each of those needs one of [`DIGITLESS_WORDS`] or, on a one-line command line, a word `ro`
+/// or `quiet`: the rows of slabinfo (` : tunables `), the headers of slabinfo, ps/top, vmstat,
+/// sar, free, slabtop, `crash kmem -i`, /proc/cgroups and pagetypeinfo, /proc/<pid>/status
+/// (`Name:`), zoneinfo (`Node 0, zone`), `grep` lines of /sys/kernel/mm, slab aliases. Formats
+/// that need a digit: the kernel release (`X.Y`), buddyinfo and numastat (node numbers),
+/// vmallocinfo, arcstats, slub traces, meminfo, vmstat and memory.stat (counts), PSI (`avg10`).
+/// Keep this list in step with [`sniff`]: `prefilter_never_hides_a_format` checks it.
+pub fn may_match(head: &[u8]) -> bool {
+    static WORDS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| AhoCorasick::new(DIGITLESS_WORDS).ok());
+    if head.iter().any(|&b| b.is_ascii_digit() || b == b'=' || b == b'[') {
+        return true;
+    }
+    let Some(words) = WORDS.as_ref() else { return true };
+    // A command line's word: split as `split_whitespace` would, or finer (every byte that is not
+    // printable ASCII, so every byte of a non-ASCII space, splits).
+    words.is_match(head) || head.split(|b| !b.is_ascii_graphic()).any(|w| w == b"ro" || w == b"quiet")
+}
+
+/// The format [`sniff`] recognises in `head`, when there is one; [`may_match`] first.
+pub fn format_of(head: &[u8]) -> Option<Format> {
+    if !may_match(head) {
+        return None;
+    }
+    sniff(head).ok()
 }
 
 /// Recognises the format of `head` (the first [`SNIFF_BYTES`] of a file). Returns the reason when
@@ -311,5 +365,68 @@ mod tests {
         assert!(sniff(b"").is_err());
         assert!(sniff(&[0u8, 1, 2, 3, 0, 0, 0, 9, 200]).is_err());
         assert!(sniff(b"hello world\nthis is prose\n").is_err());
+    }
+
+    /// [`may_match`] is false only where [`sniff`] finds nothing: on the head of every file in
+    /// testdata, each of its lines and pairs of lines, the same with digits, `=` and `[` removed
+    /// (where only the words can let a format through), and the cases above.
+    #[test]
+    fn prefilter_never_hides_a_format() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    files(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut paths = Vec::new();
+        files(&root, &mut paths);
+        let mut texts: Vec<String> = vec![
+            "slabinfo - version:\n".into(),
+            "PID USER RSS COMMAND\n".into(),
+            "r b swpd free buff cache si so\n".into(),
+            "kbmemfree kbmemused\n".into(),
+            "always [madvise] never\n".into(),
+            "console ro quiet\n".into(),
+            "x\u{a0}ro\n".into(),
+            "/sys/kernel/mm/transparent_hugepage/enabled:always\n".into(),
+            "splash systemd.show_status\n".into(),
+        ];
+        for p in &paths {
+            let Ok(bytes) = std::fs::read(p) else { continue };
+            let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
+            let text = String::from_utf8_lossy(head).into_owned();
+            let lines: Vec<&str> = text.lines().collect();
+            texts.push(text.clone());
+            for (i, l) in lines.iter().enumerate() {
+                texts.push(format!("{l}\n"));
+                if let Some(next) = lines.get(i + 1) {
+                    texts.push(format!("{l}\n{next}\n"));
+                }
+            }
+        }
+        let stripped: Vec<String> = texts
+            .iter()
+            .map(|t| t.replace(|c: char| c.is_ascii_digit() || c == '=' || c == '[', ""))
+            .collect();
+        texts.extend(stripped);
+        let (mut found, mut found_digitless, mut skipped) = (0, 0, 0);
+        for t in &texts {
+            let b = t.as_bytes();
+            let ok = sniff(b).is_ok();
+            assert!(!ok || may_match(b), "sniff finds {:?} in {t:?}, the prefilter says no", sniff(b));
+            found += usize::from(ok);
+            found_digitless += usize::from(ok && !b.iter().any(|c| c.is_ascii_digit() || b"=[".contains(c)));
+            skipped += usize::from(!may_match(b));
+        }
+        assert!(
+            found > 1000 && found_digitless > 20 && skipped > 1000,
+            "{found} {found_digitless} {skipped}"
+        );
+        assert!(!may_match(b"Then I ran this, output attached:\n"));
     }
 }
