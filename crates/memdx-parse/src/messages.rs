@@ -158,7 +158,10 @@ pub struct Message {
 const MAX_MESSAGES: usize = 64;
 const MAX_ITEMS: usize = 32;
 
-const KEYWORDS: &[&str] = &[
+/// The keywords of a line [`Scanner::line`] reads (the first [`N_KEYWORDS`]), lower case and
+/// matched ignoring ASCII case, then the other phrases it tests such a line for: one search finds
+/// them all.
+const PHRASES: &[&str] = &[
     "leak",
     "hugepage",
     "hugetlb",
@@ -171,26 +174,81 @@ const KEYWORDS: &[&str] = &[
     "memory cgroup stats for",
     "memory: usage",
     "unable to allocate memory on",
-    // SIGKILL seen by the program (see `sigkilled`).
+    // SIGKILL seen by the program (see `P_KILLED`).
     "137",
     "signal: killed",
     "sigkill",
     "signal 9",
     "oomkilled",
+    // The other phrases. The kernel's own OOM lines:
+    "out of memory: kill",
+    "memory cgroup out of memory",
+    "oom-kill",
+    "invoked oom-killer",
+    // Runtime errors that are not keywords themselves.
+    "fatal error: runtime: out of memory",
+    "java.lang.outofmemoryerror",
+    "std::bad_alloc",
+    // A shortfall says what it got: `only N`.
+    "only",
 ];
+const N_KEYWORDS: usize = 17;
+const KEYWORDS: &[&str] = PHRASES.split_at(N_KEYWORDS).0;
+
+/// Indexes in [`PHRASES`].
+const P_LEAK: usize = 0;
+const P_HUGEPAGE: usize = 1;
+const P_HUGETLB: usize = 2;
+const P_ENOMEM: usize = 3;
+const P_137: usize = 12;
+/// `signal: killed`, `sigkill`, `signal 9`, `oomkilled`: a SIGKILL seen by the program, tried in
+/// this order before an exit status of 137.
+const P_KILLED: [usize; 4] = [13, 14, 15, 16];
+const P_KERNEL_OOM_AT_START: usize = 17;
+const P_KERNEL_OOM: [usize; 3] = [18, 19, 20];
+/// The runtime errors, in any order: `fatal error: runtime: out of memory`, `java.lang.outofmemoryerror`,
+/// `memoryerror`, `std::bad_alloc`, `cannot allocate memory`, `out of memory`.
+const P_RUNTIME: [usize; 6] = [21, 22, 8, 23, 5, 4];
+const P_ONLY: usize = 24;
+
+/// Where each of [`PHRASES`] first occurs in `t` (ASCII case ignored), from one search.
+fn phrases_in(t: &str) -> [Option<usize>; PHRASES.len()] {
+    static AC: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(PHRASES)
+            .ok()
+    });
+    let mut at = [None; PHRASES.len()];
+    match AC.as_ref() {
+        Some(ac) => {
+            for m in ac.find_overlapping_iter(t) {
+                // Matches come in order of their ends: keep the first start.
+                let first = &mut at[m.pattern().as_usize()];
+                if first.is_none_or(|s| m.start() < s) {
+                    *first = Some(m.start());
+                }
+            }
+        }
+        None => {
+            // Not expected (the phrases build); a search per phrase gives the same.
+            let lower = t.to_ascii_lowercase();
+            for (a, p) in at.iter_mut().zip(PHRASES) {
+                *a = lower.find(p);
+            }
+        }
+    }
+    at
+}
 
 /// Words before an exit status of 137 (`exit status 137`, `"status": 137`, `rc=137`).
 const STATUS_WORDS: &[&str] = &["status", "code", "rc", "exit", "exited", "returned"];
 
-/// The program (or the process it ran) was ended by SIGKILL: `lower` is the line in lower case;
-/// returns where the words that say so end.
-fn sigkilled(lower: &str) -> Option<usize> {
-    for p in ["signal: killed", "sigkill", "signal 9", "oomkilled"] {
-        if let Some(i) = lower.find(p) {
-            return Some(i + p.len());
-        }
-    }
-    // `137` as a whole number right after a status word and separators.
+/// The program (or the process it ran) was ended by SIGKILL, as an exit status: `137` as a whole
+/// number right after a status word and separators (`exit status 137`, `rc=137`). Returns where it
+/// ends; `lower` is the line in lower case. ([`P_KILLED`] are the words that say so otherwise.)
+fn status_137(lower: &str) -> Option<usize> {
     let b = lower.as_bytes();
     let mut from = 0;
     while let Some(i) = lower[from..].find("137").map(|i| i + from) {
@@ -275,7 +333,7 @@ impl Scanner {
             // Not expected (the keywords build); the per-line path gives the same result.
             for (no, l) in (first..).zip(text.split(|&c| c == b'\n')) {
                 if !l.is_empty() && self.wants(l) {
-                    self.line(&msg(&String::from_utf8_lossy(l)), no);
+                    self.line(&msg(&memdx_core::lines::lossy(l)), no);
                 }
             }
             return;
@@ -297,7 +355,7 @@ impl Scanner {
             let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |i| start + i);
             let line = &b[start..end];
             if !line.is_empty() {
-                self.line(&msg(&String::from_utf8_lossy(line)), no);
+                self.line(&msg(&memdx_core::lines::lossy(line)), no);
             }
             at = end + 1;
             no += 1;
@@ -363,13 +421,24 @@ impl Scanner {
             self.open = Some(Message { kind, text: cap(t), line: line_no as u32 });
             return;
         }
-        if t.is_empty() || !self.pre.is_match(t) {
+        if t.is_empty() {
             return;
         }
-        let lower = t.to_ascii_lowercase();
+        // One search for every phrase tested below (lower-casing ASCII keeps byte offsets, so
+        // these are the offsets in the line lower-cased too); the line in lower case is made only
+        // for the rarer tests that read it whole.
+        let at = phrases_in(t);
+        if !at[..N_KEYWORDS].iter().any(Option::is_some) {
+            return;
+        }
+        let lower = || t.to_ascii_lowercase();
         let mk = |kind| Message { kind, text: cap(t), line: line_no as u32 };
-        if let Some(end) = sigkilled(&lower) {
-            // Lower-casing ASCII keeps byte offsets.
+        let killed = match P_KILLED.iter().find_map(|&p| at[p].map(|i| i + PHRASES[p].len())) {
+            Some(end) => Some(end),
+            None if at[P_137].is_some() => status_137(&lower()),
+            None => None,
+        };
+        if let Some(end) = killed {
             self.keep(Some(Message {
                 kind: MessageKind::Sigkilled,
                 text: tail_to(t, end),
@@ -377,37 +446,30 @@ impl Scanner {
             }));
             return;
         }
-        if t.ends_with(':') && has_word_leak(&lower) {
+        if t.ends_with(':') && at[P_LEAK].is_some() && has_word_leak(&lower()) {
             self.open = Some(mk(MessageKind::LeakCounts { header: t.to_string(), items: Vec::new() }));
             return;
         }
-        if lower.contains("hugepage") || lower.contains("hugetlb") {
-            if let Some((requested, allocated)) = shortfall(&lower) {
+        // A shortfall has the word `only` before what it got.
+        if (at[P_HUGEPAGE].is_some() || at[P_HUGETLB].is_some()) && at[P_ONLY].is_some() {
+            if let Some((requested, allocated)) = shortfall(&lower()) {
                 let m = mk(MessageKind::HugepageShortfall { requested, allocated });
                 self.keep(Some(m));
                 return;
             }
         }
-        if let Some((call, size)) = strace_enomem(t) {
-            let m = mk(MessageKind::SyscallEnomem { call, size });
-            self.keep(Some(m));
-            return;
+        // A failed call's `= -1 ENOMEM`.
+        if at[P_ENOMEM].is_some() {
+            if let Some((call, size)) = strace_enomem(t) {
+                let m = mk(MessageKind::SyscallEnomem { call, size });
+                self.keep(Some(m));
+                return;
+            }
         }
         // The kernel's own OOM lines are reports for the log engine, not runtime errors.
-        let kernel_oom = lower.starts_with("out of memory: kill")
-            || lower.contains("memory cgroup out of memory")
-            || lower.contains("oom-kill")
-            || lower.contains("invoked oom-killer");
-        let runtime = [
-            "fatal error: runtime: out of memory",
-            "java.lang.outofmemoryerror",
-            "memoryerror",
-            "std::bad_alloc",
-            "cannot allocate memory",
-            "out of memory",
-        ]
-        .iter()
-        .any(|p| lower.contains(p));
+        let kernel_oom =
+            at[P_KERNEL_OOM_AT_START] == Some(0) || P_KERNEL_OOM.iter().any(|&p| at[p].is_some());
+        let runtime = P_RUNTIME.iter().any(|&p| at[p].is_some());
         if runtime && !kernel_oom {
             self.keep(Some(mk(MessageKind::RuntimeOom)));
         }
@@ -636,6 +698,35 @@ mod tests {
         assert_eq!(m[0].kind, MessageKind::SyscallEnomem { call: "mmap".into(), size: Some(4294967296) });
         assert_eq!(m[1].kind, MessageKind::RuntimeOom);
         assert_eq!(m.len(), 2);
+    }
+
+    /// The phrase indexes name the phrases they stand for.
+    #[test]
+    fn phrase_indexes() {
+        assert_eq!((KEYWORDS[0], KEYWORDS[N_KEYWORDS - 1]), ("leak", "oomkilled"));
+        let names = |ix: &[usize]| ix.iter().map(|&i| PHRASES[i]).collect::<Vec<_>>();
+        assert_eq!(
+            names(&[P_LEAK, P_HUGEPAGE, P_HUGETLB, P_ENOMEM, P_137]),
+            ["leak", "hugepage", "hugetlb", "enomem", "137"]
+        );
+        assert_eq!(names(&P_KILLED), ["signal: killed", "sigkill", "signal 9", "oomkilled"]);
+        assert_eq!(names(&[P_KERNEL_OOM_AT_START]), ["out of memory: kill"]);
+        assert_eq!(names(&P_KERNEL_OOM), ["memory cgroup out of memory", "oom-kill", "invoked oom-killer"]);
+        assert_eq!(
+            names(&P_RUNTIME),
+            [
+                "fatal error: runtime: out of memory",
+                "java.lang.outofmemoryerror",
+                "memoryerror",
+                "std::bad_alloc",
+                "cannot allocate memory",
+                "out of memory"
+            ]
+        );
+        // First occurrences, overlapping ones and case included.
+        let at = phrases_in("Out of memory: Killed; OUT OF MEMORY: kill, oom-killer 137");
+        assert_eq!((at[4], at[P_KERNEL_OOM_AT_START], at[20], at[P_137]), (Some(0), Some(0), None, Some(55)));
+        assert_eq!(at[P_KERNEL_OOM[1]], Some(44));
     }
 
     /// One search over a whole text finds what the per-line pre-filter finds, on every pasted
