@@ -106,9 +106,9 @@ impl Segmenter {
         self.line_no += 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         // Python's prompt before mail quotes: `>>> x` is a command, not a thrice-quoted line.
-        let prompt_line = raw.trim_start().starts_with(">>> ");
-        let line = if prompt_line { raw.trim_start() } else { unquote(raw) };
-        let t = line.trim();
+        let prompt_line = trim_start(raw).starts_with(">>> ");
+        let line = if prompt_line { trim_start(raw) } else { unquote(raw) };
+        let t = trim(line);
         if is_fence(t) {
             self.in_fence = !self.in_fence;
             self.close(out);
@@ -152,7 +152,7 @@ impl Segmenter {
             out.log_line(strip_indent(line, ind));
             return;
         }
-        let unindented = line.trim_start();
+        let unindented = trim_start(line);
         // Command output with a blank line in it goes on until the next prompt, unless what follows
         // the blank line is prose or a kernel log line: the output ended and the paste went on.
         if self.held.as_ref().is_some_and(|h| h.headed && h.text.ends_with("\n\n") && h.text.trim() != "")
@@ -307,6 +307,40 @@ fn is_prose(t: &str) -> bool {
     words >= 4 && lower * 4 >= words * 3
 }
 
+/// A byte that neither starts nor ends a whitespace char: printable ASCII but the space.
+fn solid(b: u8) -> bool {
+    b > b' ' && b < 0x7f
+}
+
+/// [`str::trim_start`], without decoding a char when the first byte is [`solid`] (nearly always:
+/// this runs on every line of a document).
+fn trim_start(s: &str) -> &str {
+    if s.as_bytes().first().is_some_and(|&b| solid(b)) {
+        s
+    } else {
+        s.trim_start()
+    }
+}
+
+/// [`str::trim_end`], without decoding a char when the last byte is [`solid`].
+fn trim_end(s: &str) -> &str {
+    if s.as_bytes().last().is_some_and(|&b| solid(b)) {
+        s
+    } else {
+        s.trim_end()
+    }
+}
+
+/// [`str::trim`], as [`trim_start`] and [`trim_end`].
+fn trim(s: &str) -> &str {
+    trim_end(trim_start(s))
+}
+
+/// `s` without its leading spaces and tabs.
+fn skip_blanks(s: &str) -> &str {
+    &s[indent_of(s)..]
+}
+
 fn indent_of(line: &str) -> usize {
     line.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
 }
@@ -326,17 +360,17 @@ fn is_fence(t: &str) -> bool {
 pub fn unquote(line: &str) -> &str {
     // Most lines have nothing to remove: no quote, gutter or bold can start with another byte.
     if line.as_bytes().first().is_some_and(|&c| !matches!(c, b' ' | b'\t' | b'>' | b'0'..=b'9' | b'*'))
-        && !line.trim_end().ends_with("**")
+        && !trim_end(line).ends_with("**")
     {
         return line;
     }
     let mut s = strip_mail_quote(line);
     s = strip_gutter(s);
-    let lead = s.len() - s.trim_start_matches([' ', '\t']).len();
+    let lead = indent_of(s);
     if let Some(r) = s[lead..].strip_prefix("**").filter(|r| !r.starts_with('*')) {
         s = r;
     }
-    let t = s.trim_end();
+    let t = trim_end(s);
     match t.strip_suffix("**") {
         Some(r) if !r.ends_with('*') => r,
         _ => s,
@@ -348,7 +382,7 @@ pub fn unquote(line: &str) -> &str {
 pub fn strip_mail_quote(line: &str) -> &str {
     let mut s = line;
     for _ in 0..8 {
-        let t = s.trim_start_matches([' ', '\t']);
+        let t = skip_blanks(s);
         match t.strip_prefix('>') {
             Some(r) if !r.starts_with(">> ") && !r.starts_with('=') => s = r.strip_prefix(' ').unwrap_or(r),
             _ => break,
@@ -359,7 +393,7 @@ pub fn strip_mail_quote(line: &str) -> &str {
 
 /// `  12 | text`, `12│text`: a line-number gutter from a code viewer.
 fn strip_gutter(s: &str) -> &str {
-    let t = s.trim_start_matches(' ');
+    let t = &s[s.bytes().take_while(|&b| b == b' ').count()..];
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 || digits > 7 {
         return s;
