@@ -312,22 +312,24 @@ fn solid(b: u8) -> bool {
     b > b' ' && b < 0x7f
 }
 
-/// [`str::trim_start`], without decoding a char when the first byte is [`solid`] (nearly always:
-/// this runs on every line of a document).
+/// [`str::trim_start`], without decoding chars while they are spaces and tabs, and then a
+/// [`solid`] byte (nearly always: this runs on every line of a document).
 fn trim_start(s: &str) -> &str {
-    if s.as_bytes().first().is_some_and(|&b| solid(b)) {
-        s
+    let r = skip_blanks(s);
+    if r.as_bytes().first().is_none_or(|&b| solid(b)) {
+        r
     } else {
-        s.trim_start()
+        r.trim_start()
     }
 }
 
-/// [`str::trim_end`], without decoding a char when the last byte is [`solid`].
+/// [`str::trim_end`], the same way from the end.
 fn trim_end(s: &str) -> &str {
-    if s.as_bytes().last().is_some_and(|&b| solid(b)) {
-        s
+    let r = &s[..s.len() - s.bytes().rev().take_while(|&b| b == b' ' || b == b'\t').count()];
+    if r.as_bytes().last().is_none_or(|&b| solid(b)) {
+        r
     } else {
-        s.trim_end()
+        r.trim_end()
     }
 }
 
@@ -358,8 +360,9 @@ fn is_fence(t: &str) -> bool {
 /// Removes mail/markdown quote markers (`> `, `>> `), a `12 | ` or `12│` gutter, and markdown bold
 /// wrapped around the line (`**HugePages_Total: 5**`).
 pub fn unquote(line: &str) -> &str {
-    // Most lines have nothing to remove: no quote, gutter or bold can start with another byte.
-    if line.as_bytes().first().is_some_and(|&c| !matches!(c, b' ' | b'\t' | b'>' | b'0'..=b'9' | b'*'))
+    // Most lines have nothing to remove: no quote, gutter or bold can start with another byte
+    // after the indentation.
+    if !line.as_bytes().get(indent_of(line)).is_some_and(|&c| matches!(c, b'>' | b'0'..=b'9' | b'*'))
         && !trim_end(line).ends_with("**")
     {
         return line;
@@ -489,6 +492,29 @@ const COMMANDS: &[&str] = &[
     "ulimit",
 ];
 
+/// For each first letter, the lengths (as bits) of the [`COMMANDS`] that start with it, so that
+/// most words are told apart without comparing them with each command. Every command starts with
+/// a lowercase letter and is shorter than 32 bytes (else this does not compile).
+const COMMAND_SHAPES: [u32; 26] = {
+    let mut shapes = [0u32; 26];
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        let c = COMMANDS[i].as_bytes();
+        assert!(c[0].is_ascii_lowercase() && c.len() < 32);
+        shapes[(c[0] - b'a') as usize] |= 1 << c.len();
+        i += 1;
+    }
+    shapes
+};
+
+/// `COMMANDS.contains(&w)`.
+fn is_command(w: &str) -> bool {
+    let b = w.as_bytes();
+    b.first().is_some_and(|&c| c.is_ascii_lowercase() && b.len() < 32)
+        && COMMAND_SHAPES[usize::from(b[0] - b'a')] & 1 << b.len() != 0
+        && COMMANDS.contains(&w)
+}
+
 /// The command after a shell prompt; `Some("")` for a bare prompt.
 fn prompt(t: &str) -> Option<&str> {
     // Prompts start with `$`, `#`, `>`, `[` or a user/host name.
@@ -543,7 +569,7 @@ fn program(cmd: &str) -> &str {
 
 fn looks_like_command(cmd: &str) -> bool {
     let w = cmd.split_whitespace().next().unwrap_or_default();
-    w.starts_with("./") || w.starts_with('/') || COMMANDS.contains(&program(cmd))
+    w.starts_with("./") || w.starts_with('/') || is_command(program(cmd))
 }
 
 /// A command pasted without its prompt: a known program reading a kernel file (`cat
@@ -555,7 +581,7 @@ fn bare_command(t: &str) -> Option<&str> {
     }
     let prog = t.split(' ').next().unwrap_or(t);
     if prog.len() > 14
-        || !COMMANDS.contains(&prog)
+        || !is_command(prog)
         || matches!(prog, "echo" | "for" | "while" | "sort" | "find" | "ls")
     {
         return None;
@@ -843,6 +869,45 @@ mod tests {
             command_hint("cat kmalloc-256/alloc_traces | sort -rn | head").format,
             Some(Format::SlubTraces)
         );
+    }
+
+    /// The shortcuts agree with what they stand for.
+    #[test]
+    fn shortcuts() {
+        for w in COMMANDS.iter().copied().chain([
+            "",
+            "c",
+            "ca",
+            "cats",
+            "Cat",
+            "free2",
+            "systemd-cgto",
+            "trace-cmdx",
+            "z",
+        ]) {
+            assert_eq!(is_command(w), COMMANDS.contains(&w), "{w}");
+        }
+        for s in [
+            "",
+            " ",
+            "\t \t",
+            "x",
+            " x ",
+            "\tx\t",
+            "\u{a0}x\u{a0}",
+            " \u{3000}x y\u{2028} ",
+            "\u{b}x\u{c}",
+            "x\r",
+            " \u{85}",
+            "\u{e9}t\u{e9}",
+            "  > [ 1.0] x  ",
+        ] {
+            assert_eq!(
+                (trim_start(s), trim_end(s), trim(s)),
+                (s.trim_start(), s.trim_end(), s.trim()),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]
