@@ -221,6 +221,10 @@ impl Segmenter {
 
 impl Held {
     fn add(&mut self, line: &str) {
+        if self.text.capacity() == 0 {
+            // Most blocks are a line or a few: one allocation, not one and a few reallocations.
+            self.text.reserve(128.max(line.len() + 1));
+        }
         self.text.push_str(line);
         self.text.push('\n');
         self.lines += 1;
@@ -579,7 +583,7 @@ fn bare_command(t: &str) -> Option<&str> {
     if !t.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
         return None;
     }
-    let prog = t.split(' ').next().unwrap_or(t);
+    let prog = &t[..memchr::memchr(b' ', t.as_bytes()).unwrap_or(t.len())];
     if prog.len() > 14
         || !is_command(prog)
         || matches!(prog, "echo" | "for" | "while" | "sort" | "find" | "ls")
