@@ -152,6 +152,10 @@ fn screenshot(chromium: &str, profile: &Path, file: &Path, size: &str, shot: &Pa
         .args(HEADLESS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args([&format!("--window-size={size}"), "--hide-scrollbars", "--force-device-scale-factor=1"])
+        // Every tile rastered before the frame is captured: on a loaded host the capture once
+        // came before the page's lower tiles were painted (a blank band where the memory
+        // breakdown's last legend rows are, and their colours "not painted").
+        .arg("--run-all-compositor-stages-before-draw")
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", file.display()))
         .stdout(Stdio::null())
