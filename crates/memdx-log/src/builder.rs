@@ -1765,9 +1765,9 @@ fn zone_mut<'a>(mem: &'a mut MemReport, node: u32, zone: &str) -> &'a mut ZoneSt
 /// report continuing after unrelated lines were interleaved into it.
 pub fn is_strict_body(t: &str) -> bool {
     // A frame has `+` (func+off/size): most lines have none, and need not be parsed (or allocate).
-    memchr::memchr(b'+', t.as_bytes()).is_some() && parse_frame(t).is_some()
-        || is_strict_body_rest(t)
-        || visit_registers(t, |_, _| {}) > 0
+    let has_plus = memchr::memchr(b'+', t.as_bytes()).is_some();
+    let frame = if has_plus { parse_frame(t) } else { None };
+    strict_body_and_regs(t, frame.as_ref(), has_plus).0
 }
 
 /// [`is_strict_body`] of a line whose `parse_frame` is `frame` (`has_plus`: whether the line has
